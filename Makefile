@@ -1,0 +1,51 @@
+# Two commands do everything: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test lint typecheck package gallery bench migrate key clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+migrate: $(STAMP)
+	$(PY) -m bot.migrate
+
+# Starts the bot on :3978 (SQLite by default) and the Microsoft 365 Agents Playground on :56150.
+run: $(STAMP) $(NODE_STAMP) migrate
+	$(PY) -m bot.run_with_playground
+
+test: $(STAMP) $(NODE_STAMP) lint typecheck
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+package: $(STAMP)
+	$(PY) -m manifest.pack build/appPackage.zip
+
+gallery: $(STAMP)
+	$(PY) -m cards.gallery build/cards
+
+bench: $(STAMP)
+	$(PY) bench/turns.py
+
+# Prints a new encryption key for ENCRYPTION_KEYS.
+key: $(STAMP)
+	@$(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,139 @@
+"""What a referral is: its choices, and the draft that the referral dialog fills in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.settings import ModelName
+
+
+class ReferralKind(StrEnum):
+    CHILD_FAMILY = "child_family"
+    THEME = "theme"
+    NETWORK_CHALLENGE = "network_challenge"
+    DEBRIEF = "debrief"
+
+
+class Theme(StrEnum):
+    REPEAT_REFERRALS = "repeat_referrals"
+    LARGE_SIBLING_GROUP = "large_sibling_group"
+    LONG_INVOLVEMENT = "long_involvement"
+    MULTIGENERATIONAL = "multigenerational"
+    OTHER = "other"
+
+
+class RethinkStrategy(StrEnum):
+    ONE_TO_ONE = "1"
+    PROFESSIONALS_MEETING = "2"
+    INDEPENDENT_FACILITATOR = "3"
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    SOON = "soon"
+    URGENT = "urgent"
+
+
+class ReferralStatus(StrEnum):
+    SUBMITTED = "submitted"
+    MORE_INFO_REQUESTED = "more_info_requested"
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    COMPLETED = "completed"
+    NOTED_ONE_TO_ONE = "noted_one_to_one"
+
+
+KIND_LABELS = {
+    ReferralKind.CHILD_FAMILY: "A child or family",
+    ReferralKind.THEME: "A theme",
+    ReferralKind.NETWORK_CHALLENGE: "A challenge or communication difficulty in the network",
+    ReferralKind.DEBRIEF: "A debrief after a significant event",
+}
+THEME_LABELS = {
+    Theme.REPEAT_REFERRALS: "Repeat re-referrals",
+    Theme.LARGE_SIBLING_GROUP: "Large sibling group",
+    Theme.LONG_INVOLVEMENT: "Long involvement",
+    Theme.MULTIGENERATIONAL: "Multigenerational concerns",
+    Theme.OTHER: "Other",
+}
+MODEL_LABELS = {
+    ModelName.THINK_SPACE: "Think Space",
+    ModelName.SPACE_TO_THINK: "Space to Think",
+    ModelName.RE_THINK: "Re-think",
+}
+STRATEGY_LABELS = {
+    RethinkStrategy.ONE_TO_ONE: "Strategy 1: a one-to-one conversation with the Lead Professional",
+    RethinkStrategy.PROFESSIONALS_MEETING: (
+        "Strategy 2: a professionals-only Re-think, facilitated by the Lead Professional or "
+        "their manager"
+    ),
+    RethinkStrategy.INDEPENDENT_FACILITATOR: "Strategy 3: ask for an independent facilitator",
+}
+URGENCY_LABELS = {
+    Urgency.ROUTINE: "Routine (within a month)",
+    Urgency.SOON: "Soon (within two weeks)",
+    Urgency.URGENT: "Urgent (this week)",
+}
+STATUS_LABELS = {
+    ReferralStatus.SUBMITTED: "Submitted, waiting for triage",
+    ReferralStatus.MORE_INFO_REQUESTED: "More information requested",
+    ReferralStatus.ACCEPTED: "Accepted",
+    ReferralStatus.SCHEDULED: "Session scheduled",
+    ReferralStatus.DECLINED: "Declined",
+    ReferralStatus.WITHDRAWN: "Withdrawn",
+    ReferralStatus.COMPLETED: "Session held",
+    ReferralStatus.NOTED_ONE_TO_ONE: "Noted: one-to-one conversation with the Lead Professional",
+}
+
+
+@dataclass
+class Invitee:
+    name: str
+    agency: str
+    email: str
+
+
+@dataclass
+class AboutReferrer:
+    agency: str
+    role: str
+    is_lead_professional: bool
+    manager_agreed: bool
+    manager_name: str = ""
+    manager_email: str = ""
+
+
+@dataclass
+class Narrative:
+    what_is_stuck: str
+    help_wanted: str
+
+
+@dataclass
+class Timing:
+    availability: str
+    urgency: Urgency
+
+
+@dataclass
+class ReferralDraft:
+    """The slots of a referral. The dialog skips a slot that is already filled.
+
+    This class is stored in dialog state (jsonpickle records its import path): keep it here.
+    """
+
+    risk_checked: bool = False
+    kind: ReferralKind | None = None
+    theme: Theme | None = None
+    model: ModelName | None = None
+    rethink_strategy: RethinkStrategy | None = None
+    narrative: Narrative | None = None
+    about: AboutReferrer | None = None
+    invitees: list[Invitee] | None = None
+    timing: Timing | None = None
+    reviewed: bool = False
+    # Which section the review card asked to change; the dialog clears that slot.
+    sections_to_change: list[str] = field(default_factory=list)

@@ -1,0 +1,147 @@
+"""Stores submitted referrals, with a readable reference and the narrative encrypted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.crypto import Cipher
+from bot.models import AuditEntry, ReferenceCounter, ReferralRow, utcnow
+from bot.referral import Narrative, ReferralDraft, ReferralStatus
+
+
+class IncompleteReferralError(ValueError):
+    """The draft still has an empty slot; the dialog should not have submitted it."""
+
+
+@dataclass(frozen=True)
+class Referrer:
+    id: str  # Entra object id where Teams gives one, else the channel user id
+    name: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class ReferralSummary:
+    reference: str
+    status: ReferralStatus
+    model: str
+    kind: str
+    created_at: datetime
+
+
+class ReferralStore:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cipher: Cipher, prefix: str = "RP"
+    ) -> None:
+        self._sessions = sessions
+        self._cipher = cipher
+        self._prefix = prefix
+
+    async def submit(
+        self, draft: ReferralDraft, referrer: Referrer, conversation_reference: dict[str, Any]
+    ) -> str:
+        """Stores the referral and returns its reference, e.g. RP-2026-0001."""
+        if not (draft.kind and draft.model and draft.narrative and draft.about):
+            raise IncompleteReferralError("the referral is missing a required part")
+        if draft.invitees is None or draft.timing is None:
+            raise IncompleteReferralError("the referral is missing invitees or timing")
+        now = utcnow()
+        narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
+        async with self._sessions() as session, session.begin():
+            number = await self._next_number(session, now.year)
+            reference = f"{self._prefix}-{now.year}-{number:04d}"
+            row = ReferralRow(
+                reference=reference,
+                status=ReferralStatus.SUBMITTED.value,
+                created_at=now,
+                updated_at=now,
+                tenant_id=referrer.tenant_id,
+                referrer_id=referrer.id,
+                referrer_name=referrer.name,
+                conversation_reference=conversation_reference,
+                kind=draft.kind.value,
+                theme=draft.theme.value if draft.theme else None,
+                model=draft.model.value,
+                rethink_strategy=int(draft.rethink_strategy) if draft.rethink_strategy else None,
+                agency=draft.about.agency,
+                role=draft.about.role,
+                is_lead_professional=draft.about.is_lead_professional,
+                manager_agreed=draft.about.manager_agreed,
+                manager_name=draft.about.manager_name or None,
+                manager_email=draft.about.manager_email or None,
+                invitees=[asdict(invitee) for invitee in draft.invitees],
+                availability=draft.timing.availability,
+                urgency=draft.timing.urgency.value,
+                narrative_encrypted=narrative,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(
+                AuditEntry(actor_id=referrer.id, action="referral.submitted", referral_id=row.id)
+            )
+        return reference
+
+    async def _next_number(self, session: AsyncSession, year: int) -> int:
+        # One UPDATE ... RETURNING: the row lock (PostgreSQL) or the write lock (SQLite)
+        # makes two submissions at once get different numbers.
+        bump = (
+            update(ReferenceCounter)
+            .where(ReferenceCounter.year == year)
+            .values(last_number=ReferenceCounter.last_number + 1)
+            .returning(ReferenceCounter.last_number)
+        )
+        number = (await session.execute(bump)).scalar_one_or_none()
+        if number is not None:
+            return number
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(ReferenceCounter).values(year=year, last_number=1))
+            return 1
+        except IntegrityError:  # another submission created this year's row first
+            return (await session.execute(bump)).scalar_one()
+
+    async def list_for_referrer(self, referrer_id: str) -> list[ReferralSummary]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    ReferralRow.reference,
+                    ReferralRow.status,
+                    ReferralRow.model,
+                    ReferralRow.kind,
+                    ReferralRow.created_at,
+                )
+                .where(ReferralRow.referrer_id == referrer_id)
+                .order_by(ReferralRow.created_at.desc(), ReferralRow.id.desc())
+            )
+            return [
+                ReferralSummary(ref, ReferralStatus(status), model, kind, created)
+                for ref, status, model, kind, created in rows
+            ]
+
+    async def read_narrative(self, reference: str, actor_id: str) -> Narrative | None:
+        """The decrypted narrative; every read is audited."""
+        async with self._sessions() as session, session.begin():
+            row = await session.scalar(
+                select(ReferralRow).where(ReferralRow.reference == reference)
+            )
+            if row is None:
+                return None
+            session.add(
+                AuditEntry(actor_id=actor_id, action="referral.narrative_read", referral_id=row.id)
+            )
+            return _narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
+
+
+def _narrative_json(narrative: Narrative) -> str:
+    return json.dumps(asdict(narrative))
+
+
+def _narrative_from_json(text: str) -> Narrative:
+    return Narrative(**json.loads(text))

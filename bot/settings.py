@@ -1,0 +1,108 @@
+"""Settings, read from the environment and `.env` (see `.env.example` for every key)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ModelName(StrEnum):
+    """The session models a partnership can offer; each has a protocol file."""
+
+    THINK_SPACE = "think_space"
+    SPACE_TO_THINK = "space_to_think"
+    RE_THINK = "re_think"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message says which and what to do."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    mode: Mode = Mode.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = 3978
+    log_level: str = "INFO"
+
+    # Database: SQLite file by default, PostgreSQL with postgresql+asyncpg://...
+    database_url: str = "sqlite+aiosqlite:///./reflective-practice.db"
+
+    # Bot identity. Empty app id means "no inbound authentication", for local tries only.
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_type: str = "MultiTenant"
+    microsoft_app_tenant_id: str = ""
+    # Only these Entra tenants may use the bot; empty list means any (development only).
+    allowed_tenant_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Overrides of the Bot Framework token endpoints (national clouds; loopback in tests).
+    to_bot_from_channel_openid_metadata_url: str = ""
+    to_bot_from_channel_token_issuer: str = ""
+    to_channel_from_bot_login_url: str = ""
+    to_channel_from_bot_oauth_scope: str = ""
+
+    # Fernet keys (url-safe base64, 32 bytes), newest first; older keys still decrypt.
+    encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    partnership_name: str = "Safeguarding Children Partnership"
+    reference_prefix: str = "RP"
+    offered_models: Annotated[list[ModelName], NoDecode] = Field(
+        default_factory=lambda: [
+            ModelName.THINK_SPACE,
+            ModelName.SPACE_TO_THINK,
+            ModelName.RE_THINK,
+        ]
+    )
+    child_protection_text: str = (
+        "If a child is at immediate risk of harm, do not wait: follow your local child "
+        "protection procedures now. Call the police on 999 if a child is in immediate danger, "
+        "or contact children's social care (out of hours: the emergency duty team)."
+    )
+    child_protection_url: str = "https://www.proceduresonline.com/"
+    narrative_max_chars: int = 1000
+
+    # Teams app package (make package).
+    app_name: str = "Reflective practice"
+    app_developer_name: str = "Safeguarding Partnership"  # Teams allows 32 characters
+    app_website_url: str = "https://example.org/reflective-practice"
+    app_privacy_url: str = "https://example.org/reflective-practice/privacy"
+    app_terms_url: str = "https://example.org/reflective-practice/terms"
+
+    _split = field_validator(
+        "allowed_tenant_ids", "encryption_keys", "offered_models", mode="before"
+    )(_split_csv)
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.mode is Mode.PRODUCTION:
+            if not self.encryption_keys:
+                raise SettingsError(
+                    "ENCRYPTION_KEYS is required in production: referral narratives are "
+                    "encrypted at rest. Generate one with `make key` and keep it in Key Vault."
+                )
+            if not self.microsoft_app_id:
+                raise SettingsError("MICROSOFT_APP_ID is required in production.")
+            if not self.allowed_tenant_ids:
+                raise SettingsError(
+                    "ALLOWED_TENANT_IDS is required in production: only your tenant(s) may "
+                    "use the bot."
+                )
+        if not self.offered_models:
+            raise SettingsError("OFFERED_MODELS must name at least one session model.")
+        return self

@@ -1,0 +1,266 @@
+"""The cards of the referral form, one per step, filled from the draft.
+
+On a retry the card is filled from what the user just entered (`entered`), so nothing they
+typed is lost, with the problem shown at the top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.referral import (
+    KIND_LABELS,
+    MODEL_LABELS,
+    STRATEGY_LABELS,
+    THEME_LABELS,
+    URGENCY_LABELS,
+    ReferralDraft,
+    RethinkStrategy,
+)
+from bot.settings import ModelName
+from cards.binder import render
+from cards.verbs import Verb
+
+FORM_STEPS: dict[Verb, tuple[int, str]] = {
+    Verb.RISK: (1, "Safety first"),
+    Verb.KIND: (2, "What are you referring?"),
+    Verb.MODEL: (3, "Which session"),
+    Verb.STRATEGY_ONE: (3, "Re-think strategy 1"),
+    Verb.NARRATIVE: (4, "What is stuck, and what help you want"),
+    Verb.ABOUT: (5, "About you"),
+    Verb.INVITEES: (6, "Who should be invited"),
+    Verb.TIMING: (7, "When"),
+    Verb.REVIEW: (8, "Check and submit"),
+}
+STEP_COUNT = 8
+BLANK_INVITEE_ROWS = 3
+
+MODEL_NOTES = {
+    ModelName.THINK_SPACE: (
+        "monthly, about 1.5 hours, online; a reflecting-teams conversation with a "
+        "multi-agency panel about a complex or stuck case, a theme, or a network difficulty."
+    ),
+    ModelName.SPACE_TO_THINK: (
+        "30-35 minutes in six timed stages; a case presenter, a facilitator and consultants "
+        "reflect together. Not for sharing new information or replacing statutory meetings."
+    ),
+    ModelName.RE_THINK: (
+        "a restorative, professionals-only conversation when professionals disagree or "
+        "progress has stalled."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FormOptions:
+    """What the partnership configured that the cards show."""
+
+    offered_models: tuple[ModelName, ...]
+    narrative_max_chars: int
+
+
+def _choices(labels: dict[Any, str], only: tuple[Any, ...] | None = None) -> list[dict[str, str]]:
+    return [
+        {"title": title, "value": str(value)}
+        for value, title in labels.items()
+        if only is None or value in only
+    ]
+
+
+def _continue_actions(verb: Verb) -> list[dict[str, Any]]:
+    return [
+        {"type": "Action.Submit", "title": "Continue", "style": "positive", "data": {"verb": verb}},
+        {
+            "type": "Action.Submit",
+            "title": "Cancel referral",
+            "associatedInputs": "none",
+            "data": {"verb": Verb.CANCEL},
+        },
+    ]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _draft_values(verb: Verb, draft: ReferralDraft) -> dict[str, Any]:
+    """The inputs of `verb`'s card as the draft holds them now."""
+    if verb is Verb.KIND:
+        return {"kind": _text(draft.kind), "theme": _text(draft.theme)}
+    if verb is Verb.MODEL:
+        return {"model": _text(draft.model), "rethink_strategy": _text(draft.rethink_strategy)}
+    if verb is Verb.NARRATIVE:
+        n = draft.narrative
+        return {
+            "what_is_stuck": n.what_is_stuck if n else "",
+            "help_wanted": n.help_wanted if n else "",
+        }
+    if verb is Verb.ABOUT:
+        a = draft.about
+        return {
+            "agency": a.agency if a else "",
+            "role": a.role if a else "",
+            "is_lead_professional": _yes_no(a.is_lead_professional if a else None),
+            "manager_agreed": _yes_no(a.manager_agreed if a else None),
+            "manager_name": a.manager_name if a else "",
+            "manager_email": a.manager_email if a else "",
+        }
+    if verb is Verb.TIMING:
+        t = draft.timing
+        return {
+            "availability": t.availability if t else "",
+            "urgency": _text(t.urgency if t else ""),
+        }
+    return {}
+
+
+def _step_data(
+    verb: Verb, draft: ReferralDraft, options: FormOptions, entered: dict[str, str]
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        **_draft_values(verb, draft),
+        **entered,
+        "continue_actions": _continue_actions(verb),
+    }
+    if verb is Verb.KIND:
+        data |= {"kind_choices": _choices(KIND_LABELS), "theme_choices": _choices(THEME_LABELS)}
+    elif verb is Verb.MODEL:
+        data |= {
+            "model_choices": _choices(MODEL_LABELS, options.offered_models),
+            "model_notes": [
+                {"title": MODEL_LABELS[model], "note": MODEL_NOTES[model]}
+                for model in options.offered_models
+            ],
+            "offers_rethink": ModelName.RE_THINK in options.offered_models,
+            "strategy_choices": _choices(STRATEGY_LABELS),
+        }
+    elif verb is Verb.NARRATIVE:
+        data["max_chars"] = options.narrative_max_chars
+    elif verb is Verb.INVITEES:
+        data |= _invitee_data(draft, entered)
+    elif verb is Verb.TIMING:
+        data["urgency_choices"] = _choices(URGENCY_LABELS)
+    elif verb is Verb.REVIEW:
+        data["sections"] = review_sections(draft)
+    return data
+
+
+def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, Any]:
+    invitees = draft.invitees or []
+    rows = []
+    for number in range(1, BLANK_INVITEE_ROWS + 1):
+        rows.append(
+            {
+                "number": number,
+                "name": entered.get(f"name_{number}", ""),
+                "agency": entered.get(f"agency_{number}", ""),
+                "email": entered.get(f"email_{number}", ""),
+            }
+        )
+    return {
+        "has_invitees": bool(invitees),
+        "invitees": [
+            {"index": i, "name": p.name, "agency": p.agency, "email": p.email}
+            for i, p in enumerate(invitees)
+        ],
+        "blank_rows": rows,
+    }
+
+
+def form_card(
+    verb: Verb,
+    draft: ReferralDraft,
+    options: FormOptions,
+    entered: dict[str, str] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The card for one step of the referral form."""
+    number, title = FORM_STEPS[verb]
+    step = render(verb.value, _step_data(verb, draft, options, entered or {}))
+    return render(
+        "form_frame",
+        {
+            "step": number,
+            "steps": STEP_COUNT,
+            "title": title,
+            "error": error,
+            "fields": step["fields"],
+            "actions": step["actions"],
+        },
+    )
+
+
+def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
+    """The review card's sections; each can be changed by its own button."""
+
+    def facts(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+        return [{"title": title, "value": value or "-"} for title, value in pairs]
+
+    kind = KIND_LABELS[draft.kind] if draft.kind else ""
+    if draft.theme:
+        kind += f" ({THEME_LABELS[draft.theme]})"
+    model = MODEL_LABELS[draft.model] if draft.model else ""
+    if draft.rethink_strategy:
+        model += f", {STRATEGY_LABELS[draft.rethink_strategy]}"
+    sections = [
+        {
+            "section": Verb.KIND,
+            "heading": "What you are referring",
+            "facts": facts(("Referring", kind)),
+        },
+        {"section": Verb.MODEL, "heading": "Session", "facts": facts(("Session", model))},
+    ]
+    if draft.narrative:
+        sections.append(
+            {
+                "section": Verb.NARRATIVE,
+                "heading": "What is stuck",
+                "facts": facts(
+                    ("Stuck", draft.narrative.what_is_stuck),
+                    ("Help wanted", draft.narrative.help_wanted),
+                ),
+            }
+        )
+    if draft.about:
+        a = draft.about
+        manager = "Agreed" if a.manager_agreed else "Not yet agreed"
+        if a.manager_agreed:
+            manager += f": {a.manager_name} ({a.manager_email})"
+        sections.append(
+            {
+                "section": Verb.ABOUT,
+                "heading": "About you",
+                "facts": facts(
+                    ("Agency", a.agency),
+                    ("Role", a.role),
+                    ("Lead Professional", "Yes" if a.is_lead_professional else "No"),
+                    ("Manager", manager),
+                ),
+            }
+        )
+    if draft.rethink_strategy is not RethinkStrategy.ONE_TO_ONE:
+        people = ", ".join(f"{p.name} ({p.agency})" for p in draft.invitees or []) or "No one yet"
+        sections.append(
+            {
+                "section": Verb.INVITEES,
+                "heading": "Who to invite",
+                "facts": facts(("Invite", people)),
+            }
+        )
+        if draft.timing:
+            sections.append(
+                {
+                    "section": Verb.TIMING,
+                    "heading": "When",
+                    "facts": facts(
+                        ("Available", draft.timing.availability),
+                        ("Urgency", URGENCY_LABELS[draft.timing.urgency]),
+                    ),
+                }
+            )
+    return sections

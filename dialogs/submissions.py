@@ -1,0 +1,289 @@
+"""Card submissions and typed answers: untrusted input becomes typed objects here.
+
+Each step's parser takes the submitted fields and returns its answer, or raises `Rejected`
+with a polite message and the fields as entered, so the card can be shown again with the
+user's text still in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.pii import find_identifying_details
+from bot.referral import (
+    AboutReferrer,
+    Invitee,
+    Narrative,
+    ReferralKind,
+    RethinkStrategy,
+    Theme,
+    Timing,
+    Urgency,
+)
+from bot.settings import ModelName
+from cards.referral_cards import BLANK_INVITEE_ROWS, FormOptions
+from cards.verbs import Verb
+
+E = TypeVar("E")
+MAX_FIELDS = 60
+MAX_FIELD_CHARS = 4000
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
+
+
+class Rejected(ValueError):
+    def __init__(self, message: str, entered: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.entered = entered or {}
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What one card button (or typed text) sent: its verb and its fields as text."""
+
+    verb: Verb | None
+    fields: dict[str, str]
+    text: str
+
+
+def read_submission(value: object, text: str | None) -> Submission:
+    """The envelope of a card submit; anything malformed is `Rejected`, never an exception."""
+    clean_text = (text or "").strip()[:MAX_FIELD_CHARS]
+    if value is None:
+        return Submission(None, {}, clean_text)
+    if not isinstance(value, dict) or len(value) > MAX_FIELDS:
+        raise Rejected("That card sent something I could not read. Please use the card again.")
+    fields: dict[str, str] = {}
+    for key, raw in value.items():
+        if not isinstance(key, str) or not isinstance(raw, str | int | float | bool) or raw is None:
+            continue  # stray or nested values are dropped, not trusted
+        fields[key] = str(raw).strip()
+    oversized = [key for key, field in fields.items() if len(field) > MAX_FIELD_CHARS]
+    for key in oversized:
+        fields[key] = fields[key][:MAX_FIELD_CHARS]
+    verb_text = fields.pop("verb", "")
+    try:
+        verb = Verb(verb_text) if verb_text else None
+    except ValueError:
+        raise Rejected(
+            "That button is not one I know. Please use the latest card.", fields
+        ) from None
+    if oversized:
+        raise Rejected(
+            "Some of that was far longer than the form allows. Please shorten it.", fields
+        )
+    return Submission(verb, fields, clean_text)
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskAnswer:
+    at_risk: bool
+
+
+@dataclass(frozen=True)
+class KindAnswer:
+    kind: ReferralKind
+    theme: Theme | None
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    model: ModelName
+    strategy: RethinkStrategy | None
+
+
+@dataclass(frozen=True)
+class StrategyOneAnswer:
+    choice: str  # "note", "change" or "stop"
+
+
+@dataclass(frozen=True)
+class InviteesAnswer:
+    invitees: list[Invitee]
+    done: bool
+
+
+@dataclass(frozen=True)
+class ReviewAnswer:
+    change: Verb | None  # None means "submit"
+
+
+# --- parsers -------------------------------------------------------------------------------
+
+_YES = {"yes", "y", "true"}
+_NO = {"no", "n", "false"}
+
+
+def _yes_no(value: str, question: str, fields: dict[str, str]) -> bool:
+    lowered = value.lower()
+    if lowered in _YES:
+        return True
+    if lowered in _NO:
+        return False
+    raise Rejected(f"Please answer yes or no: {question}", fields)
+
+
+def _choice(enum: type[E], value: str, message: str, fields: dict[str, str]) -> E:
+    try:
+        return enum(value)  # type: ignore[call-arg]
+    except ValueError:
+        raise Rejected(message, fields) from None
+
+
+def _required(fields: dict[str, str], key: str, message: str) -> str:
+    value = fields.get(key, "")
+    if not value:
+        raise Rejected(message, fields)
+    return value
+
+
+def parse_risk(s: Submission, options: FormOptions) -> RiskAnswer:
+    answer = s.fields.get("at_risk") or s.text
+    return RiskAnswer(_yes_no(answer, "is any child at immediate risk of harm?", s.fields))
+
+
+def parse_kind(s: Submission, options: FormOptions) -> KindAnswer:
+    kind = _choice(
+        ReferralKind, s.fields.get("kind", ""), "Please choose what you are referring.", s.fields
+    )
+    theme = None
+    if kind is ReferralKind.THEME:
+        theme = _choice(Theme, s.fields.get("theme", ""), "Please choose which theme.", s.fields)
+    return KindAnswer(kind, theme)
+
+
+def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
+    model = _choice(
+        ModelName, s.fields.get("model", ""), "Please choose a kind of session.", s.fields
+    )
+    if model not in options.offered_models:
+        raise Rejected(
+            "The partnership does not offer that kind of session. Please choose another.", s.fields
+        )
+    strategy = None
+    if model is ModelName.RE_THINK:
+        strategy = _choice(
+            RethinkStrategy,
+            s.fields.get("rethink_strategy", ""),
+            "For Re-think, please choose which strategy you are at (1, 2 or 3).",
+            s.fields,
+        )
+    return ModelAnswer(model, strategy)
+
+
+def parse_strategy_one(s: Submission, options: FormOptions) -> StrategyOneAnswer:
+    choice = s.fields.get("choice", "")
+    if choice not in {"note", "change", "stop"}:
+        raise Rejected("Please choose one of the buttons on the card.", s.fields)
+    return StrategyOneAnswer(choice)
+
+
+def parse_narrative(s: Submission, options: FormOptions) -> Narrative:
+    limit = options.narrative_max_chars
+    stuck = _required(s.fields, "what_is_stuck", "Please tell us briefly what feels stuck.")
+    help_wanted = _required(s.fields, "help_wanted", "Please tell us what help you would like.")
+    for label, value in (("What is stuck", stuck), ("The help you want", help_wanted)):
+        if len(value) > limit:
+            raise Rejected(
+                f"{label} is {len(value)} characters; please keep it to {limit}.",
+                s.fields,
+            )
+    findings = find_identifying_details(f"{stuck}\n{help_wanted}")
+    if findings:
+        listed = " and ".join(f.value for f in findings)
+        raise Rejected(
+            f"This looks like it includes {listed}. Please take it out and use initials or a "
+            "case reference instead: the referral must not identify the child.",
+            s.fields,
+        )
+    return Narrative(what_is_stuck=stuck, help_wanted=help_wanted)
+
+
+def _email(value: str, whose: str, fields: dict[str, str]) -> str:
+    if not _EMAIL.match(value):
+        raise Rejected(f"{whose} email address does not look right: please check it.", fields)
+    return value
+
+
+def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
+    f = s.fields
+    agency = _required(f, "agency", "Please enter your agency.")
+    role = _required(f, "role", "Please enter your role.")
+    lead = _yes_no(f.get("is_lead_professional", ""), "are you the Lead Professional?", f)
+    agreed = _yes_no(f.get("manager_agreed", ""), "has your manager agreed?", f)
+    name = f.get("manager_name", "")
+    email = f.get("manager_email", "")
+    if agreed:
+        name = _required(f, "manager_name", "Please enter your manager's name, as they agreed.")
+        email = _email(
+            _required(f, "manager_email", "Please enter your manager's email."), "Your manager's", f
+        )
+    for value in (agency, role, name):
+        if len(value) > 120:
+            raise Rejected("Please keep names, agencies and roles to 120 characters.", f)
+    return AboutReferrer(agency, role, lead, agreed, name, email)
+
+
+def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
+    """New rows only; the dialog adds them to (or removes from) the list it already has."""
+    f = s.fields
+    added: list[Invitee] = []
+    for number in range(1, BLANK_INVITEE_ROWS + 1):
+        name, agency, email = (
+            f.get(f"{part}_{number}", "") for part in ("name", "agency", "email")
+        )
+        if not (name or agency or email):
+            continue
+        if not (name and agency and email):
+            raise Rejected(f"Practitioner {number} needs a name, an agency and a work email.", f)
+        if max(len(name), len(agency)) > 120:
+            raise Rejected(
+                f"Practitioner {number}: please keep name and agency to 120 characters.", f
+            )
+        added.append(Invitee(name, agency, _email(email, f"Practitioner {number}'s", f)))
+    return InviteesAnswer(added, done=f.get("op") != "add")
+
+
+def parse_timing(s: Submission, options: FormOptions) -> Timing:
+    availability = _required(s.fields, "availability", "Please tell us when you are available.")
+    if len(availability) > 500:
+        raise Rejected("Please keep availability to 500 characters.", s.fields)
+    urgency = _choice(Urgency, s.fields.get("urgency", ""), "Please choose how soon.", s.fields)
+    return Timing(availability, urgency)
+
+
+_CHANGEABLE = {Verb.KIND, Verb.MODEL, Verb.NARRATIVE, Verb.ABOUT, Verb.INVITEES, Verb.TIMING}
+
+
+def parse_review(s: Submission, options: FormOptions) -> ReviewAnswer:
+    change = s.fields.get("change", "") or s.text.lower()
+    if change == "submit":
+        return ReviewAnswer(None)
+    try:
+        section = Verb(change)
+    except ValueError:
+        section = None
+    if section not in _CHANGEABLE:
+        raise Rejected(
+            "Please press Submit referral, or Change beside the part to change.", s.fields
+        )
+    return ReviewAnswer(section)
+
+
+PARSERS: dict[Verb, Callable[[Submission, FormOptions], Any]] = {
+    Verb.RISK: parse_risk,
+    Verb.KIND: parse_kind,
+    Verb.MODEL: parse_model,
+    Verb.STRATEGY_ONE: parse_strategy_one,
+    Verb.NARRATIVE: parse_narrative,
+    Verb.ABOUT: parse_about,
+    Verb.INVITEES: parse_invitees,
+    Verb.TIMING: parse_timing,
+    Verb.REVIEW: parse_review,
+}
