@@ -62,8 +62,8 @@ class ReferralRow(Base):
     manager_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     # Invitees are professionals: name, agency, email. No child's details live here.
     invitees: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    availability: Mapped[str] = mapped_column(String(500))
-    urgency: Mapped[str] = mapped_column(String(32))
+    availability: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    urgency: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # What is stuck and what help is wanted: special-category data, Fernet-encrypted.
     narrative_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.settings import ModelName
@@ -134,6 +134,8 @@ class ReferralDraft:
     about: AboutReferrer | None = None
     invitees: list[Invitee] | None = None
     timing: Timing | None = None
-    reviewed: bool = False
-    # Which section the review card asked to change; the dialog clears that slot.
-    sections_to_change: list[str] = field(default_factory=list)
+    invitees_done: bool = False
+    # Strategy 1 of Re-think: the referrer only wants the one-to-one conversation noted.
+    note_only: bool = False
+    # The section the review card asked to change: its step is shown again though filled.
+    editing: str | None = None

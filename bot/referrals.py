@@ -45,13 +45,18 @@ class ReferralStore:
         self._prefix = prefix
 
     async def submit(
-        self, draft: ReferralDraft, referrer: Referrer, conversation_reference: dict[str, Any]
+        self,
+        draft: ReferralDraft,
+        referrer: Referrer,
+        conversation_reference: dict[str, Any],
+        status: ReferralStatus = ReferralStatus.SUBMITTED,
     ) -> str:
         """Stores the referral and returns its reference, e.g. RP-2026-0001."""
         if not (draft.kind and draft.model and draft.narrative and draft.about):
             raise IncompleteReferralError("the referral is missing a required part")
-        if draft.invitees is None or draft.timing is None:
-            raise IncompleteReferralError("the referral is missing invitees or timing")
+        # A noted Re-think strategy 1 has no meeting, so no invitees or timing.
+        if status is not ReferralStatus.NOTED_ONE_TO_ONE and draft.timing is None:
+            raise IncompleteReferralError("the referral is missing when it is needed")
         now = utcnow()
         narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
         async with self._sessions() as session, session.begin():
@@ -59,7 +64,7 @@ class ReferralStore:
             reference = f"{self._prefix}-{now.year}-{number:04d}"
             row = ReferralRow(
                 reference=reference,
-                status=ReferralStatus.SUBMITTED.value,
+                status=status.value,
                 created_at=now,
                 updated_at=now,
                 tenant_id=referrer.tenant_id,
@@ -76,9 +81,9 @@ class ReferralStore:
                 manager_agreed=draft.about.manager_agreed,
                 manager_name=draft.about.manager_name or None,
                 manager_email=draft.about.manager_email or None,
-                invitees=[asdict(invitee) for invitee in draft.invitees],
-                availability=draft.timing.availability,
-                urgency=draft.timing.urgency.value,
+                invitees=[asdict(invitee) for invitee in draft.invitees or []],
+                availability=draft.timing.availability if draft.timing else None,
+                urgency=draft.timing.urgency.value if draft.timing else None,
                 narrative_encrypted=narrative,
             )
             session.add(row)

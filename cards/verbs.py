@@ -8,6 +8,7 @@ class Verb(StrEnum):
     MY_REFERRALS = "my_referrals"
     HELP = "help"
     CANCEL = "cancel"
+    RESTART = "restart"
     # One verb per step of the referral form; the step's card submits it.
     RISK = "risk"
     KIND = "kind"

@@ -105,8 +105,9 @@ class StrategyOneAnswer:
 
 @dataclass(frozen=True)
 class InviteesAnswer:
-    invitees: list[Invitee]
+    added: list[Invitee]
     done: bool
+    remove_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,11 @@ def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
 def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
     """New rows only; the dialog adds them to (or removes from) the list it already has."""
     f = s.fields
+    if f.get("op") == "remove":
+        index = f.get("index", "")
+        if not index.isdigit():
+            raise Rejected("I could not tell whom to remove. Please try again.")
+        return InviteesAnswer([], done=False, remove_index=int(index))
     added: list[Invitee] = []
     for number in range(1, BLANK_INVITEE_ROWS + 1):
         name, agency, email = (

@@ -1,0 +1,112 @@
+"""Composition root: `create_app(settings)` builds everything; nothing is built at import."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+from botbuilder.core import ConversationState, UserState
+from botbuilder.integration.aiohttp import CloudAdapter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.auth import StrictAuthentication
+from bot.crypto import cipher_from_settings
+from bot.db import create_engine, database_is_up, session_factory
+from bot.errors import on_turn_error
+from bot.handler import ReflectiveBot
+from bot.referrals import ReferralStore
+from bot.settings import Settings
+from bot.storage import SqlStorage
+from bot.tenant import TenantGate
+from cards.referral_cards import FormOptions
+from dialogs.referral_dialog import ReferralDialog, Signpost
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the request handlers need, built when the app starts."""
+
+    settings: Settings
+    engine: AsyncEngine
+    adapter: CloudAdapter
+    bot: ReflectiveBot
+    referrals: ReferralStore
+
+
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
+    cipher = cipher_from_settings(settings)
+    sessions = session_factory(engine)
+    storage = SqlStorage(sessions, cipher)
+    referrals = ReferralStore(sessions, cipher, settings.reference_prefix)
+    dialog = ReferralDialog(
+        referrals,
+        FormOptions(tuple(settings.offered_models), settings.narrative_max_chars),
+        Signpost(settings.child_protection_text, settings.child_protection_url),
+    )
+    bot = ReflectiveBot(
+        ConversationState(storage),
+        UserState(storage),
+        dialog,
+        referrals,
+        settings.partnership_name,
+        settings.offered_models,
+    )
+    adapter = CloudAdapter(StrictAuthentication.from_settings(settings))
+    adapter.on_turn_error = on_turn_error
+    adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
+    return Runtime(settings, engine, adapter, bot, referrals)
+
+
+async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    app[RUNTIME] = build_runtime(settings, engine)
+    yield
+    await engine.dispose()
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
+    try:
+        await request.json()  # aiohttp caches the body; the adapter reads it again
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+    response = await runtime.adapter.process(request, runtime.bot)
+    return response or web.Response(status=201)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok = await database_is_up(request.app[RUNTIME].engine)
+    return web.json_response({"database": "ok" if ok else "down"}, status=200 if ok else 503)
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    app = web.Application(client_max_size=256 * 1024)
+    app[SETTINGS] = settings or Settings()
+    app.cleanup_ctx.append(_runtime_ctx)
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

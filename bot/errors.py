@@ -1,0 +1,39 @@
+"""What the user sees, and what is logged, when a turn fails."""
+
+from __future__ import annotations
+
+import logging
+
+from botbuilder.core import TurnContext
+
+from bot.storage import ETagConflictError
+
+log = logging.getLogger(__name__)
+
+SORRY = (
+    "Sorry, something went wrong on our side. What you have entered so far is kept: "
+    "please try again in a moment."
+)
+BUSY = "I received two answers at once and kept the first. Please check the latest card."
+
+
+async def on_turn_error(context: TurnContext, error: Exception) -> None:
+    # Activity ids only: message text may hold case details and never goes to the log.
+    if isinstance(error, ETagConflictError):
+        log.info(
+            "concurrent turn on conversation %s lost the race", context.activity.conversation.id
+        )
+        message = BUSY
+    else:
+        log.error(
+            "turn failed: activity %s type %s",
+            context.activity.id,
+            context.activity.type,
+            exc_info=error,
+        )
+        message = SORRY
+    if context.activity.type == "message":
+        try:
+            await context.send_activity(message)
+        except Exception:  # noqa: BLE001 - the connector may be what failed
+            log.exception("could not tell the user about the failure")

@@ -1,0 +1,157 @@
+"""The Teams activity handler: routes commands and card buttons, runs the referral dialog."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.dialogs import DialogContext, DialogSet
+from botbuilder.schema import ChannelAccount
+
+from bot.commands import command_of
+from bot.referral import MODEL_LABELS, STATUS_LABELS
+from bot.referrals import ReferralStore, ReferralSummary
+from bot.settings import ModelName
+from cards.binder import render
+from cards.send import card_activity
+from cards.verbs import Verb
+from dialogs.help import help_card
+from dialogs.referral_dialog import ReferralDialog
+
+log = logging.getLogger(__name__)
+
+Route = Callable[[TurnContext, DialogContext], Awaitable[None]]
+PRIVATE_ONLY = (
+    "Referrals are made in a one-to-one chat with me, to keep case details out of shared "
+    "chats. Open a chat with me and type **refer**."
+)
+
+
+class ReflectiveBot(TeamsActivityHandler):
+    def __init__(
+        self,
+        conversation_state: ConversationState,
+        user_state: UserState,
+        referral_dialog: ReferralDialog,
+        store: ReferralStore,
+        partnership: str,
+        offered_models: list[ModelName],
+    ) -> None:
+        self._conversation_state = conversation_state
+        self._user_state = user_state
+        self._dialogs = DialogSet(conversation_state.create_property("dialog_state"))
+        self._dialogs.add(referral_dialog)
+        self._referral_dialog = referral_dialog
+        self._store = store
+        self._partnership = partnership
+        self._offered_models = offered_models
+        # Commands and card buttons, by exact name (see bot.commands).
+        self._routes: dict[Verb, Route] = {
+            Verb.START_REFERRAL: self._start_referral,
+            Verb.MY_REFERRALS: self._show_my_referrals,
+            Verb.HELP: self._show_help,
+            Verb.CANCEL: self._nothing_to_cancel,
+            Verb.RESTART: self._start_referral,
+        }
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await super().on_turn(turn_context)
+        await self._conversation_state.save_changes(turn_context)
+        await self._user_state.save_changes(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        dc = await self._dialogs.create_context(turn_context)
+        command = command_of(turn_context.activity)
+        if dc.active_dialog is not None:
+            if command is Verb.MY_REFERRALS:
+                await self._show_my_referrals(turn_context, dc)
+                await dc.reprompt_dialog()
+            elif command is Verb.START_REFERRAL:
+                await turn_context.send_activity(
+                    "You are part-way through a referral: here is where you were. "
+                    "Type **restart** to start again."
+                )
+                await dc.reprompt_dialog()
+            else:
+                await dc.continue_dialog()
+            return
+        route = self._routes.get(command) if command else None
+        if route is None:
+            await self._not_understood(turn_context, dc)
+        else:
+            await route(turn_context, dc)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        # In a 1:1 chat, installing the bot adds the bot itself; in the Playground the user too.
+        if _is_personal(turn_context):
+            await turn_context.send_activity(card_activity(self._welcome_card()))
+
+    # --- routes ------------------------------------------------------------------------
+
+    async def _start_referral(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        if not _is_personal(turn_context):
+            await turn_context.send_activity(PRIVATE_ONLY)
+            return
+        await dc.begin_dialog(self._referral_dialog.id, self._referral_dialog.fresh_options())
+
+    async def _show_my_referrals(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        if not _is_personal(turn_context):
+            await turn_context.send_activity(PRIVATE_ONLY)
+            return
+        sender = turn_context.activity.from_property
+        referrals = await self._store.list_for_referrer(sender.aad_object_id or sender.id)
+        await turn_context.send_activity(card_activity(my_referrals_card(referrals)))
+
+    async def _show_help(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await turn_context.send_activity(card_activity(help_card()))
+
+    async def _nothing_to_cancel(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await turn_context.send_activity(
+            "There is nothing to cancel. Type **refer** to make a referral."
+        )
+
+    async def _not_understood(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        if turn_context.activity.value is not None:
+            # A button from a card whose conversation has ended (an old form, say).
+            await turn_context.send_activity(
+                "That card has expired. Type **refer** to start a new referral."
+            )
+            return
+        await turn_context.send_activity("Sorry, I did not understand that. Here is what I can do.")
+        await turn_context.send_activity(card_activity(self._welcome_card()))
+
+    def _welcome_card(self) -> dict:
+        models = ", ".join(MODEL_LABELS[model] for model in self._offered_models)
+        return render("welcome", {"partnership": self._partnership, "models": models})
+
+
+def my_referrals_card(referrals: list[ReferralSummary]) -> dict:
+    return render(
+        "my_referrals",
+        {
+            "is_empty": not referrals,
+            "referrals": [
+                {
+                    "reference": r.reference,
+                    "model": MODEL_LABELS.get(ModelName(r.model), r.model),
+                    "status": STATUS_LABELS[r.status],
+                    "created": _date(r.created_at),
+                }
+                for r in referrals
+            ],
+        },
+    )
+
+
+def _date(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _is_personal(turn_context: TurnContext) -> bool:
+    conversation_type = turn_context.activity.conversation.conversation_type
+    return conversation_type in (None, "", "personal")

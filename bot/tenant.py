@@ -1,0 +1,40 @@
+"""Only the configured Entra tenants may use the bot; others get a polite refusal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from botbuilder.core import Middleware, TurnContext
+
+log = logging.getLogger(__name__)
+
+REFUSAL = (
+    "Sorry, this bot is only for staff of the organisations in {partnership}. "
+    "Nothing you sent has been kept."
+)
+
+
+def tenant_of(context: TurnContext) -> str:
+    activity = context.activity
+    if activity.conversation is not None and activity.conversation.tenant_id:
+        return str(activity.conversation.tenant_id)
+    channel_data = activity.channel_data
+    if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
+        return str(channel_data["tenant"].get("id", ""))
+    return ""
+
+
+class TenantGate(Middleware):
+    def __init__(self, allowed_tenant_ids: list[str], partnership: str) -> None:
+        self._allowed = {tenant.lower() for tenant in allowed_tenant_ids}
+        self._partnership = partnership
+
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable]) -> None:
+        if not self._allowed or tenant_of(context).lower() in self._allowed:
+            await logic()
+            return
+        log.warning("refused an activity from tenant %r", tenant_of(context) or "(none)")
+        if context.activity.type == "message":
+            await context.send_activity(REFUSAL.format(partnership=self._partnership))
+        # Nothing else runs: no state is loaded or saved for this turn.

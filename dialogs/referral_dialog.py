@@ -1,0 +1,281 @@
+"""The referral dialog: one waterfall, one card per step, every step skippable when filled.
+
+The draft (`ReferralDraft`) travels as the waterfall's options and lives in dialog state, so
+a referrer who leaves and comes back, even after a restart, carries on where they were.
+A step is shown when its slot is empty or when the review card asked to change it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.dialogs import (
+    DialogContext,
+    DialogTurnResult,
+    WaterfallDialog,
+    WaterfallStepContext,
+)
+
+from bot.referral import MODEL_LABELS, STATUS_LABELS, ReferralDraft, ReferralStatus, RethinkStrategy
+from bot.referrals import ReferralStore, Referrer
+from cards.binder import render
+from cards.referral_cards import FORM_STEPS, FormOptions
+from cards.send import card_activity
+from cards.verbs import Verb
+from dialogs.form_prompt import FormPrompt, FormRequest
+from dialogs.help import help_card
+from dialogs.interruptible import InterruptibleDialog
+from dialogs.submissions import (
+    InviteesAnswer,
+    KindAnswer,
+    ModelAnswer,
+    ReviewAnswer,
+    RiskAnswer,
+    StrategyOneAnswer,
+)
+
+log = logging.getLogger(__name__)
+
+STEP_HELP = {
+    Verb.RISK: "If a child is at immediate risk of harm, this bot is not the route: follow your "
+    "local child protection procedures. Otherwise answer No to go on.",
+    Verb.KIND: "Refer a child or family, a theme across cases, a difficulty in the professional "
+    "network, or a debrief after a significant event.",
+    Verb.MODEL: "Think Space is a monthly reflecting-teams panel; Space to Think is a 30-35 minute "
+    "structured session; Re-think is for professional disagreement or no progress.",
+    Verb.STRATEGY_ONE: "Strategy 1 is a one-to-one conversation with the Lead Professional. "
+    "I can note it, or you can choose strategy 2 or 3.",
+    Verb.NARRATIVE: "Say briefly what feels stuck and what you hope the session will give you. "
+    "Use initials or a case reference: never a full name, date of birth or address.",
+    Verb.ABOUT: "Tell us your agency and role, whether you are the Lead Professional, and "
+    "whether your manager agrees to the referral.",
+    Verb.INVITEES: "Add the practitioners to invite: name, agency and work email. Press Add more "
+    "people for more rows, and Continue when the list is complete.",
+    Verb.TIMING: "Tell us when the network is usually free and how soon a session is needed.",
+    Verb.REVIEW: "Check each part. Press Change to edit a part, or Submit referral to send it.",
+}
+
+
+@dataclass(frozen=True)
+class Signpost:
+    """Where to send someone whose child is at immediate risk (configurable)."""
+
+    text: str
+    url: str
+
+
+class ReferralDialog(InterruptibleDialog):
+    def __init__(self, store: ReferralStore, options: FormOptions, signpost: Signpost) -> None:
+        super().__init__(ReferralDialog.__name__)
+        self._store = store
+        self._signpost = signpost
+        self.add_dialog(FormPrompt(options))
+        steps = [
+            self._risk,
+            self._kind,
+            self._model,
+            self._strategy_one,
+            self._narrative,
+            self._about,
+            self._invitees,
+            self._timing,
+            self._review,
+            self._submit,
+        ]
+        self.add_dialog(WaterfallDialog(WaterfallDialog.__name__, steps))
+        self.initial_dialog_id = WaterfallDialog.__name__
+
+    # --- InterruptibleDialog -----------------------------------------------------------
+
+    def fresh_options(self) -> ReferralDraft:
+        return ReferralDraft()
+
+    async def on_cancelled(self, context: TurnContext) -> None:
+        await context.send_activity(
+            "Referral cancelled. Nothing was stored. Type **refer** to start a new one."
+        )
+
+    async def send_help(self, inner_dc: DialogContext) -> None:
+        request = _current_request(inner_dc)
+        context = None
+        if request is not None:
+            number, title = FORM_STEPS[request.verb]
+            context = f"You are at step {number}, {title}. {STEP_HELP[request.verb]}"
+        await inner_dc.context.send_activity(card_activity(help_card(context)))
+
+    # --- steps -------------------------------------------------------------------------
+
+    async def _ask(self, step: WaterfallStepContext, verb: Verb, filled: bool) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if filled and draft.editing != verb:
+            return await step.next(None)
+        return await step.begin_dialog(FormPrompt.__name__, FormRequest(verb, draft))
+
+    async def _risk(self, step: WaterfallStepContext) -> DialogTurnResult:
+        return await self._ask(step, Verb.RISK, step.options.risk_checked)
+
+    async def _kind(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if isinstance(step.result, RiskAnswer):
+            if step.result.at_risk:
+                log.info("referral stopped at the risk question; nothing stored")
+                await step.context.send_activity(
+                    card_activity(
+                        render("signpost", {"text": self._signpost.text, "url": self._signpost.url})
+                    )
+                )
+                return await step.end_dialog(None)
+            draft.risk_checked = True
+        return await self._ask(step, Verb.KIND, draft.kind is not None)
+
+    async def _model(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if isinstance(step.result, KindAnswer):
+            draft.kind, draft.theme = step.result.kind, step.result.theme
+            _done_editing(draft, Verb.KIND)
+        return await self._ask(step, Verb.MODEL, draft.model is not None)
+
+    async def _strategy_one(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if isinstance(step.result, ModelAnswer):
+            draft.model, draft.rethink_strategy = step.result.model, step.result.strategy
+            draft.note_only = False
+            _done_editing(draft, Verb.MODEL)
+        if draft.rethink_strategy is not RethinkStrategy.ONE_TO_ONE or draft.note_only:
+            return await step.next(None)
+        return await step.begin_dialog(FormPrompt.__name__, FormRequest(Verb.STRATEGY_ONE, draft))
+
+    async def _narrative(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if isinstance(step.result, StrategyOneAnswer):
+            if step.result.choice == "stop":
+                await step.context.send_activity(
+                    "Stopped. Nothing was stored. Good luck with the conversation; type **refer** "
+                    "if you need a Re-think later."
+                )
+                return await step.end_dialog(None)
+            if step.result.choice == "change":
+                draft.model = draft.rethink_strategy = None
+                return await step.replace_dialog(WaterfallDialog.__name__, draft)
+            draft.note_only = True
+        return await self._ask(step, Verb.NARRATIVE, draft.narrative is not None)
+
+    async def _about(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if step.result is not None:
+            draft.narrative = step.result
+            _done_editing(draft, Verb.NARRATIVE)
+        return await self._ask(step, Verb.ABOUT, draft.about is not None)
+
+    async def _invitees(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if step.result is not None:
+            draft.about = step.result
+            _done_editing(draft, Verb.ABOUT)
+        if draft.note_only:
+            return await step.next(None)
+        return await self._ask(step, Verb.INVITEES, draft.invitees_done)
+
+    async def _timing(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if isinstance(step.result, InviteesAnswer):
+            invitees = list(draft.invitees or [])
+            if step.result.remove_index is not None and step.result.remove_index < len(invitees):
+                del invitees[step.result.remove_index]
+            draft.invitees = invitees + step.result.added
+            if not step.result.done or step.result.remove_index is not None:
+                draft.invitees_done = False
+                return await step.replace_dialog(WaterfallDialog.__name__, draft)
+            draft.invitees_done = True
+            _done_editing(draft, Verb.INVITEES)
+        if draft.note_only:
+            return await step.next(None)
+        return await self._ask(step, Verb.TIMING, draft.timing is not None)
+
+    async def _review(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        if step.result is not None:
+            draft.timing = step.result
+            _done_editing(draft, Verb.TIMING)
+        return await step.begin_dialog(FormPrompt.__name__, FormRequest(Verb.REVIEW, draft))
+
+    async def _submit(self, step: WaterfallStepContext) -> DialogTurnResult:
+        draft: ReferralDraft = step.options
+        answer: ReviewAnswer = step.result
+        if answer.change is not None:
+            draft.editing = answer.change
+            if answer.change is Verb.INVITEES:
+                draft.invitees_done = False
+            return await step.replace_dialog(WaterfallDialog.__name__, draft)
+        status = ReferralStatus.NOTED_ONE_TO_ONE if draft.note_only else ReferralStatus.SUBMITTED
+        reference = await self._store.submit(
+            draft, _referrer(step.context), _conversation_reference(step.context), status
+        )
+        log.info("referral %s stored (%s)", reference, status)
+        await step.context.send_activity(card_activity(_confirmation(reference, draft, status)))
+        return await step.end_dialog(reference)
+
+
+def _done_editing(draft: ReferralDraft, verb: Verb) -> None:
+    if draft.editing == verb:
+        draft.editing = None
+
+
+def _current_request(inner_dc: DialogContext) -> FormRequest | None:
+    # The form prompt sits on top of the waterfall in this component's own stack.
+    active = inner_dc.active_dialog
+    request = active.state.get("request") if active is not None else None
+    return request if isinstance(request, FormRequest) else None
+
+
+def _referrer(context: TurnContext) -> Referrer:
+    sender = context.activity.from_property
+    return Referrer(
+        id=sender.aad_object_id or sender.id,
+        name=sender.name or "",
+        tenant_id=_tenant_id(context),
+    )
+
+
+def _tenant_id(context: TurnContext) -> str:
+    conversation = context.activity.conversation
+    if conversation is not None and conversation.tenant_id:
+        return str(conversation.tenant_id)
+    channel_data: Any = context.activity.channel_data or {}
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    return str(tenant.get("id", "")) if isinstance(tenant, dict) else ""
+
+
+def _conversation_reference(context: TurnContext) -> dict[str, Any]:
+    reference = TurnContext.get_conversation_reference(context.activity)
+    serialised: dict[str, Any] = reference.serialize()
+    return serialised
+
+
+NEXT_STEPS = {
+    ReferralStatus.SUBMITTED: (
+        "The partnership's business support team will look at it, usually within a few working "
+        "days. I will tell you here when anything changes."
+    ),
+    ReferralStatus.NOTED_ONE_TO_ONE: (
+        "Have the conversation with the Lead Professional. If it does not resolve things, type "
+        "**refer** to ask for a Re-think (strategy 2 or 3)."
+    ),
+}
+
+
+def _confirmation(reference: str, draft: ReferralDraft, status: ReferralStatus) -> dict[str, Any]:
+    headline = "Noted" if status is ReferralStatus.NOTED_ONE_TO_ONE else "Referral received"
+    return render(
+        "confirmation",
+        {
+            "headline": headline,
+            "reference": reference,
+            "model": MODEL_LABELS[draft.model] if draft.model else "",
+            "status": STATUS_LABELS[status],
+            "next_steps": NEXT_STEPS[status],
+        },
+    )

@@ -1,0 +1,90 @@
+"""Fixtures: the real app on a loopback port, a loopback Bot Connector, real databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from cryptography.fernet import Fernet
+
+from app import create_app
+from bot.settings import Settings
+from tests.support.client import TeamsUser
+from tests.support.connector import FakeConnector
+from tests.support.databases import postgres_database, sqlite_database
+
+TEST_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    context = sqlite_database(tmp_path) if request.param == "sqlite" else postgres_database()
+    async with context as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with sqlite_database(tmp_path) as url:
+        yield url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"database_url": database_url, "encryption_keys": [TEST_KEY]}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = FakeConnector()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+class RunningBot:
+    """The real app served on a loopback port; can be stopped and started again."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server: TestServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("/"))
+
+    async def start(self) -> None:
+        self.server = TestServer(create_app(self.settings), host="127.0.0.1")
+        await self.server.start_server()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+            self.server = None
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
+    bot = RunningBot(make_settings(database_url))
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+@pytest.fixture
+def user(
+    running_bot: RunningBot, connector: FakeConnector, http: aiohttp.ClientSession
+) -> TeamsUser:
+    return TeamsUser(running_bot.url, connector, http)

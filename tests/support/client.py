@@ -1,0 +1,140 @@
+"""Talks to the bot over real HTTP, as Teams does, and reads what it sent back."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+
+from tests.support.connector import FakeConnector
+
+TENANT = "00000000-0000-0000-0000-0000000000aa"
+
+
+class TeamsUser:
+    """One person in a 1:1 chat with the bot."""
+
+    _counter = itertools.count(1)
+
+    def __init__(
+        self,
+        bot_url: str,
+        connector: FakeConnector,
+        session: aiohttp.ClientSession,
+        *,
+        name: str = "Sam Practitioner",
+        tenant: str = TENANT,
+        conversation_type: str = "personal",
+        token: str | None = None,
+    ) -> None:
+        self.bot_url = bot_url
+        self.connector = connector
+        self.session = session
+        number = next(self._counter)
+        self.user_id = f"29:user-{number}"
+        self.aad_id = str(uuid.uuid4())
+        self.name = name
+        self.tenant = tenant
+        self.conversation_id = f"a:conversation-{uuid.uuid4().hex[:12]}"
+        self.conversation_type = conversation_type
+        self.token = token
+        self.last_status = 0
+
+    def activity(self, **fields: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "type": "message",
+            "id": f"incoming-{uuid.uuid4().hex}",
+            "channelId": "msteams",
+            "serviceUrl": self.connector.url,
+            "from": {"id": self.user_id, "name": self.name, "aadObjectId": self.aad_id},
+            "recipient": {"id": "28:bot", "name": "Reflective practice"},
+            "conversation": {
+                "id": self.conversation_id,
+                "conversationType": self.conversation_type,
+                "tenantId": self.tenant,
+            },
+            "channelData": {"tenant": {"id": self.tenant}},
+            "locale": "en-GB",
+        }
+        base.update(fields)
+        return base
+
+    async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
+        """Posts one activity; returns what the bot sent to this conversation meanwhile."""
+        before = len(self.connector.activities)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self.session.post(
+            f"{self.bot_url}api/messages", json=activity, headers=headers
+        ) as response:
+            self.last_status = response.status
+            await response.read()
+        return [
+            sent
+            for sent in self.connector.activities[before:]
+            if sent.get("conversation", {}).get("id") == self.conversation_id
+        ]
+
+    async def say(self, text: str) -> list[dict[str, Any]]:
+        return await self.post(self.activity(text=text))
+
+    async def press(self, data: dict[str, Any], **inputs: Any) -> list[dict[str, Any]]:
+        """Presses an Action.Submit button: Teams merges the inputs with the button's data."""
+        return await self.post(self.activity(value={**inputs, **data}))
+
+    async def install(self) -> list[dict[str, Any]]:
+        return await self.post(
+            self.activity(
+                type="conversationUpdate",
+                membersAdded=[{"id": "28:bot"}],
+                text=None,
+            )
+        )
+
+
+def cards_in(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        attachment["content"]
+        for activity in activities
+        for attachment in activity.get("attachments") or []
+        if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive"
+    ]
+
+
+def texts_in(activities: list[dict[str, Any]]) -> list[str]:
+    return [activity["text"] for activity in activities if activity.get("text")]
+
+
+def nodes(card: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a card, depth first."""
+    if isinstance(card, dict):
+        yield card
+        for value in card.values():
+            yield from nodes(value)
+    elif isinstance(card, list):
+        for item in card:
+            yield from nodes(item)
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Every piece of text on a card, for assertions."""
+    keys = ("text", "title", "label", "value", "errorMessage")
+    return "\n".join(
+        node[key] for node in nodes(card) for key in keys if isinstance(node.get(key), str)
+    )
+
+
+def submit_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The data of every Action.Submit on the card, wherever it sits."""
+    return [node.get("data") or {} for node in nodes(card) if node.get("type") == "Action.Submit"]
+
+
+def input_values(card: dict[str, Any]) -> dict[str, str]:
+    """The prefilled value of every input on the card, by id."""
+    return {
+        node["id"]: str(node.get("value", ""))
+        for node in nodes(card)
+        if str(node.get("type", "")).startswith("Input.") and "id" in node
+    }

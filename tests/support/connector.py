@@ -1,0 +1,85 @@
+"""A loopback server that answers the way the Bot Connector does.
+
+It records what the bot sends; a test can queue failures (429 with Retry-After, 503, ...)
+for the next calls. Paths and bodies follow the Bot Framework REST API v3.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(
+        default_factory=lambda: {"error": {"code": "Failure", "message": "test"}}
+    )
+
+
+class FakeConnector:
+    def __init__(self) -> None:
+        self.activities: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []
+        self.failures: deque[Failure] = deque()
+        self._ids = itertools.count(1)
+        self._server: TestServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("/")).rstrip("/") + "/"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._send)
+        app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
+        app.router.add_post("/v3/conversations", self._create_conversation)
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    def _failure(self) -> web.Response | None:
+        if self.failures:
+            failure = self.failures.popleft()
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        return None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        failed = self._failure()
+        if failed is not None:
+            return failed
+        activity = await request.json()
+        activity["id"] = f"activity-{next(self._ids)}"
+        self.activities.append(activity)
+        return web.json_response({"id": activity["id"]})
+
+    async def _update(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        failed = self._failure()
+        if failed is not None:
+            return failed
+        activity = await request.json()
+        self.updates.append(activity)
+        return web.json_response({"id": request.match_info["activity"]})
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        failed = self._failure()
+        if failed is not None:
+            return failed
+        conversation_id = f"a:personal-{next(self._ids)}"
+        return web.json_response({"id": conversation_id, "activityId": "", "serviceUrl": self.url})

@@ -1,0 +1,352 @@
+"""The referral dialog, driven over real HTTP against the real app and a real database."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bot.db import create_engine, session_factory
+from bot.models import AuditEntry, BotStateRow, ReferralRow
+from tests.conftest import RunningBot
+from tests.support.client import (
+    TeamsUser,
+    card_text,
+    cards_in,
+    input_values,
+    submit_actions,
+    texts_in,
+)
+from tests.support.referral_steps import (
+    ABOUT,
+    INVITEES,
+    KIND,
+    NARRATIVE,
+    NO_RISK,
+    SUBMIT,
+    answer_up_to_review,
+)
+
+
+async def referral_rows(database_url: str) -> list[ReferralRow]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return list((await session.scalars(select(ReferralRow))).all())
+    finally:
+        await engine.dispose()
+
+
+def only_card(sent: list[dict]) -> dict:
+    cards = cards_in(sent)
+    assert len(cards) == 1, f"expected one card, got {len(cards)}: {sent}"
+    return cards[0]
+
+
+async def test_happy_path_stores_referral_and_confirms(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    first = only_card(await user.say("refer"))
+    assert "immediate risk of harm" in card_text(first)
+
+    review = only_card(await answer_up_to_review(user))
+    text = card_text(review)
+    assert "Check and submit" in text
+    assert "Pat Teacher (Oak School)" in text
+    assert "Space to Think" in text
+
+    confirmation = only_card(await user.press(SUBMIT))
+    reference = re.search(r"RP-\d{4}-\d{4}", card_text(confirmation))
+    assert reference is not None
+
+    rows = await referral_rows(running_bot.settings.database_url)
+    assert [row.reference for row in rows] == [reference.group(0)]
+    row = rows[0]
+    assert row.status == "submitted"
+    assert row.model == "space_to_think"
+    assert row.invitees == [
+        {"name": "Pat Teacher", "agency": "Oak School", "email": "pat@oak.example"}
+    ]
+    assert row.manager_email == "alex.manager@nhs.example"
+    # The narrative is stored encrypted: its words are nowhere in the stored bytes.
+    assert b"network cannot agree" not in row.narrative_encrypted
+
+    listing = only_card(await user.say("my referrals"))
+    assert reference.group(0) in card_text(listing)
+    assert "Submitted, waiting for triage" in card_text(listing)
+
+
+async def test_references_count_up(user: TeamsUser) -> None:
+    refs = []
+    for _ in range(2):
+        await answer_up_to_review(user)
+        refs.append(re.search(r"RP-\d{4}-(\d{4})", card_text(only_card(await user.press(SUBMIT)))))
+    assert [int(m.group(1)) for m in refs if m] == [1, 2]
+
+
+async def test_immediate_risk_stops_and_stores_nothing(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    await user.say("refer")
+    signpost = only_card(await user.press({"verb": "risk", "at_risk": "yes"}))
+    assert "child protection procedures" in card_text(signpost)
+    assert any(a["type"] == "Action.OpenUrl" for a in signpost["actions"])
+    assert await referral_rows(running_bot.settings.database_url) == []
+    # The dialog is over: a later button press from the old form does nothing harmful.
+    sent = await user.press(KIND)
+    assert "expired" in " ".join(texts_in(sent))
+
+
+async def test_typed_yes_no_answers_the_risk_question(user: TeamsUser) -> None:
+    await user.say("refer")
+    card = only_card(await user.say("no"))
+    assert "What are you referring?" in card_text(card)
+
+
+async def test_each_validation_retry_keeps_what_was_entered(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK])
+    card = only_card(await user.press({"verb": "kind", "kind": "theme", "theme": ""}))
+    assert "Please choose which theme." in card_text(card)
+    assert input_values(card)["kind"] == "theme"
+
+    await user.press(KIND)
+    card = only_card(
+        await user.press({"verb": "model", "model": "re_think", "rethink_strategy": ""})
+    )
+    assert "which strategy" in card_text(card)
+    assert input_values(card)["model"] == "re_think"
+    await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "2"})
+
+    identifying = {
+        **NARRATIVE,
+        "what_is_stuck": "Jane Smith born 12/03/2015 at SW1A 1AA, call 07700 900123",
+    }
+    card = only_card(await user.press(identifying))
+    text = card_text(card)
+    assert (
+        "a postcode" in text
+        and "a full name with a date of birth" in text
+        and "a phone number" in text
+    )
+    assert input_values(card)["what_is_stuck"] == identifying["what_is_stuck"]
+    assert input_values(card)["help_wanted"] == NARRATIVE["help_wanted"]
+
+    card = only_card(await user.press({**NARRATIVE, "what_is_stuck": "x" * 1001}))
+    assert "please keep it to 1000" in card_text(card)
+    card = only_card(await user.press({**NARRATIVE, "help_wanted": ""}))
+    assert "what help you would like" in card_text(card)
+
+    await user.press(NARRATIVE)
+    card = only_card(await user.press({**ABOUT, "manager_email": "not-an-email"}))
+    assert "email address does not look right" in card_text(card)
+    assert input_values(card)["agency"] == "Health Visiting"
+    card = only_card(await user.press({**ABOUT, "manager_name": ""}))
+    assert "manager's name" in card_text(card)
+
+    await user.press(ABOUT)
+    card = only_card(await user.press({**INVITEES, "email_1": ""}))
+    assert "Practitioner 1 needs a name, an agency and a work email" in card_text(card)
+    assert input_values(card)["name_1"] == "Pat Teacher"
+
+    await user.press(INVITEES)
+    card = only_card(await user.press({"verb": "timing", "availability": "", "urgency": "soon"}))
+    assert "when you are available" in card_text(card)
+    card = only_card(
+        await user.press({"verb": "timing", "availability": "Mondays", "urgency": "whenever"})
+    )
+    assert "how soon" in card_text(card)
+    assert input_values(card)["availability"] == "Mondays"
+
+
+async def test_malformed_and_oversized_submissions_get_a_clear_message(user: TeamsUser) -> None:
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, MODEL_STT := {"verb": "model", "model": "space_to_think"}]
+    )
+    for bad in (
+        [1, 2, 3],
+        "a string",
+        {"verb": "no-such-verb"},
+        {"verb": "narrative", **{f"k{i}": "v" for i in range(100)}},
+    ):
+        sent = await user.post(user.activity(value=bad))
+        assert user.last_status in (200, 201)
+        card = only_card(sent)
+        assert "What is stuck" in card_text(card), bad
+    card = only_card(await user.press({**NARRATIVE, "what_is_stuck": "y" * 50_000}))
+    assert "far longer than the form allows" in card_text(card)
+    # Everything entered before is still there: the review shows the earlier answers.
+    await user.press(NARRATIVE)
+    await user.press(ABOUT)
+    await user.press(INVITEES)
+    review = only_card(
+        await user.press({"verb": "timing", "availability": "Any", "urgency": "routine"})
+    )
+    assert "A child or family" in card_text(review)
+    assert MODEL_STT["model"] and "Space to Think" in card_text(review)
+
+
+async def test_stale_button_from_an_earlier_card_is_ignored(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    card = only_card(await user.press({"verb": "kind", "kind": "debrief"}))
+    assert "earlier card" in card_text(card)
+    assert "Which session" in card_text(card)
+
+
+async def test_cancel_at_a_step_stores_nothing(user: TeamsUser, running_bot: RunningBot) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}])
+    sent = await user.say("cancel")
+    assert "Referral cancelled. Nothing was stored." in texts_in(sent)[0]
+    assert await referral_rows(running_bot.settings.database_url) == []
+    assert "nothing to cancel" in texts_in(await user.say("cancel"))[0]
+
+
+async def test_cancel_button_on_the_card(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK])
+    sent = await user.press({"verb": "cancel"})
+    assert "Referral cancelled" in texts_in(sent)[0]
+
+
+async def test_help_explains_the_step_and_shows_it_again(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    sent = await user.say("help")
+    cards = cards_in(sent)
+    assert "You are at step 3, Which session" in card_text(cards[0])
+    assert "Which session" in card_text(cards[1])
+    # Help did not move the referral on or lose it.
+    card = only_card(await user.press({"verb": "model", "model": "think_space"}))
+    assert "What is stuck" in card_text(card)
+
+
+async def test_restart_begins_again(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    sent = await user.say("restart")
+    assert "Starting again" in texts_in(sent)[0]
+    assert "immediate risk of harm" in card_text(only_card(sent))
+
+
+async def test_change_from_the_review_card(user: TeamsUser, running_bot: RunningBot) -> None:
+    review = only_card(await answer_up_to_review(user))
+    changes = {d.get("change") for d in submit_actions(review) if d.get("verb") == "review"}
+    assert {"kind", "model", "narrative", "about", "invitees", "timing", "submit"} <= changes
+
+    card = only_card(await user.press({"verb": "review", "change": "narrative"}))
+    assert input_values(card)["what_is_stuck"] == NARRATIVE["what_is_stuck"]  # pre-filled
+    review = only_card(await user.press({**NARRATIVE, "help_wanted": "A fresh look at the plan."}))
+    assert "A fresh look at the plan." in card_text(review)
+
+    card = only_card(await user.press({"verb": "review", "change": "invitees"}))
+    assert "Pat Teacher, Oak School" in card_text(card)
+    card = only_card(
+        await user.press(
+            {
+                "verb": "invitees",
+                "op": "add",
+                "name_1": "Lee Nurse",
+                "agency_1": "School nursing",
+                "email_1": "lee@nhs.example",
+            }
+        )
+    )
+    assert "Lee Nurse" in card_text(card)
+    card = only_card(await user.press({"verb": "invitees", "op": "remove", "index": 0}))
+    assert "Pat Teacher" not in card_text(card)
+    review = only_card(await user.press({"verb": "invitees", "op": "done"}))
+    assert "Lee Nurse (School nursing)" in card_text(review)
+    assert "Pat Teacher" not in card_text(review)
+
+    await user.press(SUBMIT)
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    assert row.invitees == [
+        {"name": "Lee Nurse", "agency": "School nursing", "email": "lee@nhs.example"}
+    ]
+
+
+async def test_rethink_strategy_one_is_advice_and_can_be_noted(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    advice = only_card(
+        await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "1"})
+    )
+    assert "one-to-one conversation with the Lead Professional" in card_text(advice)
+    await user.press({"verb": "strategy_one", "choice": "note"})
+    await user.press(NARRATIVE)
+    review = only_card(await user.press(ABOUT))  # no invitees or timing for a conversation
+    assert "Who to invite" not in card_text(review)
+    confirmation = only_card(await user.press(SUBMIT))
+    assert "Noted" in card_text(confirmation)
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    assert row.status == "noted_one_to_one" and row.rethink_strategy == 1
+
+
+async def test_rethink_strategy_one_can_stop_or_change(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, {"verb": "model", "model": "re_think", "rethink_strategy": "1"}]
+    )
+    card = only_card(await user.press({"verb": "strategy_one", "choice": "change"}))
+    assert "Which session" in card_text(card)
+    await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "1"})
+    sent = await user.press({"verb": "strategy_one", "choice": "stop"})
+    assert "Nothing was stored" in texts_in(sent)[0]
+    assert await referral_rows(running_bot.settings.database_url) == []
+
+
+async def test_resume_after_restart(user: TeamsUser, running_bot: RunningBot) -> None:
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE]
+    )
+    await running_bot.stop()
+    await running_bot.start()
+    user.bot_url = running_bot.url
+    # Coming back later with a greeting: the bot shows where they were.
+    card = only_card(await user.say("hello again"))
+    assert "About you" in card_text(card)
+    await user.press(ABOUT)
+    await user.press(INVITEES)
+    review = only_card(
+        await user.press({"verb": "timing", "availability": "Fridays", "urgency": "routine"})
+    )
+    assert NARRATIVE["what_is_stuck"] in card_text(review)
+
+
+async def test_refer_while_in_progress_shows_where_they_were(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    sent = await user.say("refer")
+    assert "part-way through" in texts_in(sent)[0]
+    assert "Which session" in card_text(only_card(sent))
+
+
+async def test_my_referrals_mid_form_keeps_the_form(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK])
+    cards = cards_in(await user.say("My referrals!"))
+    assert "You have not made a referral yet." in card_text(cards[0])
+    assert "What are you referring?" in card_text(cards[1])
+
+
+async def test_draft_in_dialog_state_is_encrypted(user: TeamsUser, running_bot: RunningBot) -> None:
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE]
+    )
+    engine = create_engine(running_bot.settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = (await session.scalars(select(BotStateRow))).all()
+            audit = (await session.scalars(select(AuditEntry))).all()
+    finally:
+        await engine.dispose()
+    assert rows and all(b"network cannot agree" not in row.data for row in rows)
+    assert audit == []  # nothing submitted yet
+
+
+async def test_referrals_only_in_one_to_one_chats(running_bot: RunningBot, connector, http) -> None:
+    group = TeamsUser(running_bot.url, connector, http, conversation_type="groupChat")
+    sent = await group.say("<at>Reflective practice</at> refer")
+    assert "one-to-one chat" in texts_in(sent)[0]
+
+
+async def test_unknown_text_gets_the_welcome_card(user: TeamsUser) -> None:
+    sent = await user.say("what is this?")
+    assert "did not understand" in texts_in(sent)[0]
+    assert "Make a referral" in card_text(only_card(sent))
