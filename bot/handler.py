@@ -126,8 +126,12 @@ class ReflectiveBot(TeamsActivityHandler):
         await turn_context.send_activity(card_activity(self._welcome_card()))
 
     def _welcome_card(self) -> dict:
-        models = ", ".join(MODEL_LABELS[model] for model in self._offered_models)
-        return render("welcome", {"partnership": self._partnership, "models": models})
+        return welcome_card(self._partnership, self._offered_models)
+
+
+def welcome_card(partnership: str, offered_models: list[ModelName]) -> dict:
+    models = ", ".join(MODEL_LABELS[model] for model in offered_models)
+    return render("welcome", {"partnership": partnership, "models": models})
 
 
 def my_referrals_card(referrals: list[ReferralSummary]) -> dict:

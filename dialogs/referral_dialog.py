@@ -215,7 +215,7 @@ class ReferralDialog(InterruptibleDialog):
             draft, _referrer(step.context), _conversation_reference(step.context), status
         )
         log.info("referral %s stored (%s)", reference, status)
-        await step.context.send_activity(card_activity(_confirmation(reference, draft, status)))
+        await step.context.send_activity(card_activity(confirmation_card(reference, draft, status)))
         return await step.end_dialog(reference)
 
 
@@ -267,7 +267,9 @@ NEXT_STEPS = {
 }
 
 
-def _confirmation(reference: str, draft: ReferralDraft, status: ReferralStatus) -> dict[str, Any]:
+def confirmation_card(
+    reference: str, draft: ReferralDraft, status: ReferralStatus
+) -> dict[str, Any]:
     headline = "Noted" if status is ReferralStatus.NOTED_ONE_TO_ONE else "Referral received"
     return render(
         "confirmation",

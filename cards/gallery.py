@@ -1,0 +1,120 @@
+"""Every card the bot can send, filled with sample data: `python -m cards.gallery DIR`.
+
+Writes one JSON file per card so the cards can be reviewed and rendered without Teams.
+The tests validate every card listed here against Adaptive Cards 1.5.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.handler import my_referrals_card, welcome_card
+from bot.referral import (
+    AboutReferrer,
+    Invitee,
+    Narrative,
+    ReferralDraft,
+    ReferralKind,
+    ReferralStatus,
+    RethinkStrategy,
+    Timing,
+    Urgency,
+)
+from bot.referrals import ReferralSummary
+from bot.settings import ModelName, Settings
+from cards.binder import render
+from cards.referral_cards import FORM_STEPS, FormOptions, form_card
+from cards.verbs import Verb
+from dialogs.help import help_card
+from dialogs.referral_dialog import confirmation_card
+
+SAMPLE_DRAFT = ReferralDraft(
+    risk_checked=True,
+    kind=ReferralKind.CHILD_FAMILY,
+    model=ModelName.RE_THINK,
+    rethink_strategy=RethinkStrategy.INDEPENDENT_FACILITATOR,
+    narrative=Narrative(
+        "Child A (ref CS-1234): school and health disagree about the level of need.",
+        "A restorative space to agree a way forward.",
+    ),
+    about=AboutReferrer(
+        "Health Visiting", "Health visitor", False, True, "Alex Manager", "alex@nhs.example"
+    ),
+    invitees=[Invitee("Pat Teacher", "Oak School", "pat@oak.example")],
+    invitees_done=True,
+    timing=Timing("Tuesday afternoons", Urgency.SOON),
+)
+
+
+def all_cards() -> dict[str, dict[str, Any]]:
+    """Name -> card, for every card the bot sends."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    options = FormOptions(tuple(settings.offered_models), settings.narrative_max_chars)
+    cards: dict[str, Callable[[], dict[str, Any]]] = {
+        "welcome": lambda: welcome_card(settings.partnership_name, settings.offered_models),
+        "help": lambda: help_card(),
+        "help-at-step": lambda: help_card(
+            "You are at step 4, What is stuck. Say briefly what feels stuck."
+        ),
+        "signpost": lambda: render(
+            "signpost",
+            {"text": settings.child_protection_text, "url": settings.child_protection_url},
+        ),
+        "confirmation": lambda: confirmation_card(
+            "RP-2026-0001", SAMPLE_DRAFT, ReferralStatus.SUBMITTED
+        ),
+        "confirmation-noted": lambda: confirmation_card(
+            "RP-2026-0002", SAMPLE_DRAFT, ReferralStatus.NOTED_ONE_TO_ONE
+        ),
+        "my-referrals": lambda: my_referrals_card(
+            [
+                ReferralSummary(
+                    "RP-2026-0001",
+                    ReferralStatus.SUBMITTED,
+                    "re_think",
+                    "child_family",
+                    datetime(2026, 11, 2, tzinfo=UTC),
+                ),
+                ReferralSummary(
+                    "RP-2026-0002",
+                    ReferralStatus.SCHEDULED,
+                    "space_to_think",
+                    "theme",
+                    datetime(2026, 10, 5, tzinfo=UTC),
+                ),
+            ]
+        ),
+        "my-referrals-empty": lambda: my_referrals_card([]),
+    }
+    for verb in FORM_STEPS:
+        cards[f"form-{verb.value}"] = lambda verb=verb: form_card(verb, SAMPLE_DRAFT, options)  # type: ignore[misc]
+    cards["form-narrative-with-error"] = lambda: form_card(
+        Verb.NARRATIVE,
+        SAMPLE_DRAFT,
+        options,
+        {"what_is_stuck": "Jane Smith born 12/03/2015", "help_wanted": "Advice"},
+        "This looks like it includes a full name with a date of birth. Please take it out.",
+    )
+    cards["form-invitees-empty"] = lambda: form_card(Verb.INVITEES, ReferralDraft(), options)
+    return {name: build() for name, build in cards.items()}
+
+
+def write_gallery(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, card in all_cards().items():
+        path = directory / f"{name}.json"
+        path.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "build/cards")
+    paths = write_gallery(target)
+    print(f"wrote {len(paths)} cards to {target}")
