@@ -17,11 +17,16 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-migrate: $(STAMP)
+# A local .env with a fresh encryption key, so data survives restarts of `make run`.
+.env: | $(STAMP)
+	cp .env.example .env
+	sed -i "s|^ENCRYPTION_KEYS=$$|ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')|" .env
+
+migrate: $(STAMP) .env
 	$(PY) -m bot.migrate
 
 # Starts the bot on :3978 (SQLite by default) and the Microsoft 365 Agents Playground on :56150.
-run: $(STAMP) $(NODE_STAMP) migrate
+run: $(STAMP) $(NODE_STAMP) .env migrate
 	$(PY) -m bot.run_with_playground
 
 test: $(STAMP) $(NODE_STAMP) lint typecheck

@@ -1,0 +1,37 @@
+import aiohttp
+
+from tests.conftest import RunningBot
+
+
+async def test_healthz_reports_the_database(
+    running_bot: RunningBot, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{running_bot.url}healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"database": "ok"}
+
+
+async def test_healthz_is_503_when_the_database_is_gone(
+    tmp_path, http: aiohttp.ClientSession
+) -> None:
+    from tests.conftest import make_settings
+
+    bot = RunningBot(make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.db"))
+    await bot.start()
+    try:
+        async with http.get(f"{bot.url}healthz") as response:
+            assert response.status == 503
+    finally:
+        await bot.stop()
+
+
+async def test_non_json_bodies_are_refused(
+    running_bot: RunningBot, http: aiohttp.ClientSession
+) -> None:
+    url = f"{running_bot.url}api/messages"
+    async with http.post(url, data="hello", headers={"Content-Type": "text/plain"}) as response:
+        assert response.status == 415
+    async with http.post(
+        url, data="{not json", headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400

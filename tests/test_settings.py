@@ -1,0 +1,34 @@
+import pytest
+from pydantic import ValidationError
+
+from bot.crypto import Cipher, cipher_from_settings
+from bot.settings import ModelName, Settings, SettingsError
+
+
+def test_production_without_encryption_key_fails_clearly() -> None:
+    with pytest.raises(ValidationError, match="ENCRYPTION_KEYS is required in production"):
+        Settings(_env_file=None, mode="production", microsoft_app_id="x", allowed_tenant_ids=["t"])
+
+
+def test_production_needs_allowed_tenants() -> None:
+    with pytest.raises(ValidationError, match="ALLOWED_TENANT_IDS"):
+        Settings(_env_file=None, mode="production", microsoft_app_id="x", encryption_keys=["k"])
+
+
+def test_lists_come_from_comma_separated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_TENANT_IDS", "t1, t2")
+    monkeypatch.setenv("OFFERED_MODELS", "space_to_think,re_think")
+    settings = Settings(_env_file=None)
+    assert settings.allowed_tenant_ids == ["t1", "t2"]
+    assert settings.offered_models == [ModelName.SPACE_TO_THINK, ModelName.RE_THINK]
+
+
+def test_a_malformed_key_is_named_in_the_error() -> None:
+    with pytest.raises(SettingsError, match="not a Fernet key"):
+        Cipher(["not-a-key"])
+
+
+def test_development_without_key_uses_a_temporary_one(caplog: pytest.LogCaptureFixture) -> None:
+    cipher = cipher_from_settings(Settings(_env_file=None))
+    assert cipher.decrypt(cipher.encrypt("x")) == "x"
+    assert "temporary key" in caplog.text
