@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.auth import StrictAuthentication
 from bot.crypto import cipher_from_settings
 from bot.db import create_engine, database_is_up, session_factory
+from bot.dedupe import DropDuplicates
 from bot.errors import on_turn_error
 from bot.handler import ReflectiveBot
 from bot.referrals import ReferralStore
@@ -63,6 +64,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
     adapter = CloudAdapter(StrictAuthentication.from_settings(settings))
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
+    adapter.use(DropDuplicates(sessions))
     return Runtime(settings, engine, adapter, bot, referrals)
 
 

@@ -81,3 +81,12 @@ class AuditEntry(Base):
         ForeignKey("referrals.id", ondelete="SET NULL"), nullable=True, index=True
     )
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ProcessedActivity(Base):
+    """Activity ids already handled: Teams re-sends a request it thinks was lost."""
+
+    __tablename__ = "processed_activities"
+
+    activity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import select
@@ -350,3 +351,15 @@ async def test_unknown_text_gets_the_welcome_card(user: TeamsUser) -> None:
     sent = await user.say("what is this?")
     assert "did not understand" in texts_in(sent)[0]
     assert "Make a referral" in card_text(only_card(sent))
+
+
+async def test_a_redelivered_submit_stores_one_referral(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """Teams re-sends a request it thinks was lost; the same activity id must act once."""
+    await answer_up_to_review(user)
+    submit = user.activity(value=SUBMIT)
+    first, second = await asyncio.gather(user.post(submit), user.post(submit))
+    again = await user.post(submit)
+    assert len(await referral_rows(running_bot.settings.database_url)) == 1
+    assert len(cards_in(first + second + again)) == 1
