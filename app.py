@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from botbuilder.core import ConversationState, UserState
-from botbuilder.integration.aiohttp import CloudAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.adapter import BotAdapter
 from bot.auth import StrictAuthentication
 from bot.crypto import cipher_from_settings
 from bot.db import create_engine, database_is_up, session_factory
@@ -34,7 +34,7 @@ class Runtime:
 
     settings: Settings
     engine: AsyncEngine
-    adapter: CloudAdapter
+    adapter: BotAdapter
     bot: ReflectiveBot
     referrals: ReferralStore
 
@@ -61,7 +61,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
         settings.partnership_name,
         settings.offered_models,
     )
-    adapter = CloudAdapter(StrictAuthentication.from_settings(settings))
+    adapter = BotAdapter(StrictAuthentication.from_settings(settings))
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(sessions))

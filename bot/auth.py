@@ -2,7 +2,8 @@
 
 Two fixes to the stock CloudAdapter set-up:
 - A forged, expired or garbled token makes botframework-connector raise whatever PyJWT
-  raised (or an AttributeError for an unknown key id), which aiohttp turns into a 500.
+  raised (an IndexError for an unknown key id, an AttributeError for a missing header),
+  which aiohttp turns into a 500.
   `StrictAuthentication` turns every failure to authenticate into `PermissionError`, which
   CloudAdapter answers with 401.
 - Every turn builds a new ConnectorClient and TokenApiClient, and msrest's retry policy is
@@ -101,10 +102,10 @@ class StrictAuthentication(BotFrameworkAuthentication):
     ) -> AuthenticateRequestResult:
         try:
             result = await self._inner.authenticate_request(activity, auth_header)
-        except PermissionError:
-            raise
         except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401
             log.warning("rejected a request whose token did not validate: %s", type(error).__name__)
+            if isinstance(error, PermissionError):
+                raise
             raise PermissionError("the request's token did not validate") from error
         result.connector_factory = self._cached_factory(
             result.claims_identity, result.audience, result.connector_factory
