@@ -59,7 +59,7 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "welcome": lambda: welcome_card(settings.partnership_name, settings.offered_models),
         "help": lambda: help_card(),
         "help-at-step": lambda: help_card(
-            "You are at step 4, What is stuck. Say briefly what feels stuck."
+            "You are at step 4 (What is stuck). Say briefly what feels stuck."
         ),
         "signpost": lambda: render(
             "signpost",

@@ -24,7 +24,7 @@ from cards.verbs import Verb
 
 FORM_STEPS: dict[Verb, tuple[int, str]] = {
     Verb.RISK: (1, "Safety first"),
-    Verb.KIND: (2, "What are you referring?"),
+    Verb.KIND: (2, "What it is about"),
     Verb.MODEL: (3, "Which session"),
     Verb.STRATEGY_ONE: (3, "Re-think strategy 1"),
     Verb.NARRATIVE: (4, "What is stuck, and what help you want"),
@@ -34,7 +34,7 @@ FORM_STEPS: dict[Verb, tuple[int, str]] = {
     Verb.REVIEW: (8, "Check and submit"),
 }
 STEP_COUNT = 8
-BLANK_INVITEE_ROWS = 3
+BLANK_INVITEE_ROWS = 2
 
 MODEL_NOTES = {
     ModelName.THINK_SPACE: (
@@ -157,6 +157,7 @@ def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, An
         rows.append(
             {
                 "number": number,
+                "label": len(invitees) + number,
                 "name": entered.get(f"name_{number}", ""),
                 "agency": entered.get(f"agency_{number}", ""),
                 "email": entered.get(f"email_{number}", ""),
@@ -213,7 +214,7 @@ def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
             "heading": "What you are referring",
             "facts": facts(("Referring", kind)),
         },
-        {"section": Verb.MODEL, "heading": "Session", "facts": facts(("Session", model))},
+        {"section": Verb.MODEL, "heading": "Session", "facts": facts(("Model", model))},
     ]
     if draft.narrative:
         sections.append(

@@ -103,7 +103,7 @@ class ReferralDialog(InterruptibleDialog):
         context = None
         if request is not None:
             number, title = FORM_STEPS[request.verb]
-            context = f"You are at step {number}, {title}. {STEP_HELP[request.verb]}"
+            context = f"You are at step {number} ({title}). {STEP_HELP[request.verb]}"
         await inner_dc.context.send_activity(card_activity(help_card(context)))
 
     # --- steps -------------------------------------------------------------------------

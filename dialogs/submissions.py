@@ -247,12 +247,15 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
         if not (name or agency or email):
             continue
         if not (name and agency and email):
-            raise Rejected(f"Practitioner {number} needs a name, an agency and a work email.", f)
+            raise Rejected(
+                "Each practitioner needs a name, an agency and a work email; one row lacks some.",
+                f,
+            )
         if max(len(name), len(agency)) > 120:
             raise Rejected(
                 f"Practitioner {number}: please keep name and agency to 120 characters.", f
             )
-        added.append(Invitee(name, agency, _email(email, f"Practitioner {number}'s", f)))
+        added.append(Invitee(name, agency, _email(email, f"{name}'s", f)))
     return InviteesAnswer(added, done=f.get("op") != "add")
 
 

@@ -157,7 +157,7 @@ async def test_help_keeps_waiting_at_the_same_step(parts) -> None:
     h = harness(parts)
     await h.send("hi")
     replies = await h.send("help")
-    assert "You are at step 1, Safety first" in card_texts(replies)
+    assert "You are at step 1 (Safety first)" in card_texts(replies)
     assert h.status is DialogTurnStatus.Waiting
 
 

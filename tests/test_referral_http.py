@@ -146,7 +146,7 @@ async def test_each_validation_retry_keeps_what_was_entered(user: TeamsUser) -> 
 
     await user.press(ABOUT)
     card = only_card(await user.press({**INVITEES, "email_1": ""}))
-    assert "Practitioner 1 needs a name, an agency and a work email" in card_text(card)
+    assert "Each practitioner needs a name, an agency and a work email" in card_text(card)
     assert input_values(card)["name_1"] == "Pat Teacher"
 
     await user.press(INVITEES)
@@ -211,7 +211,7 @@ async def test_help_explains_the_step_and_shows_it_again(user: TeamsUser) -> Non
     await answer_up_to_review(user, [NO_RISK, KIND])
     sent = await user.say("help")
     cards = cards_in(sent)
-    assert "You are at step 3, Which session" in card_text(cards[0])
+    assert "You are at step 3 (Which session)" in card_text(cards[0])
     assert "Which session" in card_text(cards[1])
     # Help did not move the referral on or lose it.
     card = only_card(await user.press({"verb": "model", "model": "think_space"}))
