@@ -1,0 +1,321 @@
+"""The processes `bench/turns.py` measures: each serves one aiohttp app on 127.0.0.1.
+
+Every server runs in its own process (multiprocessing, spawn) and is driven over a Pipe:
+it answers ("ready", port) once it listens on a free loopback port, then obeys
+("profile_start",), ("profile_stop", path) and ("stop",). It stops by itself when the
+bench's end of the pipe closes.
+
+- connector: a loopback Bot Connector that takes replies and counts them by replyToId.
+- bare:      the floor of this stack: read the activity, POST one reply, answer 201.
+- echo:      the BotBuilder-Samples python 02.echo-bot, built the way the sample builds it.
+- referral:  the real app, `create_app(settings)`, with its state in SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import cProfile
+import itertools
+import logging
+import sys
+import traceback
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+HOST = "127.0.0.1"  # only ever loopback
+
+# Texts a bot sends when its turn failed: a reply with one of them is not a real answer.
+FAILURE_TEXTS = (
+    "Sorry, something went wrong",  # bot.errors.SORRY
+    "I received two answers at once",  # bot.errors.BUSY
+    "The bot encountered an error",  # the echo sample's on_error
+)
+
+
+# --- the loopback Bot Connector ----------------------------------------------------------
+
+
+class ReplyLedger:
+    """What the connector received since the last reset."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_reply_to: dict[str, int] = {}
+        self.without_reply_to = 0
+        self.failures = 0
+        self.failure_samples: list[str] = []
+
+    def record(self, activity: dict[str, Any], reply_to: str | None) -> None:
+        self.total += 1
+        if reply_to:
+            self.by_reply_to[reply_to] = self.by_reply_to.get(reply_to, 0) + 1
+        else:
+            self.without_reply_to += 1
+        text = activity.get("text")
+        if isinstance(text, str) and text.startswith(FAILURE_TEXTS):
+            self.failures += 1
+            if len(self.failure_samples) < 5 and text[:200] not in self.failure_samples:
+                self.failure_samples.append(text[:200])
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_reply_to": self.by_reply_to,
+            "without_reply_to": self.without_reply_to,
+            "failures": self.failures,
+            "failure_samples": self.failure_samples,
+        }
+
+
+LEDGER = web.AppKey("ledger", ReplyLedger)
+
+
+def build_connector(_options: dict[str, Any]) -> web.Application:
+    async def send(request: web.Request) -> web.Response:
+        ledger = request.app[LEDGER]
+        activity = await request.json()
+        reply_to = activity.get("replyToId") or request.match_info.get("activity")
+        ledger.record(activity, reply_to)
+        return web.json_response({"id": f"activity-{next(ledger.ids)}"})
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response(request.app[LEDGER].as_json())
+
+    async def reset(request: web.Request) -> web.Response:
+        request.app[LEDGER].reset()
+        return web.json_response({"reset": True})
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app[LEDGER] = ReplyLedger()
+    app.router.add_post("/v3/conversations/{conversation}/activities", send)
+    app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
+    app.router.add_get("/bench/stats", stats)
+    app.router.add_post("/bench/reset", reset)
+    return app
+
+
+# --- the floor: a bare aiohttp handler that posts one reply ------------------------------
+
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+
+
+def build_bare(_options: dict[str, Any]) -> web.Application:
+    async def session_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[SESSION] = aiohttp.ClientSession()
+        yield
+        await app[SESSION].close()
+
+    async def messages(request: web.Request) -> web.Response:
+        activity = await request.json()
+        conversation = activity["conversation"]
+        reply = {
+            "type": "message",
+            "text": f"Echo: {activity.get('text')}",
+            "channelId": activity["channelId"],
+            "serviceUrl": activity["serviceUrl"],
+            "from": activity["recipient"],
+            "recipient": activity["from"],
+            "conversation": conversation,
+            "replyToId": activity["id"],
+        }
+        url = (
+            f"{activity['serviceUrl']}v3/conversations/"
+            f"{quote(conversation['id'], safe='')}/activities"
+        )
+        async with request.app[SESSION].post(url, json=reply) as response:
+            await response.read()
+            if response.status >= 300:
+                return web.Response(status=502, text=f"connector answered {response.status}")
+        return web.Response(status=201)
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
+# --- the anchor: BotBuilder-Samples python 02.echo-bot -----------------------------------
+
+
+def build_echo(_options: dict[str, Any]) -> web.Application:
+    # As in samples/python/02.echo-bot: config.py, bots/echo_bot.py and app.py.
+    from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
+    from botbuilder.core.integration import aiohttp_error_middleware
+    from botbuilder.integration.aiohttp import (
+        CloudAdapter,
+        ConfigurationBotFrameworkAuthentication,
+    )
+    from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+
+    class DefaultConfig:
+        """Bot Configuration"""
+
+        PORT = 3978
+        APP_ID = ""
+        APP_PASSWORD = ""
+        APP_TYPE = "MultiTenant"
+        APP_TENANTID = ""
+
+    class EchoBot(ActivityHandler):
+        async def on_members_added_activity(
+            self, members_added: list[ChannelAccount], turn_context: TurnContext
+        ) -> None:
+            for member in members_added:
+                if member.id != turn_context.activity.recipient.id:
+                    await turn_context.send_activity("Hello and welcome!")
+
+        async def on_message_activity(self, turn_context: TurnContext) -> Any:
+            return await turn_context.send_activity(
+                MessageFactory.text(f"Echo: {turn_context.activity.text}")
+            )
+
+    config = DefaultConfig()
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+
+    async def on_error(context: TurnContext, error: Exception) -> None:
+        print(f"\n [on_turn_error] unhandled error: {error}", file=sys.stderr)
+        traceback.print_exc()
+        await context.send_activity("The bot encountered an error or bug.")
+        await context.send_activity("To continue to run this bot, please fix the bot source code.")
+        if context.activity.channel_id == "emulator":
+            trace_activity = Activity(
+                label="TurnError",
+                name="on_turn_error Trace",
+                timestamp=datetime.utcnow(),
+                type=ActivityTypes.trace,
+                value=f"{error}",
+                value_type="https://www.botframework.com/schemas/error",
+            )
+            await context.send_activity(trace_activity)
+
+    adapter.on_turn_error = on_error
+    bot = EchoBot()
+
+    async def messages(req: web.Request) -> web.Response:
+        return await adapter.process(req, bot)
+
+    app = web.Application(middlewares=[aiohttp_error_middleware])
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
+# --- the product: the referral bot, state in SQLite --------------------------------------
+
+
+def build_referral(options: dict[str, Any]) -> web.Application:
+    from app import create_app
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=options["database_url"],
+        encryption_keys=[options["encryption_key"]],
+        microsoft_app_id="",
+        microsoft_app_password="",
+        allowed_tenant_ids=[options["tenant"]],
+        log_level="WARNING",
+    )
+    return create_app(settings)
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any]], web.Application]] = {
+    "connector": build_connector,
+    "bare": build_bare,
+    "echo": build_echo,
+    "referral": build_referral,
+}
+
+
+# --- the process -------------------------------------------------------------------------
+
+
+class Profiler:
+    """cProfile (the standard library) or pyinstrument (when installed), on the main thread.
+
+    Started from a callback on the event loop, so it sees every later turn of this process.
+    """
+
+    def __init__(self, tool: str) -> None:
+        self.tool = tool
+        if tool == "pyinstrument":
+            import pyinstrument
+
+            # Wall-clock samples of the main thread's stack: right across coroutines and
+            # SQLAlchemy's greenlets, which cProfile's cumulative times are not.
+            self._sampler = pyinstrument.Profiler(interval=0.0005, async_mode="disabled")
+            self._sampler.start()
+        else:
+            self._profile = cProfile.Profile()
+            self._profile.enable()
+
+    def stop(self, path: str) -> None:
+        if self.tool == "pyinstrument":
+            self._sampler.stop()
+            session = self._sampler.last_session
+            if session is not None:
+                session.save(path)  # rendered by the bench: rendering here takes long
+        else:
+            self._profile.disable()
+            self._profile.dump_stats(path)
+
+
+def _receive(conn: Connection) -> tuple[Any, ...]:
+    try:
+        return conn.recv()  # type: ignore[no-any-return]
+    except (EOFError, OSError):
+        return ("stop",)  # the bench went away: stop too
+
+
+async def _serve(kind: str, conn: Connection, options: dict[str, Any]) -> None:
+    app = BUILDERS[kind](options)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, HOST, 0, backlog=256)
+        await site.start()
+        port = runner.addresses[0][1]
+        conn.send(("ready", port))
+        loop = asyncio.get_running_loop()
+        profiler: Profiler | None = None
+        while True:
+            message = await loop.run_in_executor(None, _receive, conn)
+            if message[0] == "stop":
+                break
+            if message[0] == "profile_start":
+                profiler = Profiler(message[1])
+                conn.send(("ok",))
+            elif message[0] == "profile_stop":
+                if profiler is not None:
+                    profiler.stop(message[1])
+                    profiler = None
+                conn.send(("ok",))
+    finally:
+        await runner.cleanup()
+
+
+def run_server(kind: str, conn: Connection, options: dict[str, Any]) -> None:
+    """The entry point of a server process."""
+    logging.basicConfig(
+        level=logging.WARNING, format=f"[{kind}] %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_serve(kind, conn, options))
+    except BaseException:
+        text = traceback.format_exc()
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(("error", text))
+        print(text, file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        conn.close()
