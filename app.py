@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from botbuilder.core import ConversationState, UserState
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import BotAdapter
@@ -20,6 +19,7 @@ from bot.errors import on_turn_error
 from bot.handler import ReflectiveBot
 from bot.referrals import ReferralStore
 from bot.settings import Settings
+from bot.state import FastConversationState
 from bot.storage import SqlStorage
 from bot.tenant import TenantGate
 from cards.referral_cards import FormOptions
@@ -46,7 +46,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
     cipher = cipher_from_settings(settings)
     sessions = session_factory(engine)
-    storage = SqlStorage(sessions, cipher)
+    storage = SqlStorage(engine, cipher)
     referrals = ReferralStore(sessions, cipher, settings.reference_prefix)
     dialog = ReferralDialog(
         referrals,
@@ -54,8 +54,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
         Signpost(settings.child_protection_text, settings.child_protection_url),
     )
     bot = ReflectiveBot(
-        ConversationState(storage),
-        UserState(storage),
+        FastConversationState(storage),
         dialog,
         referrals,
         settings.partnership_name,
@@ -64,7 +63,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
     adapter = BotAdapter(StrictAuthentication.from_settings(settings))
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
-    adapter.use(DropDuplicates(sessions))
+    adapter.use(DropDuplicates(engine))
     return Runtime(settings, engine, adapter, bot, referrals)
 
 

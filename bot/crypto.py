@@ -32,11 +32,17 @@ class Cipher:
             ) from error
 
     def encrypt(self, plaintext: str) -> bytes:
-        return self._fernet.encrypt(plaintext.encode("utf-8"))
+        return self.encrypt_bytes(plaintext.encode("utf-8"))
 
     def decrypt(self, token: bytes) -> str:
+        return self.decrypt_bytes(token).decode("utf-8")
+
+    def encrypt_bytes(self, plaintext: bytes) -> bytes:
+        return self._fernet.encrypt(plaintext)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
         try:
-            return self._fernet.decrypt(token).decode("utf-8")
+            return self._fernet.decrypt(token)
         except InvalidToken as error:
             raise DecryptionError(
                 "stored data cannot be decrypted with the configured keys"

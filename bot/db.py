@@ -9,7 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported f
 
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        # One connection: SQLite takes one writer at a time anyway, and queueing for the
+        # pool is cheaper than SQLite's busy-wait sleeps when writers collide.
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)

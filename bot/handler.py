@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from botbuilder.core import ConversationState, TurnContext, UserState
+from botbuilder.core import ConversationState, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogContext, DialogSet
 from botbuilder.schema import ChannelAccount
@@ -34,14 +34,12 @@ class ReflectiveBot(TeamsActivityHandler):
     def __init__(
         self,
         conversation_state: ConversationState,
-        user_state: UserState,
         referral_dialog: ReferralDialog,
         store: ReferralStore,
         partnership: str,
         offered_models: list[ModelName],
     ) -> None:
         self._conversation_state = conversation_state
-        self._user_state = user_state
         self._dialogs = DialogSet(conversation_state.create_property("dialog_state"))
         self._dialogs.add(referral_dialog)
         self._referral_dialog = referral_dialog
@@ -60,7 +58,6 @@ class ReflectiveBot(TeamsActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         await super().on_turn(turn_context)
         await self._conversation_state.save_changes(turn_context)
-        await self._user_state.save_changes(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         dc = await self._dialogs.create_context(turn_context)

@@ -122,7 +122,7 @@ class Timing:
 class ReferralDraft:
     """The slots of a referral. The dialog skips a slot that is already filled.
 
-    This class is stored in dialog state (jsonpickle records its import path): keep it here.
+    This class is stored in dialog state (pickled with its import path): keep it here.
     """
 
     risk_checked: bool = False

@@ -1,27 +1,30 @@
 """botbuilder `Storage` on our database, with eTag optimistic concurrency.
 
-Items are serialised with jsonpickle, as botbuilder's own Blob and Cosmos storages do (dialog
-state holds `DialogState` and `PromptOptions` objects), then encrypted: a half-finished
-referral in dialog state is as sensitive as a submitted one.
+Items (dialog state holds `DialogState`, `DialogInstance` and our dataclasses) are pickled
+and then Fernet-encrypted: a half-finished referral in dialog state is as sensitive as a
+submitted one. Unpickling is safe here because Fernet authenticates every item: only data
+this app wrote with its key can reach `pickle.loads`. Classes kept in state must stay at
+their import paths (`bot.referral`, `dialogs.form_prompt`).
 """
 
 from __future__ import annotations
 
+import pickle
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-import jsonpickle
 from botbuilder.core import Storage
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.crypto import Cipher
 from bot.models import BotStateRow, utcnow
 
 ETAG_KEY = "e_tag"
 ANY_ETAG = "*"
+TABLE = cast(Table, BotStateRow.__table__)
 
 
 class ETagConflictError(KeyError):
@@ -34,7 +37,7 @@ def _etag_of(item: Any) -> str | None:
     return getattr(item, ETAG_KEY, None)
 
 
-def _set_etag(item: Any, etag: str) -> None:
+def _set_etag(item: Any, etag: str | None) -> None:
     if isinstance(item, dict):
         item[ETAG_KEY] = etag
     elif hasattr(item, ETAG_KEY):
@@ -42,60 +45,62 @@ def _set_etag(item: Any, etag: str) -> None:
 
 
 class SqlStorage(Storage):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], cipher: Cipher) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+        self._engine = engine
         self._cipher = cipher
 
     async def read(self, keys: list[str]) -> dict[str, Any]:
         if not keys:
             return {}
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(select(BotStateRow).where(BotStateRow.key.in_(keys)))
-            ).all()
+        query = select(TABLE.c.key, TABLE.c.etag, TABLE.c.data).where(TABLE.c.key.in_(keys))
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
         items: dict[str, Any] = {}
-        for row in rows:
-            item = jsonpickle.decode(self._cipher.decrypt(row.data), keys=True)
-            _set_etag(item, row.etag)
-            items[row.key] = item
+        for key, etag, data in rows:
+            item = pickle.loads(self._cipher.decrypt_bytes(data))  # noqa: S301 - authenticated
+            _set_etag(item, etag)
+            items[key] = item
         return items
 
     async def write(self, changes: dict[str, Any]) -> None:
         if changes is None:
             raise TypeError("changes are required when writing")
-        async with self._sessions() as session, session.begin():
+        async with self._engine.begin() as connection:
             for key, item in changes.items():
-                await self._write_one(session, key, item)
+                await self._write_one(connection, key, item)
 
-    async def _write_one(self, session: AsyncSession, key: str, item: Any) -> None:
+    async def _write_one(self, connection: Any, key: str, item: Any) -> None:
         expected = _etag_of(item)
         new_etag = uuid.uuid4().hex
         _set_etag(item, new_etag)
-        data = self._cipher.encrypt(jsonpickle.encode(item, keys=True))
-        now = utcnow()
+        values = {
+            "etag": new_etag,
+            "data": self._cipher.encrypt_bytes(
+                pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+            ),
+            "updated_at": utcnow(),
+        }
         if expected and expected != ANY_ETAG:
-            result = await session.execute(
-                update(BotStateRow)
-                .where(BotStateRow.key == key, BotStateRow.etag == expected)
-                .values(etag=new_etag, data=data, updated_at=now)
+            changed = await connection.execute(
+                update(TABLE).where(TABLE.c.key == key, TABLE.c.etag == expected).values(values)
             )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
+            if changed.rowcount == 0:
                 _set_etag(item, expected)
                 raise ETagConflictError(f"eTag conflict on {key!r}: it changed since it was read")
             return
-        existing = await session.get(BotStateRow, key)
-        if existing is None:
-            try:
-                async with session.begin_nested():
-                    session.add(BotStateRow(key=key, etag=new_etag, data=data, updated_at=now))
-            except IntegrityError as error:
-                _set_etag(item, expected or "")
-                raise ETagConflictError(f"{key!r} was created by someone else meanwhile") from error
-        else:  # "*" or no eTag at all: last writer wins, as botbuilder's storages do
-            existing.etag, existing.data, existing.updated_at = new_etag, data, now
+        # "*" or no eTag at all: last writer wins, as botbuilder's storages do.
+        changed = await connection.execute(update(TABLE).where(TABLE.c.key == key).values(values))
+        if changed.rowcount:
+            return
+        try:
+            async with connection.begin_nested():
+                await connection.execute(insert(TABLE).values(key=key, **values))
+        except IntegrityError as error:
+            _set_etag(item, expected)
+            raise ETagConflictError(f"{key!r} was created by someone else meanwhile") from error
 
     async def delete(self, keys: list[str]) -> None:
         if not keys:
             return
-        async with self._sessions() as session, session.begin():
-            await session.execute(delete(BotStateRow).where(BotStateRow.key.in_(keys)))
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(TABLE).where(TABLE.c.key.in_(keys)))

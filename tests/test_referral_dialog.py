@@ -76,7 +76,7 @@ async def parts(sqlite_url: str) -> AsyncIterator[tuple[SqlStorage, ReferralStor
     engine = create_engine(sqlite_url)
     sessions = session_factory(engine)
     cipher = Cipher([TEST_KEY])
-    yield SqlStorage(sessions, cipher), ReferralStore(sessions, cipher)
+    yield SqlStorage(engine, cipher), ReferralStore(sessions, cipher)
     await engine.dispose()
 
 

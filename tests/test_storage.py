@@ -20,7 +20,7 @@ from tests.conftest import TEST_KEY
 @pytest.fixture
 async def storage(database_url: str) -> AsyncIterator[SqlStorage]:
     engine = create_engine(database_url)
-    yield SqlStorage(session_factory(engine), Cipher([TEST_KEY]))
+    yield SqlStorage(engine, Cipher([TEST_KEY]))
     await engine.dispose()
 
 
@@ -80,7 +80,7 @@ async def test_wrong_key_cannot_read(storage: SqlStorage, database_url: str) -> 
     await storage.write({"k": {"v": 1}})
     engine = create_engine(database_url)
     try:
-        other = SqlStorage(session_factory(engine), Cipher([Fernet.generate_key().decode()]))
+        other = SqlStorage(engine, Cipher([Fernet.generate_key().decode()]))
         with pytest.raises(DecryptionError):
             await other.read(["k"])
     finally:
@@ -91,9 +91,7 @@ async def test_key_rotation_reads_old_items(storage: SqlStorage, database_url: s
     await storage.write({"k": {"v": 1}})
     engine = create_engine(database_url)
     try:
-        rotated = SqlStorage(
-            session_factory(engine), Cipher([Fernet.generate_key().decode(), TEST_KEY])
-        )
+        rotated = SqlStorage(engine, Cipher([Fernet.generate_key().decode(), TEST_KEY]))
         assert (await rotated.read(["k"]))["k"]["v"] == 1
     finally:
         await engine.dispose()
