@@ -7,11 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import BotAdapter
 from bot.auth import StrictAuthentication
+from bot.connector import ConnectorSender
 from bot.crypto import cipher_from_settings
 from bot.db import create_engine, database_is_up, session_factory
 from bot.dedupe import DropDuplicates
@@ -43,7 +45,7 @@ SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
+def build_runtime(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientSession) -> Runtime:
     cipher = cipher_from_settings(settings)
     sessions = session_factory(engine)
     storage = SqlStorage(engine, cipher)
@@ -60,7 +62,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
         settings.partnership_name,
         settings.offered_models,
     )
-    adapter = BotAdapter(StrictAuthentication.from_settings(settings))
+    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
@@ -70,8 +72,10 @@ def build_runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
-    app[RUNTIME] = build_runtime(settings, engine)
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    app[RUNTIME] = build_runtime(settings, engine, http)
     yield
+    await http.close()
     await engine.dispose()
 
 

@@ -1,20 +1,62 @@
-"""The CloudAdapter, with botbuilder 4.17.1's expectReplies bug fixed.
+"""The CloudAdapter, with replies sent by our ConnectorSender and one 4.17.1 bug fixed.
 
-4.17.1 hands `ExpectedReplies(...).serialize()` (a dict) to `serializer_helper`, which wants
-a msrest Model, so every `deliveryMode: expectReplies` turn answered 500 after it had run
-(microsoft/botbuilder-python#2156). The Agents Playground can send that mode.
+- Replies go through `ConnectorSender` (one shared aiohttp session, 429/Retry-After honoured)
+  instead of a msrest ConnectorClient; the turn's connector client still supplies the
+  credentials, so authentication is botbuilder's own.
+- 4.17.1 hands `ExpectedReplies(...).serialize()` (a dict) to `serializer_helper`, which
+  wants a msrest Model, so every `deliveryMode: expectReplies` turn answered 500 after it
+  had run (microsoft/botbuilder-python#2156). The Agents Playground can send that mode.
 """
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import DeliveryModes, ExpectedReplies
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    DeliveryModes,
+    ExpectedReplies,
+    ResourceResponse,
+)
+from botframework.connector.auth import BotFrameworkAuthentication
+
+from bot.connector import ConnectorSender, TokenSource
+from bot.wire import to_wire
+
+# Activity types the stock adapter handles without calling the connector.
+_LOCAL_TYPES = {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}
 
 
 class BotAdapter(CloudAdapter):
+    def __init__(self, authentication: BotFrameworkAuthentication, sender: ConnectorSender) -> None:
+        super().__init__(authentication)
+        self._sender = sender
+
+    async def send_activities(
+        self, context: TurnContext, activities: list[Activity]
+    ) -> list[ResourceResponse]:
+        responses: list[ResourceResponse] = []
+        for activity in activities:
+            if activity.type in _LOCAL_TYPES:
+                responses.extend(await super().send_activities(context, [activity]))
+                continue
+            activity.id = None
+            client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+            service_url = activity.service_url or client.config.base_url
+            sent_id = await self._sender.send(
+                service_url,
+                activity.conversation.id,
+                to_wire(activity),
+                _token_source(client),
+                activity.reply_to_id,
+            )
+            responses.append(ResourceResponse(id=sent_id))
+        return responses
+
     def _process_turn_results(self, context: TurnContext) -> InvokeResponse:
         if context.activity.delivery_mode == DeliveryModes.expect_replies:
             return InvokeResponse(
@@ -22,3 +64,15 @@ class BotAdapter(CloudAdapter):
                 body=ExpectedReplies(activities=context.buffered_reply_activities),
             )
         return super()._process_turn_results(context)
+
+
+def _token_source(client: object) -> TokenSource:
+    credentials = getattr(getattr(client, "config", None), "credentials", None)
+
+    async def token() -> str | None:
+        if credentials is None or not getattr(credentials, "microsoft_app_id", None):
+            return None  # no app id: the local, unauthenticated set-up
+        # MSAL caches the token; the call is synchronous and may go to the network.
+        return await asyncio.to_thread(credentials.get_access_token)
+
+    return token

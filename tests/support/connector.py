@@ -58,7 +58,7 @@ class FakeConnector:
         return None
 
     async def _send(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.path))
+        self.requests.append((request.method, request.raw_path))
         failed = self._failure()
         if failed is not None:
             return failed
@@ -68,7 +68,7 @@ class FakeConnector:
         return web.json_response({"id": activity["id"]})
 
     async def _update(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.path))
+        self.requests.append((request.method, request.raw_path))
         failed = self._failure()
         if failed is not None:
             return failed
@@ -77,7 +77,7 @@ class FakeConnector:
         return web.json_response({"id": request.match_info["activity"]})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.path))
+        self.requests.append((request.method, request.raw_path))
         failed = self._failure()
         if failed is not None:
             return failed

@@ -1,0 +1,118 @@
+"""Sends activities to the Bot Connector over one shared aiohttp session.
+
+It replaces botframework-connector's msrest client for the hot path (replies), and it
+honours 429 and 503 with Retry-After, which Teams uses to hold a bot to its per-conversation
+limits (7 a second, 60 in 30 s). Authentication reuses the turn's own app credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.models import utcnow
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = {429, 502, 503, 504}
+TokenSource = Callable[[], Awaitable[str | None]]
+
+
+class ConnectorError(RuntimeError):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"the Bot Connector answered {status}: {body[:300]}")
+        self.status = status
+
+
+def retry_after_seconds(header: str | None, default: float) -> float:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not header:
+        return default
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(header) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return default
+
+
+class ConnectorSender:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        max_attempts: int = 4,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._sleep = sleep
+
+    async def send(
+        self,
+        service_url: str,
+        conversation_id: str,
+        body: dict[str, Any],
+        token: TokenSource,
+        reply_to_id: str | None = None,
+    ) -> str:
+        """Posts an activity; returns the id the connector gave it."""
+        path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
+        if reply_to_id:
+            path += f"/{quote(reply_to_id, safe='')}"
+        answer = await self._call("POST", service_url, path, body, token)
+        return str(answer.get("id", ""))
+
+    async def update(
+        self,
+        service_url: str,
+        conversation_id: str,
+        activity_id: str,
+        body: dict[str, Any],
+        token: TokenSource,
+    ) -> str:
+        activities = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
+        path = f"{activities}/{quote(activity_id, safe='')}"
+        answer = await self._call("PUT", service_url, path, body, token)
+        return str(answer.get("id", activity_id))
+
+    async def _call(
+        self, method: str, service_url: str, path: str, body: dict[str, Any], token: TokenSource
+    ) -> dict[str, Any]:
+        url = service_url.rstrip("/") + "/" + path
+        for attempt in range(1, self._max_attempts + 1):
+            headers = {"Content-Type": "application/json"}
+            bearer = await token()
+            if bearer:
+                headers["Authorization"] = f"Bearer {bearer}"
+            async with self._session.request(method, url, json=body, headers=headers) as response:
+                if response.status < 300:
+                    if response.content_length == 0:
+                        return {}
+                    answer = await response.json(content_type=None)
+                    return answer if isinstance(answer, dict) else {}
+                text = await response.text()
+                if response.status not in RETRYABLE or attempt == self._max_attempts:
+                    raise ConnectorError(response.status, text)
+                wait = retry_after_seconds(
+                    response.headers.get("Retry-After"), 2.0 ** (attempt - 1)
+                )
+            wait = min(wait, self._max_wait)
+            log.warning(
+                "connector answered %s; retrying in %.1fs (attempt %d)",
+                response.status,
+                wait,
+                attempt,
+            )
+            await self._sleep(wait)
+        raise AssertionError("unreachable")
