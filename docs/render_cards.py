@@ -52,6 +52,16 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrom
 CHROMIUM_TIMEOUT = 90
 
 TEAMS_PURPLE = "#6264A7"
+# Teams' light-theme text colours, the same on plain and emphasis containers.
+FOREGROUND_COLORS = {
+    "default": {"default": "#242424", "subtle": "#616161"},
+    "dark": {"default": "#252423", "subtle": "#484644"},
+    "light": {"default": "#FFFFFF", "subtle": "#F3F2F1"},
+    "accent": {"default": TEAMS_PURPLE, "subtle": "#8B8CC7"},
+    "good": {"default": "#237B4B", "subtle": "#4E9A6F"},
+    "warning": {"default": "#C4314B", "subtle": "#C4314B"},
+    "attention": {"default": "#C4314B", "subtle": "#D16A7C"},
+}
 FONT_STACK = (
     "'Segoe UI', 'Segoe UI Web (West European)', Selawik, 'Noto Sans', 'Open Sans', "
     "'Liberation Sans', 'DejaVu Sans', Arial, sans-serif"
@@ -77,27 +87,11 @@ HOST_CONFIG: dict = {
     "containerStyles": {
         "default": {
             "backgroundColor": "#FFFFFF",
-            "foregroundColors": {
-                "default": {"default": "#242424", "subtle": "#616161"},
-                "dark": {"default": "#252423", "subtle": "#484644"},
-                "light": {"default": "#FFFFFF", "subtle": "#F3F2F1"},
-                "accent": {"default": TEAMS_PURPLE, "subtle": "#8B8CC7"},
-                "good": {"default": "#237B4B", "subtle": "#4E9A6F"},
-                "warning": {"default": "#C4314B", "subtle": "#C4314B"},
-                "attention": {"default": "#C4314B", "subtle": "#D16A7C"},
-            },
+            "foregroundColors": FOREGROUND_COLORS,
         },
         "emphasis": {
             "backgroundColor": "#F5F5F5",
-            "foregroundColors": {
-                "default": {"default": "#242424", "subtle": "#616161"},
-                "dark": {"default": "#252423", "subtle": "#484644"},
-                "light": {"default": "#FFFFFF", "subtle": "#F3F2F1"},
-                "accent": {"default": TEAMS_PURPLE, "subtle": "#8B8CC7"},
-                "good": {"default": "#237B4B", "subtle": "#4E9A6F"},
-                "warning": {"default": "#C4314B", "subtle": "#C4314B"},
-                "attention": {"default": "#C4314B", "subtle": "#D16A7C"},
-            },
+            "foregroundColors": FOREGROUND_COLORS,
         },
         "good": {"backgroundColor": "#E7F2DA", "foregroundColors": {}},
         "attention": {"backgroundColor": "#FCF4F6", "foregroundColors": {}},

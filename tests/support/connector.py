@@ -51,15 +51,16 @@ class FakeConnector:
         if self._server is not None:
             await self._server.close()
 
-    def _failure(self) -> web.Response | None:
+    def _record(self, request: web.Request) -> web.Response | None:
+        """Notes the call; returns the queued failure to answer with, if any."""
+        self.requests.append((request.method, request.raw_path))
         if self.failures:
             failure = self.failures.popleft()
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         return None
 
     async def _send(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.raw_path))
-        failed = self._failure()
+        failed = self._record(request)
         if failed is not None:
             return failed
         activity = await request.json()
@@ -68,8 +69,7 @@ class FakeConnector:
         return web.json_response({"id": activity["id"]})
 
     async def _update(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.raw_path))
-        failed = self._failure()
+        failed = self._record(request)
         if failed is not None:
             return failed
         activity = await request.json()
@@ -77,8 +77,7 @@ class FakeConnector:
         return web.json_response({"id": request.match_info["activity"]})
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
-        self.requests.append((request.method, request.raw_path))
-        failed = self._failure()
+        failed = self._record(request)
         if failed is not None:
             return failed
         conversation_id = f"a:personal-{next(self._ids)}"
