@@ -14,7 +14,7 @@ SORRY = (
     "Sorry, something went wrong on our side. What you have entered so far is kept: "
     "please try again in a moment."
 )
-BUSY = "I received two answers at once and kept the first. Please check the latest card."
+BUSY = "That arrived twice at once, so I acted on it once. Please carry on from the latest card."
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:

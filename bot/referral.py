@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.settings import ModelName
@@ -125,6 +126,9 @@ class ReferralDraft:
     This class is stored in dialog state (pickled with its import path): keep it here.
     """
 
+    # Identifies this draft: stale cards carry another id, and a second Submit of the same
+    # draft finds the referral the first one stored instead of storing another.
+    draft_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     risk_checked: bool = False
     kind: ReferralKind | None = None
     theme: Theme | None = None

@@ -57,6 +57,36 @@ class ReferralStore:
         # A noted Re-think strategy 1 has no meeting, so no invitees or timing.
         if status is not ReferralStatus.NOTED_ONE_TO_ONE and draft.timing is None:
             raise IncompleteReferralError("the referral is missing when it is needed")
+        existing = await self._reference_of_draft(draft.draft_id)
+        if existing is not None:
+            return existing  # the same draft submitted again: one referral
+        try:
+            return await self._insert(draft, referrer, conversation_reference, status)
+        except IntegrityError:
+            # A second Submit of this draft won the race; theirs is the referral.
+            existing = await self._reference_of_draft(draft.draft_id)
+            if existing is None:
+                raise
+            return existing
+
+    async def _reference_of_draft(self, draft_id: str) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(ReferralRow.reference).where(ReferralRow.draft_id == draft_id)
+            )
+
+    async def _insert(
+        self,
+        draft: ReferralDraft,
+        referrer: Referrer,
+        conversation_reference: dict[str, Any],
+        status: ReferralStatus,
+    ) -> str:
+        assert draft.kind and draft.model and draft.narrative and draft.about  # checked by submit
+        # A noted one-to-one conversation has no meeting: nothing about invitees or timing.
+        meeting = status is not ReferralStatus.NOTED_ONE_TO_ONE
+        invitees = (draft.invitees or []) if meeting else []
+        timing = draft.timing if meeting else None
         now = utcnow()
         narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
         async with self._sessions() as session, session.begin():
@@ -64,6 +94,7 @@ class ReferralStore:
             reference = f"{self._prefix}-{now.year}-{number:04d}"
             row = ReferralRow(
                 reference=reference,
+                draft_id=draft.draft_id,
                 status=status.value,
                 created_at=now,
                 updated_at=now,
@@ -81,9 +112,9 @@ class ReferralStore:
                 manager_agreed=draft.about.manager_agreed,
                 manager_name=draft.about.manager_name or None,
                 manager_email=draft.about.manager_email or None,
-                invitees=[asdict(invitee) for invitee in draft.invitees or []],
-                availability=draft.timing.availability if draft.timing else None,
-                urgency=draft.timing.urgency.value if draft.timing else None,
+                invitees=[asdict(invitee) for invitee in invitees],
+                availability=timing.availability if timing else None,
+                urgency=timing.urgency.value if timing else None,
                 narrative_encrypted=narrative,
             )
             session.add(row)

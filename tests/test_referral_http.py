@@ -18,6 +18,7 @@ from tests.support.client import (
     submit_actions,
     texts_in,
 )
+from tests.support.connector import Failure
 from tests.support.referral_steps import (
     ABOUT,
     INVITEES,
@@ -366,3 +367,25 @@ async def test_a_redelivered_submit_stores_one_referral(
     # One confirmation in the conversation, and nothing else (no error, no "expired").
     sent = user.connector.activities[before:]
     assert len(sent) == 1 and len(cards_in(sent)) == 1
+
+
+async def test_submit_pressed_twice_stores_one_referral(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """Two presses are two activities (two ids): the draft id still makes one referral."""
+    await answer_up_to_review(user)
+    await asyncio.gather(user.press(SUBMIT), user.press(SUBMIT))
+    rows = await referral_rows(running_bot.settings.database_url)
+    assert len(rows) == 1
+
+
+async def test_a_failed_confirmation_then_retry_stores_one_referral(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """The referral is stored, then the confirmation fails: the retry must not store another."""
+    await answer_up_to_review(user)
+    user.connector.failures.extend([Failure(500)] * 2)  # the confirmation, then the apology
+    await user.press(SUBMIT)
+    confirmation = only_card(await user.press(SUBMIT))
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    assert row.reference in card_text(confirmation)
