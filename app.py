@@ -84,9 +84,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="send application/json")
     try:
-        await request.json()  # aiohttp caches the body; the adapter reads it again
+        body = await request.json()  # aiohttp caches the body; the adapter reads it again
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be an activity object")
     response = await runtime.adapter.process(request, runtime.bot)
     return response or web.Response(status=201)
 

@@ -8,15 +8,23 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported f
 
 
 def create_engine(database_url: str) -> AsyncEngine:
+    # hide_parameters: a failing statement's message must not carry what was typed to the log.
     if database_url.startswith("sqlite"):
         # One connection: SQLite takes one writer at a time anyway, and queueing for the
         # pool is cheaper than SQLite's busy-wait sleeps when writers collide.
         engine = create_async_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            database_url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,
         )
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        database_url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -29,6 +29,7 @@ from dialogs.form_prompt import FormPrompt, FormRequest
 from dialogs.help import help_card
 from dialogs.interruptible import InterruptibleDialog
 from dialogs.submissions import (
+    MAX_INVITEES,
     InviteesAnswer,
     KindAnswer,
     ModelAnswer,
@@ -185,6 +186,12 @@ class ReferralDialog(InterruptibleDialog):
             invitees = list(draft.invitees or [])
             if step.result.remove_index is not None and step.result.remove_index < len(invitees):
                 del invitees[step.result.remove_index]
+            if len(invitees) + len(step.result.added) > MAX_INVITEES:
+                await step.context.send_activity(
+                    f"A session can have at most {MAX_INVITEES} people invited; "
+                    "those just entered were not added."
+                )
+                return await step.replace_dialog(WaterfallDialog.__name__, draft)
             draft.invitees = invitees + step.result.added
             if not step.result.done or step.result.remove_index is not None:
                 draft.invitees_done = False

@@ -30,6 +30,11 @@ from cards.verbs import Verb
 E = TypeVar("E")
 MAX_FIELDS = 60
 MAX_FIELD_CHARS = 4000
+# Column sizes in bot/models.py: a longer value must be refused here, not by the database.
+MAX_NAME_CHARS = 120
+MAX_EMAIL_CHARS = 254
+MAX_AVAILABILITY_CHARS = 500
+MAX_INVITEES = 30
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
 
 
@@ -195,19 +200,23 @@ def parse_narrative(s: Submission, options: FormOptions) -> Narrative:
                 f"{label} is {len(value)} characters; please keep it to {limit}.",
                 s.fields,
             )
-    findings = find_identifying_details(f"{stuck}\n{help_wanted}")
+    _refuse_identifying_details(f"{stuck}\n{help_wanted}", s.fields)
+    return Narrative(what_is_stuck=stuck, help_wanted=help_wanted)
+
+
+def _refuse_identifying_details(text: str, fields: dict[str, str]) -> None:
+    findings = find_identifying_details(text)
     if findings:
         listed = " and ".join(f.value for f in findings)
         raise Rejected(
             f"This looks like it includes {listed}. Please take it out and use initials or a "
             "case reference instead: the referral must not identify the child.",
-            s.fields,
+            fields,
         )
-    return Narrative(what_is_stuck=stuck, help_wanted=help_wanted)
 
 
 def _email(value: str, whose: str, fields: dict[str, str]) -> str:
-    if not _EMAIL.match(value):
+    if len(value) > MAX_EMAIL_CHARS or not _EMAIL.match(value):
         raise Rejected(f"{whose} email address does not look right: please check it.", fields)
     return value
 
@@ -218,16 +227,14 @@ def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
     role = _required(f, "role", "Please enter your role.")
     lead = _yes_no(f.get("is_lead_professional", ""), "are you the Lead Professional?", f)
     agreed = _yes_no(f.get("manager_agreed", ""), "has your manager agreed?", f)
-    name = f.get("manager_name", "")
-    email = f.get("manager_email", "")
+    name = email = ""  # a manager who has not agreed is not recorded
     if agreed:
         name = _required(f, "manager_name", "Please enter your manager's name, as they agreed.")
         email = _email(
             _required(f, "manager_email", "Please enter your manager's email."), "Your manager's", f
         )
-    for value in (agency, role, name):
-        if len(value) > 120:
-            raise Rejected("Please keep names, agencies and roles to 120 characters.", f)
+    if max(len(agency), len(role), len(name)) > MAX_NAME_CHARS:
+        raise Rejected(f"Please keep names, agencies and roles to {MAX_NAME_CHARS} characters.", f)
     return AboutReferrer(agency, role, lead, agreed, name, email)
 
 
@@ -236,7 +243,7 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
     f = s.fields
     if f.get("op") == "remove":
         index = f.get("index", "")
-        if not index.isdigit():
+        if not (index.isascii() and index.isdecimal()):
             raise Rejected("I could not tell whom to remove. Please try again.")
         return InviteesAnswer([], done=False, remove_index=int(index))
     added: list[Invitee] = []
@@ -251,18 +258,19 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
                 "Each practitioner needs a name, an agency and a work email; one row lacks some.",
                 f,
             )
-        if max(len(name), len(agency)) > 120:
-            raise Rejected(
-                f"Practitioner {number}: please keep name and agency to 120 characters.", f
-            )
+        if max(len(name), len(agency)) > MAX_NAME_CHARS:
+            raise Rejected(f"Please keep each name and agency to {MAX_NAME_CHARS} characters.", f)
         added.append(Invitee(name, agency, _email(email, f"{name}'s", f)))
     return InviteesAnswer(added, done=f.get("op") != "add")
 
 
 def parse_timing(s: Submission, options: FormOptions) -> Timing:
     availability = _required(s.fields, "availability", "Please tell us when you are available.")
-    if len(availability) > 500:
-        raise Rejected("Please keep availability to 500 characters.", s.fields)
+    if len(availability) > MAX_AVAILABILITY_CHARS:
+        raise Rejected(
+            f"Please keep availability to {MAX_AVAILABILITY_CHARS} characters.", s.fields
+        )
+    _refuse_identifying_details(availability, s.fields)
     urgency = _choice(Urgency, s.fields.get("urgency", ""), "Please choose how soon.", s.fields)
     return Timing(availability, urgency)
 

@@ -35,3 +35,15 @@ async def test_non_json_bodies_are_refused(
         url, data="{not json", headers={"Content-Type": "application/json"}
     ) as response:
         assert response.status == 400
+
+
+async def test_json_that_is_not_an_activity_is_refused(
+    running_bot: RunningBot, http: aiohttp.ClientSession
+) -> None:
+    for body in ("[]", '"x"', "5", "null"):
+        async with http.post(
+            f"{running_bot.url}api/messages",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            assert response.status == 400, body

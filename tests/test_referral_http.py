@@ -389,3 +389,38 @@ async def test_a_failed_confirmation_then_retry_stores_one_referral(
     confirmation = only_card(await user.press(SUBMIT))
     (row,) = await referral_rows(running_bot.settings.database_url)
     assert row.reference in card_text(confirmation)
+
+
+async def test_field_limits_are_checked_before_the_database(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """PostgreSQL refuses a value longer than its column; the form must refuse it first."""
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE]
+    )
+    long_email = "a" * 250 + "@nhs.example"
+    card = only_card(await user.press({**ABOUT, "manager_email": long_email}))
+    assert "email address does not look right" in card_text(card)
+    # A manager who has not agreed is not recorded, whatever the boxes held.
+    await user.press({**ABOUT, "manager_agreed": "no", "manager_name": "x" * 500})
+    await user.press(INVITEES)
+    card = only_card(
+        await user.press(
+            {"verb": "timing", "availability": "Mum is on 07700 900123", "urgency": "soon"}
+        )
+    )
+    assert "a phone number" in card_text(card)
+    await user.press({"verb": "timing", "availability": "Tuesdays", "urgency": "soon"})
+    await user.press(SUBMIT)
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    assert row.manager_name is None and row.manager_email is None
+
+
+async def test_a_crafted_remove_index_is_refused_politely(user: TeamsUser) -> None:
+    await answer_up_to_review(
+        user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE, ABOUT]
+    )
+    for index in ("²", "-1", "1e3", "99"):
+        sent = await user.press({"verb": "invitees", "op": "remove", "index": index})
+        assert user.last_status in (200, 201)
+        assert "Who should be invited" in card_text(only_card(sent)), index
