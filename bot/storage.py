@@ -9,6 +9,8 @@ their import paths (`bot.referral`, `dialogs.form_prompt`).
 
 from __future__ import annotations
 
+import io
+import logging
 import pickle
 import uuid
 from collections.abc import Mapping
@@ -19,12 +21,53 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.crypto import Cipher
+from bot.crypto import Cipher, DecryptionError
 from bot.models import BotStateRow, utcnow
+
+log = logging.getLogger(__name__)
 
 ETAG_KEY = "e_tag"
 ANY_ETAG = "*"
 TABLE = cast(Table, BotStateRow.__table__)
+
+
+# What dialog state may hold. Fernet already stops anyone without the key from writing
+# state; this list means even a leaked key cannot make unpickling run arbitrary code.
+_ALLOWED_MODULES = (
+    "bot.referral",
+    "dialogs.",
+    "cards.verbs",
+    "bot.settings",
+    "botbuilder.dialogs.",
+)
+_ALLOWED_BUILTINS = {
+    "set",
+    "frozenset",
+    "list",
+    "dict",
+    "tuple",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "bytes",
+}
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = (
+            module.startswith(_ALLOWED_MODULES)
+            or module == "datetime"
+            or (module == "builtins" and name in _ALLOWED_BUILTINS)
+        )
+        if not allowed:
+            raise pickle.UnpicklingError(f"state may not hold {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _loads(data: bytes) -> Any:
+    return _StateUnpickler(io.BytesIO(data)).load()
 
 
 class ETagConflictError(KeyError):
@@ -57,7 +100,17 @@ class SqlStorage(Storage):
             rows = (await connection.execute(query)).all()
         items: dict[str, Any] = {}
         for key, etag, data in rows:
-            item = pickle.loads(self._cipher.decrypt_bytes(data))  # noqa: S301 - authenticated
+            try:
+                item = _loads(self._cipher.decrypt_bytes(data))
+            except (DecryptionError, pickle.UnpicklingError, AttributeError, ImportError) as error:
+                # Unreadable (another key, a class that moved): start this conversation afresh
+                # rather than fail every turn, cancel and restart included.
+                log.warning(
+                    "stored state %s cannot be read (%s): starting afresh",
+                    key,
+                    type(error).__name__,
+                )
+                continue
             _set_etag(item, etag)
             items[key] = item
         return items

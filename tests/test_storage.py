@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pickle
 from collections.abc import AsyncIterator
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from bot.crypto import Cipher, DecryptionError
+from bot.crypto import Cipher
 from bot.db import create_engine, session_factory
-from bot.models import BotStateRow
+from bot.models import BotStateRow, utcnow
 from bot.referral import Narrative, ReferralDraft
 from bot.storage import ETagConflictError, SqlStorage
 from tests.conftest import TEST_KEY
@@ -76,15 +78,46 @@ async def test_items_are_encrypted_at_rest(storage: SqlStorage, database_url: st
     assert row is not None and b"Child A" not in row.data
 
 
-async def test_wrong_key_cannot_read(storage: SqlStorage, database_url: str) -> None:
+async def test_unreadable_state_starts_afresh_instead_of_failing(
+    storage: SqlStorage, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key that was replaced must not lock a conversation out for good."""
     await storage.write({"k": {"v": 1}})
     engine = create_engine(database_url)
     try:
         other = SqlStorage(engine, Cipher([Fernet.generate_key().decode()]))
-        with pytest.raises(DecryptionError):
-            await other.read(["k"])
+        assert await other.read(["k"]) == {}
+        assert "cannot be read (DecryptionError)" in caplog.text
+        await other.write({"k": {"v": 2}})  # and the conversation can go on
+        assert (await other.read(["k"]))["k"]["v"] == 2
     finally:
         await engine.dispose()
+
+
+def _exploit_ran() -> bool:
+    return os.path.exists("/tmp/pwned-by-state")
+
+
+class _Exploit:
+    def __reduce__(self) -> tuple:
+        return (os.system, ("touch /tmp/pwned-by-state",))
+
+
+async def test_state_cannot_unpickle_arbitrary_callables(
+    storage: SqlStorage, database_url: str
+) -> None:
+    """Even with the key (say it leaked), stored state cannot make the bot run code."""
+    payload = Cipher([TEST_KEY]).encrypt_bytes(pickle.dumps({"x": _Exploit()}))
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(BotStateRow).values(key="evil", etag="e1", data=payload, updated_at=utcnow())
+            )
+    finally:
+        await engine.dispose()
+    assert await storage.read(["evil"]) == {}
+    assert not _exploit_ran()
 
 
 async def test_key_rotation_reads_old_items(storage: SqlStorage, database_url: str) -> None:
