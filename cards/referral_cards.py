@@ -34,6 +34,7 @@ FORM_STEPS: dict[Verb, tuple[int, str]] = {
     Verb.REVIEW: (8, "Check and submit"),
 }
 STEP_COUNT = 8
+DRAFT_KEY = "draft"
 BLANK_INVITEE_ROWS = 2
 
 MODEL_NOTES = {
@@ -183,7 +184,7 @@ def form_card(
     """The card for one step of the referral form."""
     number, title = FORM_STEPS[verb]
     step = render(verb.value, _step_data(verb, draft, options, entered or {}))
-    return render(
+    card = render(
         "form_frame",
         {
             "step": number,
@@ -194,6 +195,21 @@ def form_card(
             "actions": step["actions"],
         },
     )
+    _stamp_buttons(card, draft.draft_id)
+    return card
+
+
+def _stamp_buttons(node: Any, draft_id: str) -> None:
+    """Every button says which draft it belongs to, so a card from an earlier referral
+    (its Cancel included) cannot act on the one in progress."""
+    if isinstance(node, dict):
+        if node.get("type") == "Action.Submit":
+            node.setdefault("data", {})[DRAFT_KEY] = draft_id
+        for value in node.values():
+            _stamp_buttons(value, draft_id)
+    elif isinstance(node, list):
+        for item in node:
+            _stamp_buttons(item, draft_id)
 
 
 def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:

@@ -57,6 +57,12 @@ class FormPrompt(Dialog):
                 raise Rejected(
                     "Please use the card above. You can also type cancel, help or restart."
                 )
+            if submission.draft_id not in (None, request.draft.draft_id):
+                log.info("card from another draft pressed at step %s", request.verb)
+                raise Rejected(
+                    "That button is on a card from an earlier referral. Your answers to this "
+                    "one are kept: carry on here."
+                )
             if submission.verb is not None and submission.verb is not request.verb:
                 log.info("stale card: %s pressed while at step %s", submission.verb, request.verb)
                 raise Rejected(

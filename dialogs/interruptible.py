@@ -13,6 +13,10 @@ from cards.verbs import Verb
 
 
 class InterruptibleDialog(ComponentDialog):
+    def owns_button(self, inner_dc: DialogContext) -> bool:
+        """False when the pressed button belongs to another (earlier) run of this dialog."""
+        return True
+
     @abstractmethod
     def fresh_options(self) -> Any:
         """The options for starting over (restart)."""
@@ -27,6 +31,13 @@ class InterruptibleDialog(ComponentDialog):
 
     async def on_continue_dialog(self, inner_dc: DialogContext) -> DialogTurnResult:
         command = command_of(inner_dc.context.activity)
+        if command is not None and not self.owns_button(inner_dc):
+            await inner_dc.context.send_activity(
+                "That button is on a card from an earlier referral, so I have left this one as "
+                "it is. Carry on here."
+            )
+            await inner_dc.reprompt_dialog()
+            return DialogTurnResult(DialogTurnStatus.Waiting)
         if command is Verb.CANCEL:
             await inner_dc.cancel_all_dialogs()
             await self.on_cancelled(inner_dc.context)

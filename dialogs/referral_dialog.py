@@ -22,7 +22,7 @@ from botbuilder.dialogs import (
 from bot.referral import MODEL_LABELS, STATUS_LABELS, ReferralDraft, ReferralStatus, RethinkStrategy
 from bot.referrals import ReferralStore, Referrer
 from cards.binder import render
-from cards.referral_cards import FORM_STEPS, FormOptions
+from cards.referral_cards import DRAFT_KEY, FORM_STEPS, FormOptions
 from cards.send import card_activity
 from cards.verbs import Verb
 from dialogs.form_prompt import FormPrompt, FormRequest
@@ -90,6 +90,12 @@ class ReferralDialog(InterruptibleDialog):
         self.initial_dialog_id = WaterfallDialog.__name__
 
     # --- InterruptibleDialog -----------------------------------------------------------
+
+    def owns_button(self, inner_dc: DialogContext) -> bool:
+        value = inner_dc.context.activity.value
+        pressed = value.get(DRAFT_KEY) if isinstance(value, dict) else None
+        request = _current_request(inner_dc)
+        return pressed is None or request is None or pressed == request.draft.draft_id
 
     def fresh_options(self) -> ReferralDraft:
         return ReferralDraft()

@@ -24,7 +24,7 @@ from bot.referral import (
     Urgency,
 )
 from bot.settings import ModelName
-from cards.referral_cards import BLANK_INVITEE_ROWS, FormOptions
+from cards.referral_cards import BLANK_INVITEE_ROWS, DRAFT_KEY, FormOptions
 from cards.verbs import Verb
 
 E = TypeVar("E")
@@ -52,6 +52,7 @@ class Submission:
     verb: Verb | None
     fields: dict[str, str]
     text: str
+    draft_id: str | None = None  # the draft whose card sent it
 
 
 def read_submission(value: object, text: str | None) -> Submission:
@@ -70,6 +71,7 @@ def read_submission(value: object, text: str | None) -> Submission:
     for key in oversized:
         fields[key] = fields[key][:MAX_FIELD_CHARS]
     verb_text = fields.pop("verb", "")
+    draft_id = fields.pop(DRAFT_KEY, None)
     try:
         verb = Verb(verb_text) if verb_text else None
     except ValueError:
@@ -80,7 +82,7 @@ def read_submission(value: object, text: str | None) -> Submission:
         raise Rejected(
             "Some of that was far longer than the form allows. Please shorten it.", fields
         )
-    return Submission(verb, fields, clean_text)
+    return Submission(verb, fields, clean_text, draft_id)
 
 
 # --- answers -------------------------------------------------------------------------------

@@ -424,3 +424,21 @@ async def test_a_crafted_remove_index_is_refused_politely(user: TeamsUser) -> No
         sent = await user.press({"verb": "invitees", "op": "remove", "index": index})
         assert user.last_status in (200, 201)
         assert "Who should be invited" in card_text(only_card(sent)), index
+
+
+async def test_cancel_on_a_card_from_an_earlier_referral_leaves_this_one(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    first = only_card(await user.say("refer"))
+    old_cancel = next(d for d in submit_actions(first) if d.get("verb") == "risk")
+    old_cancel = {**old_cancel, "verb": "cancel"}
+    await user.say("cancel")
+    await answer_up_to_review(user, [NO_RISK, KIND])
+    sent = await user.press(old_cancel)
+    assert "earlier referral" in texts_in(sent)[0]
+    assert "Which session" in card_text(only_card(sent))
+    # And an old step button from the first draft does not feed this one either.
+    card = only_card(
+        await user.press({**next(d for d in submit_actions(first) if d.get("at_risk") == "no")})
+    )
+    assert "earlier referral" in card_text(card)
