@@ -261,12 +261,12 @@ def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
             }
         )
     if draft.rethink_strategy is not RethinkStrategy.ONE_TO_ONE:
-        people = ", ".join(f"{p.name} ({p.agency})" for p in draft.invitees or []) or "No one yet"
+        people = "; ".join(f"{p.name}, {p.agency} ({p.email})" for p in draft.invitees or [])
         sections.append(
             {
                 "section": Verb.INVITEES,
                 "heading": "Who to invite",
-                "facts": facts(("Invite", people)),
+                "facts": facts(("Invite", people or "No one yet")),
             }
         )
         if draft.timing:

@@ -45,6 +45,7 @@ async def connector() -> AsyncIterator[FakeConnector]:
     await fake.start()
     yield fake
     await fake.close()
+    assert fake.invalid_cards == [], "the bot sent cards that break Adaptive Cards 1.5"
 
 
 class RunningBot:

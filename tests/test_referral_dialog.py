@@ -188,18 +188,22 @@ async def test_change_from_review_returns_to_review(parts) -> None:
     assert "Check and submit" in card_texts(replies)
 
 
-async def test_state_survives_a_new_dialog_instance(parts) -> None:
-    """A new process would build a new dialog and storage over the same database."""
+async def test_state_survives_a_new_dialog_instance(parts, sqlite_url: str) -> None:
+    """A new process builds a new dialog, engine and storage over the same database file."""
     h = harness(parts)
     await h.send("hi")
     await h.send(value=NO_RISK)
     await h.send(value=KIND)
-    storage, store = parts
-    fresh = Harness(h.client)
-    fresh.client.conversation_state = ConversationState(storage)
-    replies = await fresh.send(value={"verb": "model", "model": "space_to_think"})
-    assert "What is stuck" in card_texts(replies)
-    await fresh.send(value=NARRATIVE)
-    await fresh.send(value=ABOUT)
-    replies = await fresh.send(value=INVITEES)
-    assert "When" in card_texts(replies)
+    engine = create_engine(sqlite_url)
+    try:
+        sessions = session_factory(engine)
+        cipher = Cipher([TEST_KEY])
+        fresh = harness((SqlStorage(engine, cipher), ReferralStore(sessions, cipher)))
+        replies = await fresh.send(value={"verb": "model", "model": "space_to_think"})
+        assert "What is stuck" in card_texts(replies)
+        await fresh.send(value=NARRATIVE)
+        await fresh.send(value=ABOUT)
+        replies = await fresh.send(value=INVITEES)
+        assert "How soon is a session needed?" in card_texts(replies)
+    finally:
+        await engine.dispose()

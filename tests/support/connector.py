@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from cards.validator import card_errors
+
 
 @dataclass
 class Failure:
@@ -30,6 +32,8 @@ class FakeConnector:
         self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self.failures: deque[Failure] = deque()
+        # Every card the bot really sent that breaks Adaptive Cards 1.5 (checked at teardown).
+        self.invalid_cards: list[tuple[str, list[str]]] = []
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
 
@@ -64,6 +68,7 @@ class FakeConnector:
         if failed is not None:
             return failed
         activity = await request.json()
+        self._check_cards(activity)
         activity["id"] = f"activity-{next(self._ids)}"
         self.activities.append(activity)
         return web.json_response({"id": activity["id"]})
@@ -73,8 +78,16 @@ class FakeConnector:
         if failed is not None:
             return failed
         activity = await request.json()
+        self._check_cards(activity)
         self.updates.append(activity)
         return web.json_response({"id": request.match_info["activity"]})
+
+    def _check_cards(self, activity: dict[str, Any]) -> None:
+        for attachment in activity.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                errors = card_errors(attachment["content"])
+                if errors:
+                    self.invalid_cards.append((str(activity.get("text") or ""), errors))
 
     async def _create_conversation(self, request: web.Request) -> web.Response:
         failed = self._record(request)
