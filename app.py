@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import BotAdapter
-from bot.auth import StrictAuthentication
+from bot.auth import AuthenticationUnavailable, StrictAuthentication
 from bot.connector import ConnectorSender
 from bot.crypto import cipher_from_settings
 from bot.db import create_engine, database_is_up, session_factory
@@ -89,7 +89,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="the body is not JSON") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="the body must be an activity object")
-    response = await runtime.adapter.process(request, runtime.bot)
+    try:
+        response = await runtime.adapter.process(request, runtime.bot)
+    except AuthenticationUnavailable:
+        # Teams retries a 503; a 401 would lose the user's message.
+        raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
     return response or web.Response(status=201)
 
 

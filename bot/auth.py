@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import requests
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -61,6 +62,10 @@ class BotFrameworkConfiguration:
         )
 
 
+class AuthenticationUnavailable(RuntimeError):
+    """The signing keys could not be fetched: not the caller's fault, so 503, not 401."""
+
+
 class CachingConnectorFactory(ConnectorFactory):
     """One ConnectorClient per service URL and audience, reused across turns."""
 
@@ -102,7 +107,12 @@ class StrictAuthentication(BotFrameworkAuthentication):
     ) -> AuthenticateRequestResult:
         try:
             result = await self._inner.authenticate_request(activity, auth_header)
-        except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401
+        except (requests.ConnectionError, requests.Timeout, requests.HTTPError) as error:
+            # botframework-connector fetches the OpenID metadata and keys with `requests`.
+            # (A token that leads to an unconfigured URL is a bad token: that stays 401.)
+            log.error("could not fetch the Bot Framework signing keys: %s", type(error).__name__)
+            raise AuthenticationUnavailable("signing keys unavailable") from error
+        except Exception as error:  # noqa: BLE001 - any other failure to authenticate is a 401
             log.warning("rejected a request whose token did not validate: %s", type(error).__name__)
             if isinstance(error, PermissionError):
                 raise

@@ -8,6 +8,7 @@ limits (7 a second, 60 in 30 s). Authentication reuses the turn's own app creden
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
@@ -50,7 +51,7 @@ class ConnectorSender:
         session: aiohttp.ClientSession,
         *,
         max_attempts: int = 4,
-        max_wait: float = 30.0,
+        max_wait: float = 4.0,  # Teams gives a turn 15 s: retries must fit inside it
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self._session = session
@@ -97,9 +98,12 @@ class ConnectorSender:
                 headers["Authorization"] = f"Bearer {bearer}"
             async with self._session.request(method, url, json=body, headers=headers) as response:
                 if response.status < 300:
-                    if response.content_length == 0:
-                        return {}
-                    answer = await response.json(content_type=None)
+                    # The activity is delivered; an empty or odd body must not undo that.
+                    text = await response.text()
+                    try:
+                        answer = json.loads(text) if text.strip() else {}
+                    except ValueError:
+                        answer = {}
                     return answer if isinstance(answer, dict) else {}
                 text = await response.text()
                 if response.status not in RETRYABLE or attempt == self._max_attempts:

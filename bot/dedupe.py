@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from botbuilder.core import Middleware, TurnContext
+from botbuilder.schema import ActivityTypes
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,7 +33,7 @@ class DropDuplicates(Middleware):
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable]) -> None:
         activity = context.activity
         # Only user actions are worth de-duplicating; ids are unique per conversation.
-        if activity.type not in ("message", "invoke") or not activity.id:
+        if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
             await logic()
             return
         key = f"{activity.conversation.id}|{activity.id}"[:256]

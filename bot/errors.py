@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from botbuilder.core import TurnContext
+from botbuilder.schema import ActivityTypes
 
 from bot.storage import ETagConflictError
 
@@ -32,7 +33,7 @@ async def on_turn_error(context: TurnContext, error: Exception) -> None:
             exc_info=error,
         )
         message = SORRY
-    if context.activity.type == "message":
+    if context.activity.type == ActivityTypes.message:
         try:
             await context.send_activity(message)
         except Exception:  # noqa: BLE001 - the connector may be what failed

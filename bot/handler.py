@@ -12,6 +12,7 @@ from botbuilder.dialogs import DialogContext, DialogSet
 from botbuilder.schema import ChannelAccount
 
 from bot.commands import command_of
+from bot.identity import person_id_of
 from bot.referral import MODEL_LABELS, STATUS_LABELS
 from bot.referrals import ReferralStore, ReferralSummary
 from bot.settings import ModelName
@@ -100,8 +101,7 @@ class ReflectiveBot(TeamsActivityHandler):
         if not _is_personal(turn_context):
             await turn_context.send_activity(PRIVATE_ONLY)
             return
-        sender = turn_context.activity.from_property
-        referrals = await self._store.list_for_referrer(sender.aad_object_id or sender.id)
+        referrals = await self._store.list_for_referrer(person_id_of(turn_context))
         await turn_context.send_activity(card_activity(my_referrals_card(referrals)))
 
     async def _show_help(self, turn_context: TurnContext, dc: DialogContext) -> None:

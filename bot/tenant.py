@@ -6,6 +6,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from botbuilder.core import Middleware, TurnContext
+from botbuilder.schema import ActivityTypes
+
+from bot.identity import tenant_of
 
 log = logging.getLogger(__name__)
 
@@ -13,16 +16,6 @@ REFUSAL = (
     "Sorry, this bot is only for staff of the organisations in {partnership}. "
     "Nothing you sent has been kept."
 )
-
-
-def tenant_of(context: TurnContext) -> str:
-    activity = context.activity
-    if activity.conversation is not None and activity.conversation.tenant_id:
-        return str(activity.conversation.tenant_id)
-    channel_data = activity.channel_data
-    if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
-        return str(channel_data["tenant"].get("id", ""))
-    return ""
 
 
 class TenantGate(Middleware):
@@ -35,6 +28,6 @@ class TenantGate(Middleware):
             await logic()
             return
         log.warning("refused an activity from tenant %r", tenant_of(context) or "(none)")
-        if context.activity.type == "message":
+        if context.activity.type == ActivityTypes.message:
             await context.send_activity(REFUSAL.format(partnership=self._partnership))
         # Nothing else runs: no state is loaded or saved for this turn.

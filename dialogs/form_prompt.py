@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogInstance, DialogTurnResult
+from botbuilder.schema import ActivityTypes
 
 from bot.referral import ReferralDraft
 from cards.referral_cards import FormOptions, form_card
@@ -49,7 +50,7 @@ class FormPrompt(Dialog):
     async def continue_dialog(self, dialog_context: DialogContext) -> DialogTurnResult:
         context = dialog_context.context
         request: FormRequest = dialog_context.active_dialog.state["request"]
-        if context.activity.type != "message":
+        if context.activity.type != ActivityTypes.message:
             return Dialog.end_of_turn
         try:
             submission = read_submission(context.activity.value, context.activity.text)

@@ -19,6 +19,7 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
+from bot.identity import person_id_of, tenant_of
 from bot.referral import MODEL_LABELS, STATUS_LABELS, ReferralDraft, ReferralStatus, RethinkStrategy
 from bot.referrals import ReferralStore, Referrer
 from cards.binder import render
@@ -245,21 +246,11 @@ def _current_request(inner_dc: DialogContext) -> FormRequest | None:
 
 
 def _referrer(context: TurnContext) -> Referrer:
-    sender = context.activity.from_property
     return Referrer(
-        id=sender.aad_object_id or sender.id,
-        name=sender.name or "",
-        tenant_id=_tenant_id(context),
+        id=person_id_of(context),
+        name=context.activity.from_property.name or "",
+        tenant_id=tenant_of(context),
     )
-
-
-def _tenant_id(context: TurnContext) -> str:
-    conversation = context.activity.conversation
-    if conversation is not None and conversation.tenant_id:
-        return str(conversation.tenant_id)
-    channel_data: Any = context.activity.channel_data or {}
-    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
-    return str(tenant.get("id", "")) if isinstance(tenant, dict) else ""
 
 
 def _conversation_reference(context: TurnContext) -> dict[str, Any]:

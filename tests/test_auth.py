@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from botframework.connector.auth import MicrosoftAppCredentials
+from botframework.connector.auth import JwtTokenExtractor, MicrosoftAppCredentials
 from sqlalchemy import func, select
 
 from bot.db import create_engine
@@ -465,3 +465,32 @@ async def test_the_configured_tenant_gets_the_normal_answer(
     refusal = REFUSAL.format(partnership=gated_bot.settings.partnership_name)
     assert refusal not in texts_in(installed + sent)
     assert (await stored_rows(database_url))["bot_state"] > 0
+
+
+async def test_unreachable_signing_keys_answer_503_not_401(
+    sqlite_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    """A 401 tells Teams the message is unwanted; a 503 makes it try again later."""
+    with serve_openid(ISSUER) as openid:
+        dead_metadata = openid.metadata_url
+        token = openid.mint(audience=APP_ID, service_url=connector.url)
+    # The server is stopped now: fetching its keys fails with a connection error.
+    JwtTokenExtractor.metadataCache.pop(dead_metadata, None)
+    bot = RunningBot(
+        make_settings(
+            sqlite_url,
+            microsoft_app_id=APP_ID,
+            microsoft_app_password="test-secret",
+            to_bot_from_channel_openid_metadata_url=dead_metadata,
+            to_bot_from_channel_token_issuer=ISSUER,
+            to_channel_from_bot_login_url="https://login.loopback.invalid/botframework.com",
+            to_channel_from_bot_oauth_scope="https://api.botframework.com",
+        )
+    )
+    await bot.start()
+    try:
+        user = TeamsUser(bot.url, connector, http, token=token)
+        await user.say("hello")
+        assert user.last_status == 503
+    finally:
+        await bot.stop()

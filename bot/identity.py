@@ -1,0 +1,21 @@
+"""Who sent an activity, and from which tenant: read one way everywhere."""
+
+from __future__ import annotations
+
+from botbuilder.core import TurnContext
+
+
+def tenant_of(context: TurnContext) -> str:
+    activity = context.activity
+    if activity.conversation is not None and activity.conversation.tenant_id:
+        return str(activity.conversation.tenant_id)
+    channel_data = activity.channel_data
+    if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
+        return str(channel_data["tenant"].get("id", ""))
+    return ""
+
+
+def person_id_of(context: TurnContext) -> str:
+    """The Entra object id where Teams gives one (stable across chats), else the channel id."""
+    sender = context.activity.from_property
+    return str(sender.aad_object_id or sender.id)
