@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The checkout: `.env` and the default SQLite file live here, wherever the bot is started from.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'reflective-practice.db'}"
 
 
 class Mode(StrEnum):
@@ -33,7 +40,9 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     mode: Mode = Mode.DEVELOPMENT
     host: str = "127.0.0.1"
@@ -41,7 +50,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Database: SQLite file by default, PostgreSQL with postgresql+asyncpg://...
-    database_url: str = "sqlite+aiosqlite:///./reflective-practice.db"
+    database_url: str = DEFAULT_DATABASE_URL
 
     # Bot identity. Empty app id means "no inbound authentication", for local tries only.
     microsoft_app_id: str = ""
@@ -87,6 +96,11 @@ class Settings(BaseSettings):
     _split = field_validator(
         "allowed_tenant_ids", "encryption_keys", "offered_models", mode="before"
     )(_split_csv)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: object) -> object:
+        return value or DEFAULT_DATABASE_URL
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -32,3 +32,11 @@ def test_development_without_key_uses_a_temporary_one(caplog: pytest.LogCaptureF
     cipher = cipher_from_settings(Settings(_env_file=None))
     assert cipher.decrypt(cipher.encrypt("x")) == "x"
     assert "temporary key" in caplog.text
+
+
+def test_an_empty_database_url_means_the_sqlite_file_in_the_checkout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    url = Settings(_env_file=None).database_url
+    assert url.startswith("sqlite+aiosqlite:////") and url.endswith("/reflective-practice.db")
