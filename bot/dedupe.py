@@ -7,6 +7,7 @@ so Teams' retry of it is handled rather than dropped.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -36,7 +37,8 @@ class DropDuplicates(Middleware):
         if activity.type not in (ActivityTypes.message, ActivityTypes.invoke) or not activity.id:
             await logic()
             return
-        key = f"{activity.conversation.id}|{activity.id}"[:256]
+        # A digest, not a truncation: two long ids must never share a claim.
+        key = hashlib.sha256(f"{activity.conversation.id}|{activity.id}".encode()).hexdigest()
         if not await self._claim(key):
             log.info("dropped a re-delivered activity %s", activity.id)
             return

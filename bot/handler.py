@@ -154,5 +154,5 @@ def _date(moment: datetime) -> str:
 
 
 def _is_personal(turn_context: TurnContext) -> bool:
-    conversation_type = turn_context.activity.conversation.conversation_type
-    return conversation_type in (None, "", "personal")
+    # Strict: case details only ever go to a chat Teams calls personal.
+    return turn_context.activity.conversation.conversation_type == "personal"

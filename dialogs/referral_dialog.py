@@ -37,6 +37,7 @@ from dialogs.submissions import (
     ReviewAnswer,
     RiskAnswer,
     StrategyOneAnswer,
+    StrategyOneChoice,
 )
 
 log = logging.getLogger(__name__)
@@ -159,13 +160,13 @@ class ReferralDialog(InterruptibleDialog):
     async def _narrative(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
         if isinstance(step.result, StrategyOneAnswer):
-            if step.result.choice == "stop":
+            if step.result.choice is StrategyOneChoice.STOP:
                 await step.context.send_activity(
                     "Stopped. Nothing was stored. Good luck with the conversation; type **refer** "
                     "if you need a Re-think later."
                 )
                 return await step.end_dialog(None)
-            if step.result.choice == "change":
+            if step.result.choice is StrategyOneChoice.CHANGE:
                 draft.model = draft.rethink_strategy = None
                 return await step.replace_dialog(WaterfallDialog.__name__, draft)
             draft.note_only = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.pii import find_identifying_details
@@ -105,9 +106,17 @@ class ModelAnswer:
     strategy: RethinkStrategy | None
 
 
+class StrategyOneChoice(StrEnum):
+    """The buttons of the strategy-1 advice card (cards/templates/strategy_one.json)."""
+
+    NOTE = "note"
+    CHANGE = "change"
+    STOP = "stop"
+
+
 @dataclass(frozen=True)
 class StrategyOneAnswer:
-    choice: str  # "note", "change" or "stop"
+    choice: StrategyOneChoice
 
 
 @dataclass(frozen=True)
@@ -186,9 +195,9 @@ def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
 
 
 def parse_strategy_one(s: Submission, options: FormOptions) -> StrategyOneAnswer:
-    choice = s.fields.get("choice", "")
-    if choice not in {"note", "change", "stop"}:
-        raise Rejected("Please choose one of the buttons on the card.", s.fields)
+    choice = _choice(
+        StrategyOneChoice, s.fields.get("choice", ""), "Please choose one of the buttons.", s.fields
+    )
     return StrategyOneAnswer(choice)
 
 

@@ -7,8 +7,10 @@ import re
 
 from sqlalchemy import select
 
+from bot.crypto import Cipher
 from bot.db import create_engine, session_factory
 from bot.models import AuditEntry, BotStateRow, ReferralRow
+from bot.referrals import ReferralStore
 from tests.conftest import RunningBot
 from tests.support.client import (
     TeamsUser,
@@ -440,3 +442,24 @@ async def test_cancel_on_a_card_from_an_earlier_referral_leaves_this_one(
         await user.press({**next(d for d in submit_actions(first) if d.get("at_risk") == "no")})
     )
     assert "earlier referral" in card_text(card)
+
+
+async def test_reading_a_narrative_is_audited(user: TeamsUser, running_bot: RunningBot) -> None:
+    await answer_up_to_review(user)
+    await user.press(SUBMIT)
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    engine = create_engine(running_bot.settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        store = ReferralStore(sessions, Cipher(running_bot.settings.encryption_keys))
+        narrative = await store.read_narrative(row.reference, actor_id="admin-1")
+        assert narrative is not None
+        assert narrative.what_is_stuck == NARRATIVE["what_is_stuck"]
+        assert await store.read_narrative("RP-1999-9999", actor_id="admin-1") is None
+        async with sessions() as session:
+            audit = (await session.execute(select(AuditEntry.actor_id, AuditEntry.action))).all()
+    finally:
+        await engine.dispose()
+    entries = [tuple(entry) for entry in audit]
+    assert ("admin-1", "referral.narrative_read") in entries
+    assert (user.aad_id, "referral.submitted") in entries
