@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import (
@@ -20,7 +20,16 @@ from botbuilder.dialogs import (
 )
 
 from bot.identity import person_id_of, tenant_of
-from bot.referral import MODEL_LABELS, STATUS_LABELS, ReferralDraft, ReferralStatus, RethinkStrategy
+from bot.referral import (
+    MODEL_LABELS,
+    STATUS_LABELS,
+    AboutReferrer,
+    Narrative,
+    ReferralDraft,
+    ReferralStatus,
+    RethinkStrategy,
+    Timing,
+)
 from bot.referrals import ReferralStore, Referrer
 from cards.binder import render
 from cards.referral_cards import DRAFT_KEY, FORM_STEPS, FormOptions
@@ -41,6 +50,7 @@ from dialogs.submissions import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STEP_HELP = {
     Verb.RISK: "If a child is at immediate risk of harm, this bot is not the route: follow your "
@@ -174,15 +184,15 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _about(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if step.result is not None:
-            draft.narrative = step.result
+        if (narrative := _answer(step, Narrative)) is not None:
+            draft.narrative = narrative
             _done_editing(draft, Verb.NARRATIVE)
         return await self._ask(step, Verb.ABOUT, draft.about is not None)
 
     async def _invitees(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if step.result is not None:
-            draft.about = step.result
+        if (about := _answer(step, AboutReferrer)) is not None:
+            draft.about = about
             _done_editing(draft, Verb.ABOUT)
         if draft.note_only:
             return await step.next(None)
@@ -212,8 +222,8 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _review(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if step.result is not None:
-            draft.timing = step.result
+        if (timing := _answer(step, Timing)) is not None:
+            draft.timing = timing
             _done_editing(draft, Verb.TIMING)
         return await step.begin_dialog(FormPrompt.__name__, FormRequest(Verb.REVIEW, draft))
 
@@ -232,6 +242,11 @@ class ReferralDialog(InterruptibleDialog):
         log.info("referral %s stored (%s)", reference, status)
         await step.context.send_activity(card_activity(confirmation_card(reference, draft, status)))
         return await step.end_dialog(reference)
+
+
+def _answer(step: WaterfallStepContext, kind: type[T]) -> T | None:
+    """The previous step's answer if it is the kind this step stores; None when skipped."""
+    return step.result if isinstance(step.result, kind) else None
 
 
 def _done_editing(draft: ReferralDraft, verb: Verb) -> None:
