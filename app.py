@@ -27,8 +27,6 @@ from bot.tenant import TenantGate
 from cards.referral_cards import FormOptions
 from dialogs.referral_dialog import ReferralDialog, Signpost
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class Runtime:
@@ -38,7 +36,6 @@ class Runtime:
     engine: AsyncEngine
     adapter: BotAdapter
     bot: ReflectiveBot
-    referrals: ReferralStore
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -66,7 +63,7 @@ def build_runtime(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientS
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
-    return Runtime(settings, engine, adapter, bot, referrals)
+    return Runtime(settings, engine, adapter, bot)
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -21,8 +20,6 @@ from cards.send import card_activity
 from cards.verbs import Verb
 from dialogs.help import help_card
 from dialogs.referral_dialog import ReferralDialog
-
-log = logging.getLogger(__name__)
 
 Route = Callable[[TurnContext, DialogContext], Awaitable[None]]
 PRIVATE_ONLY = (
