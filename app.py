@@ -12,19 +12,33 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import BotAdapter
+from bot.admins import AdminCheck
+from bot.answers import AnswerHandler
 from bot.auth import AuthenticationUnavailable, StrictAuthentication
+from bot.clock import Clock, SystemClock
 from bot.connector import ConnectorSender
 from bot.crypto import cipher_from_settings
 from bot.db import create_engine, database_is_up, session_factory
 from bot.dedupe import DropDuplicates
+from bot.deliveries import Deliveries
+from bot.desk import DeskHandler
+from bot.digest import Digests
 from bot.errors import on_turn_error
 from bot.handler import ReflectiveBot
-from bot.referrals import ReferralStore
+from bot.notices import Notices
+from bot.outbox import Outbox, OutboxWriter
+from bot.proactive import Proactive
+from bot.referrals import Intake, ReferralStore
+from bot.reminders import Reminders
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.state import FastConversationState
 from bot.storage import SqlStorage
 from bot.tenant import TenantGate
+from bot.triage import TriageStore
+from bot.working_days import WorkingCalendar
 from cards.referral_cards import FormOptions
+from cards.triage_cards import DeskOptions
 from dialogs.referral_dialog import ReferralDialog, Signpost
 
 
@@ -36,17 +50,83 @@ class Runtime:
     engine: AsyncEngine
     adapter: BotAdapter
     bot: ReflectiveBot
+    scheduler: Scheduler
+    outbox: Outbox
+    triage: TriageStore
 
 
 SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-def build_runtime(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientSession) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    engine: AsyncEngine,
+    http: aiohttp.ClientSession,
+    clock: Clock | None = None,
+) -> Runtime:
+    clock = clock or SystemClock()
     cipher = cipher_from_settings(settings)
     sessions = session_factory(engine)
     storage = SqlStorage(engine, cipher)
-    referrals = ReferralStore(sessions, cipher, settings.reference_prefix)
+    calendar = WorkingCalendar(
+        settings.time_zone,
+        settings.working_day_start_hour,
+        settings.working_day_end_hour,
+        settings.extra_bank_holidays,
+    )
+    writer = OutboxWriter(cipher)
+    outbox = Outbox(sessions, cipher, clock)
+    desk_options = DeskOptions(
+        tuple(settings.facilitators),
+        tuple(settings.offered_models),
+        tuple(settings.decline_signposts),
+    )
+    triage = TriageStore(
+        sessions,
+        cipher,
+        clock,
+        writer,
+        calendar,
+        settings.triage_reminder_working_days,
+        Notices(settings.partnership_name).after_decision,
+    )
+    digests = Digests(sessions, writer, calendar, settings.digest_weekday, settings.digest_hour)
+    scheduler = Scheduler(
+        clock,
+        settings.scheduler_interval_seconds,
+        [
+            ("reminders", Reminders(sessions, writer, calendar).send_due),
+            ("digests", digests.send_due),
+            ("outbox", outbox.run_due),
+        ],
+    )
+    writer.on_commit = scheduler.wake
+    referrals = ReferralStore(
+        sessions,
+        cipher,
+        settings.reference_prefix,
+        intake=Intake(writer, calendar, settings.triage_reminder_working_days),
+        clock=clock,
+    )
+    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
+    admins = AdminCheck(
+        settings.admin_ids, settings.admin_group_conversation_id, adapter.is_member, clock
+    )
+    desk = DeskHandler(
+        triage,
+        admins,
+        desk_options,
+        calendar,
+        clock,
+        outbox,
+        scheduler.wake,
+        settings.partnership_name,
+        digests,
+    )
+    proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
+    Deliveries(proactive, triage, calendar, desk_options, clock).register(outbox)
     dialog = ReferralDialog(
         referrals,
         FormOptions(tuple(settings.offered_models), settings.narrative_max_chars),
@@ -58,20 +138,24 @@ def build_runtime(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientS
         referrals,
         settings.partnership_name,
         settings.offered_models,
+        desk,
+        AnswerHandler(triage, scheduler.wake),
     )
-    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
-    return Runtime(settings, engine, adapter, bot)
+    return Runtime(settings, engine, adapter, bot, scheduler, outbox, triage)
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    app[RUNTIME] = build_runtime(settings, engine, http)
+    runtime = build_runtime(settings, engine, http, app.get(CLOCK))
+    app[RUNTIME] = runtime
+    runtime.scheduler.start()
     yield
+    await runtime.scheduler.stop()
     await http.close()
     await engine.dispose()
 
@@ -99,9 +183,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"database": "ok" if ok else "down"}, status=200 if ok else 503)
 
 
-def create_app(settings: Settings | None = None) -> web.Application:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings or Settings()
+    if clock is not None:
+        app[CLOCK] = clock
     app.cleanup_ctx.append(_runtime_ctx)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -3,6 +3,7 @@
 - Replies go through `ConnectorSender` (one shared aiohttp session, 429/Retry-After honoured)
   instead of a msrest ConnectorClient; the turn's connector client still supplies the
   credentials, so authentication is botbuilder's own.
+- Updates in place (`update_activity`) go through the same sender, for the same reasons.
 - 4.17.1 hands `ExpectedReplies(...).serialize()` (a dict) to `serializer_helper`, which
   wants a msrest Model, so every `deliveryMode: expectReplies` turn answered 500 after it
   had run (microsoft/botbuilder-python#2156). The Agents Playground can send that mode.
@@ -56,6 +57,26 @@ class BotAdapter(CloudAdapter):
             )
             responses.append(ResourceResponse(id=sent_id))
         return responses
+
+    async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
+        client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        service_url = activity.service_url or client.config.base_url
+        updated_id = await self._sender.update(
+            service_url,
+            activity.conversation.id,
+            activity.id,
+            to_wire(activity),
+            _token_source(client),
+        )
+        return ResourceResponse(id=updated_id)
+
+    async def is_member(self, context: TurnContext, conversation_id: str, member_id: str) -> bool:
+        """Whether the person is a member of another conversation the bot is in."""
+        client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        service_url = context.activity.service_url or client.config.base_url
+        return await self._sender.is_member(
+            service_url, conversation_id, member_id, _token_source(client)
+        )
 
     def _process_turn_results(self, context: TurnContext) -> InvokeResponse:
         if context.activity.delivery_mode == DeliveryModes.expect_replies:

@@ -19,9 +19,20 @@ TYPED_COMMANDS: dict[str, Verb] = {
     "cancel": Verb.CANCEL,
     "restart": Verb.RESTART,
     "start again": Verb.RESTART,
+    "register triage here": Verb.REGISTER_TRIAGE,
+    "digest": Verb.DIGEST,
 }
+# Typed commands followed by one argument: "audit RP-2026-0001".
+ARGUMENT_COMMANDS: dict[str, Verb] = {"audit": Verb.AUDIT}
 # Card buttons that act outside any form step.
-GLOBAL_BUTTONS = {Verb.START_REFERRAL, Verb.MY_REFERRALS, Verb.HELP, Verb.CANCEL, Verb.RESTART}
+GLOBAL_BUTTONS = {
+    Verb.START_REFERRAL,
+    Verb.MY_REFERRALS,
+    Verb.HELP,
+    Verb.CANCEL,
+    Verb.RESTART,
+    Verb.ANSWER_QUESTION,
+}
 
 _NOISE = re.compile(r"[\s.!?]+")
 
@@ -42,6 +53,17 @@ def command_of(activity: Activity) -> Verb | None:
     if activity.text:
         return TYPED_COMMANDS.get(normalise(_strip_mentions(activity)))
     return None
+
+
+def argument_command_of(activity: Activity) -> tuple[Verb, str] | None:
+    """A typed command with its argument, e.g. (Verb.AUDIT, "RP-2026-0001")."""
+    if activity.value is not None or not activity.text:
+        return None
+    words = normalise(_strip_mentions(activity)).split(" ", 1)
+    verb = ARGUMENT_COMMANDS.get(words[0])
+    if verb is None or len(words) < 2 or not words[1].strip():
+        return None
+    return verb, words[1].strip()
 
 
 def _strip_mentions(activity: Activity) -> str:

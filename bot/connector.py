@@ -26,9 +26,10 @@ TokenSource = Callable[[], Awaitable[str | None]]
 
 
 class ConnectorError(RuntimeError):
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
         super().__init__(f"the Bot Connector answered {status}: {body[:300]}")
         self.status = status
+        self.retry_after = retry_after  # seconds, when the connector said how long to wait
 
 
 def retry_after_seconds(header: str | None, default: float) -> float:
@@ -87,8 +88,27 @@ class ConnectorSender:
         answer = await self._call("PUT", service_url, path, body, token)
         return str(answer.get("id", activity_id))
 
+    async def is_member(
+        self, service_url: str, conversation_id: str, member_id: str, token: TokenSource
+    ) -> bool:
+        """Whether `member_id` (a Teams user id or Entra object id) is in the conversation."""
+        conversation = quote(conversation_id, safe="")
+        path = f"v3/conversations/{conversation}/members/{quote(member_id, safe='')}"
+        try:
+            await self._call("GET", service_url, path, None, token)
+        except ConnectorError as error:
+            if error.status in (403, 404):  # not a member, or the bot is not in that chat
+                return False
+            raise
+        return True
+
     async def _call(
-        self, method: str, service_url: str, path: str, body: dict[str, Any], token: TokenSource
+        self,
+        method: str,
+        service_url: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: TokenSource,
     ) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
         for attempt in range(1, self._max_attempts + 1):
@@ -106,11 +126,13 @@ class ConnectorSender:
                         answer = {}
                     return answer if isinstance(answer, dict) else {}
                 text = await response.text()
+                header = response.headers.get("Retry-After")
                 if response.status not in RETRYABLE or attempt == self._max_attempts:
-                    raise ConnectorError(response.status, text)
-                wait = retry_after_seconds(
-                    response.headers.get("Retry-After"), 2.0 ** (attempt - 1)
-                )
+                    told = retry_after_seconds(header, -1.0) if header else None
+                    raise ConnectorError(
+                        response.status, text, told if told is not None and told >= 0 else None
+                    )
+                wait = retry_after_seconds(header, 2.0 ** (attempt - 1))
             wait = min(wait, self._max_wait)
             log.warning(
                 "connector answered %s; retrying in %.1fs (attempt %d)",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, text
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
 
@@ -49,3 +51,8 @@ async def database_is_up(engine: AsyncEngine) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched: how the bot's claims know they won."""
+    return cast(CursorResult[Any], result).rowcount

@@ -8,9 +8,15 @@ from datetime import datetime
 from botbuilder.core import ConversationState, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import DialogContext, DialogSet
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import (
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+    ChannelAccount,
+)
 
-from bot.commands import command_of
+from bot.answers import AnswerHandler
+from bot.commands import argument_command_of, command_of
+from bot.desk import DeskHandler
 from bot.identity import person_id_of
 from bot.referral import MODEL_LABELS, STATUS_LABELS
 from bot.referrals import ReferralStore, ReferralSummary
@@ -36,6 +42,8 @@ class ReflectiveBot(TeamsActivityHandler):
         store: ReferralStore,
         partnership: str,
         offered_models: list[ModelName],
+        desk: DeskHandler,
+        answers: AnswerHandler,
     ) -> None:
         self._conversation_state = conversation_state
         self._dialogs = DialogSet(conversation_state.create_property("dialog_state"))
@@ -44,6 +52,8 @@ class ReflectiveBot(TeamsActivityHandler):
         self._store = store
         self._partnership = partnership
         self._offered_models = offered_models
+        self._desk = desk
+        self._answers = answers
         # Commands and card buttons, by exact name (see bot.commands).
         self._routes: dict[Verb, Route] = {
             Verb.START_REFERRAL: self._start_referral,
@@ -51,6 +61,9 @@ class ReflectiveBot(TeamsActivityHandler):
             Verb.HELP: self._show_help,
             Verb.CANCEL: self._nothing_to_cancel,
             Verb.RESTART: self._start_referral,
+            Verb.ANSWER_QUESTION: self._answer_question,
+            Verb.REGISTER_TRIAGE: self._register_triage,
+            Verb.DIGEST: self._post_digest,
         }
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -58,11 +71,16 @@ class ReflectiveBot(TeamsActivityHandler):
         await self._conversation_state.save_changes(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        with_argument = argument_command_of(turn_context.activity)
+        if with_argument is not None and with_argument[0] is Verb.AUDIT:
+            await self._desk.show_audit(turn_context, with_argument[1])
+            return
         dc = await self._dialogs.create_context(turn_context)
         command = command_of(turn_context.activity)
         if dc.active_dialog is not None:
-            if command is Verb.MY_REFERRALS:
-                await self._show_my_referrals(turn_context, dc)
+            if command in (Verb.MY_REFERRALS, Verb.ANSWER_QUESTION):
+                # Answered alongside the referral in progress, which then carries on.
+                await self._routes[command](turn_context, dc)
                 await dc.reprompt_dialog()
             elif command is Verb.START_REFERRAL:
                 await turn_context.send_activity(
@@ -86,6 +104,12 @@ class ReflectiveBot(TeamsActivityHandler):
         if _is_personal(turn_context):
             await turn_context.send_activity(card_activity(self._welcome_card()))
 
+    async def on_adaptive_card_invoke(
+        self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        # Only the triage card uses Action.Execute; its handler answers every verb it gets.
+        return await self._desk.on_action(turn_context, invoke_value)
+
     # --- routes ------------------------------------------------------------------------
 
     async def _start_referral(self, turn_context: TurnContext, dc: DialogContext) -> None:
@@ -100,6 +124,15 @@ class ReflectiveBot(TeamsActivityHandler):
             return
         referrals = await self._store.list_for_referrer(person_id_of(turn_context))
         await turn_context.send_activity(card_activity(my_referrals_card(referrals)))
+
+    async def _answer_question(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await self._answers.on_answer(turn_context)
+
+    async def _register_triage(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await self._desk.register(turn_context)
+
+    async def _post_digest(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await self._desk.post_digest(turn_context)
 
     async def _show_help(self, turn_context: TurnContext, dc: DialogContext) -> None:
         await turn_context.send_activity(card_activity(help_card()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botbuilder.core import TurnContext
 
 
@@ -19,3 +21,15 @@ def person_id_of(context: TurnContext) -> str:
     """The Entra object id where Teams gives one (stable across chats), else the channel id."""
     sender = context.activity.from_property
     return str(sender.aad_object_id or sender.id)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: the id the audit log keeps, and a name people can read."""
+
+    id: str
+    name: str
+
+
+def actor_of(context: TurnContext) -> Actor:
+    return Actor(person_id_of(context), context.activity.from_property.name or "")

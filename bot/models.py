@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -79,6 +80,101 @@ class ReferralRow(Base):
     # What is stuck and what help is wanted: special-category data, Fernet-encrypted.
     narrative_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # Triage. `version` goes up with every decision: a card carries the version it showed,
+    # so of two admins pressing at once only the first changes anything.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    decided_by_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    facilitator_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    facilitator_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # A decline reason or withdrawal note may name the case: encrypted like the narrative.
+    decision_note_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    signpost: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The triage card in the desk conversation, so it can be updated in place.
+    triage_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    triage_conversation_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # When an untriaged referral brings a reminder to the desk; cleared once it is sent.
+    reminder_due_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+
+
+class TriageDesk(Base):
+    """The channel or group chat where a tenant's admins triage referrals."""
+
+    __tablename__ = "triage_desks"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(256))
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    registered_by_id: Mapped[str] = mapped_column(String(256))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReferralQuestion(Base):
+    """An admin's "more information, please" and the referrer's answer, both encrypted."""
+
+    __tablename__ = "referral_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[int] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    asked_by_id: Mapped[str] = mapped_column(String(256))
+    asked_by_name: Mapped[str] = mapped_column(String(256))
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    question_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    answer_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PersonalChat(Base):
+    """Where to reach a person 1:1 (ids and a service URL only), for proactive messages."""
+
+    __tablename__ = "personal_chats"
+
+    person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A proactive message waiting to be sent; the scheduler delivers it, retrying if need be.
+
+    Claims (`claimed_until`) make each message go once when several instances share the
+    database. The activity is encrypted: it may carry a question about a case.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # "conversation" (a stored reference), "person" (a 1:1 chat, created if need be) or
+    # "triage_card" (post or update the referral's card on the desk).
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True
+    )
+    activity_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class DigestSent(Base):
+    """One weekly digest per desk per week, however many instances are running."""
+
+    __tablename__ = "digests_sent"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    week_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
 
 class AuditEntry(Base):
     """Who did what to which referral, and when. Never holds narrative text."""
@@ -88,6 +184,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor_id: Mapped[str] = mapped_column(String(256))
+    actor_name: Mapped[str] = mapped_column(String(256), default="")
     action: Mapped[str] = mapped_column(String(64))
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="SET NULL"), nullable=True, index=True

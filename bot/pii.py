@@ -77,3 +77,15 @@ def find_identifying_details(text: str) -> list[Finding]:
     elif _BIRTH_WORDS.search(text) and (has_date or re.search(r"\d", text)):
         findings.append(Finding.BIRTH_DATE)
     return findings
+
+
+def identifying_details_problem(text: str) -> str | None:
+    """What to tell the person if `text` seems to identify a child; None if it seems fine."""
+    findings = find_identifying_details(text)
+    if not findings:
+        return None
+    listed = " and ".join(f.value for f in findings)
+    return (
+        f"This looks like it includes {listed}. Please take it out and use initials or a "
+        "case reference instead: the referral must not identify the child."
+    )

@@ -11,9 +11,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import audit
+from bot.audit import Action
+from bot.clock import Clock, SystemClock
 from bot.crypto import Cipher
-from bot.models import AuditEntry, ReferenceCounter, ReferralRow, utcnow
+from bot.identity import Actor
+from bot.models import PersonalChat, ReferenceCounter, ReferralRow
+from bot.outbox import OutboxWriter, triage_card
 from bot.referral import Narrative, ReferralDraft, ReferralStatus
+from bot.working_days import WorkingCalendar
 
 
 class IncompleteReferralError(ValueError):
@@ -28,6 +34,16 @@ class Referrer:
 
 
 @dataclass(frozen=True)
+class Intake:
+    """What happens to a submitted referral: a card on the triage desk, and a reminder
+    there if nobody has triaged it within `reminder_days` working days."""
+
+    outbox: OutboxWriter
+    calendar: WorkingCalendar
+    reminder_days: int
+
+
+@dataclass(frozen=True)
 class ReferralSummary:
     reference: str
     status: ReferralStatus
@@ -38,11 +54,19 @@ class ReferralSummary:
 
 class ReferralStore:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], cipher: Cipher, prefix: str = "RP"
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cipher: Cipher,
+        prefix: str = "RP",
+        *,
+        intake: Intake | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._prefix = prefix
+        self._intake = intake
+        self._clock = clock or SystemClock()
 
     async def submit(
         self,
@@ -87,7 +111,8 @@ class ReferralStore:
         meeting = status is not ReferralStatus.NOTED_ONE_TO_ONE
         invitees = (draft.invitees or []) if meeting else []
         timing = draft.timing if meeting else None
-        now = utcnow()
+        now = self._clock.now()
+        to_triage = self._intake is not None and status is ReferralStatus.SUBMITTED
         narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
         async with self._sessions() as session, session.begin():
             number = await self._next_number(session, now.year)
@@ -116,12 +141,25 @@ class ReferralStore:
                 availability=timing.availability if timing else None,
                 urgency=timing.urgency.value if timing else None,
                 narrative_encrypted=narrative,
+                version=0,
+                reminder_due_at=(
+                    self._intake.calendar.add_working_days(now, self._intake.reminder_days)
+                    if self._intake is not None and to_triage
+                    else None
+                ),
             )
             session.add(row)
             await session.flush()
-            session.add(
-                AuditEntry(actor_id=referrer.id, action="referral.submitted", referral_id=row.id)
+            session.add(audit.entry(_actor(referrer), Action.SUBMITTED, row.id))
+            await session.merge(
+                PersonalChat(
+                    person_id=referrer.id,
+                    conversation_reference=conversation_reference,
+                    updated_at=now,
+                )
             )
+            if self._intake is not None and to_triage:
+                self._intake.outbox.add(session, [triage_card(row.id)], now)
         return reference
 
     async def _next_number(self, session: AsyncSession, year: int) -> int:
@@ -169,15 +207,17 @@ class ReferralStore:
             )
             if row is None:
                 return None
-            session.add(
-                AuditEntry(actor_id=actor_id, action="referral.narrative_read", referral_id=row.id)
-            )
-            return _narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
+            session.add(audit.entry(Actor(actor_id, ""), Action.NARRATIVE_READ, row.id))
+            return narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
 
 
 def _narrative_json(narrative: Narrative) -> str:
     return json.dumps(asdict(narrative))
 
 
-def _narrative_from_json(text: str) -> Narrative:
+def narrative_from_json(text: str) -> Narrative:
     return Narrative(**json.loads(text))
+
+
+def _actor(referrer: Referrer) -> Actor:
+    return Actor(referrer.id, referrer.name)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The checkout: `.env` and the default SQLite file live here, wherever the bot is started from.
@@ -27,6 +28,21 @@ class ModelName(StrEnum):
     THINK_SPACE = "think_space"
     SPACE_TO_THINK = "space_to_think"
     RE_THINK = "re_think"
+
+
+class Facilitator(BaseModel):
+    """Someone in the partnership's facilitator pool (FACILITATORS, a JSON list)."""
+
+    name: str
+    aad_object_id: str  # their Entra object id: how the bot finds them in Teams
+    email: str = ""
+
+
+DEFAULT_SIGNPOSTS = [
+    "The statutory route: raise it at the child's child in need, core group or strategy meeting.",
+    "The partnership's escalation protocol for resolving professional differences.",
+    "Supervision with your own manager.",
+]
 
 
 class SettingsError(ValueError):
@@ -86,6 +102,23 @@ class Settings(BaseSettings):
     child_protection_url: str = "https://www.proceduresonline.com/"
     narrative_max_chars: int = 1000
 
+    # Triage. Admins: Entra object ids, and/or the members of one Teams conversation (a team's
+    # channel or a group chat where the bot is installed), read through the Bot Connector.
+    admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_group_conversation_id: str = ""
+    facilitators: list[Facilitator] = Field(default_factory=list)
+    decline_signposts: list[str] = Field(default_factory=lambda: list(DEFAULT_SIGNPOSTS))
+    triage_reminder_working_days: int = Field(default=2, ge=1, le=30)
+    digest_weekday: int = Field(default=0, ge=0, le=6)  # 0 = Monday
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    time_zone: str = "Europe/London"
+    working_day_start_hour: int = Field(default=9, ge=0, le=23)
+    working_day_end_hour: int = Field(default=17, ge=1, le=24)
+    # Bank holidays announced after this release (England and Wales ones come built in).
+    extra_bank_holidays: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    # How often the scheduler looks for due work (messages to send, reminders, digests).
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0)
+
     # Teams app package (make package).
     app_name: str = "Reflective practice"
     app_developer_name: str = "Safeguarding Partnership"  # Teams allows 32 characters
@@ -94,7 +127,12 @@ class Settings(BaseSettings):
     app_terms_url: str = "https://example.org/reflective-practice/terms"
 
     _split = field_validator(
-        "allowed_tenant_ids", "encryption_keys", "offered_models", mode="before"
+        "allowed_tenant_ids",
+        "encryption_keys",
+        "offered_models",
+        "admin_ids",
+        "extra_bank_holidays",
+        mode="before",
     )(_split_csv)
 
     @field_validator("database_url", mode="before")
@@ -117,6 +155,8 @@ class Settings(BaseSettings):
                     "ALLOWED_TENANT_IDS is required in production: only your tenant(s) may "
                     "use the bot."
                 )
+        if self.working_day_start_hour >= self.working_day_end_hour:
+            raise SettingsError("WORKING_DAY_START_HOUR must be before WORKING_DAY_END_HOUR.")
         if not self.offered_models:
             raise SettingsError("OFFERED_MODELS must name at least one session model.")
         return self

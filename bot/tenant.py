@@ -9,6 +9,7 @@ from botbuilder.core import Middleware, TurnContext
 from botbuilder.schema import ActivityTypes
 
 from bot.identity import tenant_of
+from bot.proactive_flag import is_proactive
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ class TenantGate(Middleware):
         self._partnership = partnership
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable]) -> None:
-        if not self._allowed or tenant_of(context).lower() in self._allowed:
+        # The bot's own proactive turns go only to conversations it stored from allowed ones.
+        if not self._allowed or is_proactive() or tenant_of(context).lower() in self._allowed:
             await logic()
             return
         log.warning("refused an activity from tenant %r", tenant_of(context) or "(none)")

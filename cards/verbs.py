@@ -19,3 +19,24 @@ class Verb(StrEnum):
     INVITEES = "invitees"
     TIMING = "timing"
     REVIEW = "review"
+    # The triage desk's typed commands (admins only).
+    REGISTER_TRIAGE = "register_triage"
+    DIGEST = "digest"
+    AUDIT = "audit"
+    # The practitioner's answer to a triage question (in their 1:1 chat).
+    ANSWER_QUESTION = "answer_question"
+
+
+class TriageVerb(StrEnum):
+    """Action.Execute verbs on the triage card; every one of them is for admins only."""
+
+    DETAILS = "triage_details"
+    HIDE = "triage_hide"
+    ACCEPT_FORM = "triage_accept_form"
+    ASK_FORM = "triage_ask_form"
+    DECLINE_FORM = "triage_decline_form"
+    WITHDRAW_FORM = "triage_withdraw_form"
+    ACCEPT = "triage_accept"
+    ASK = "triage_ask"
+    DECLINE = "triage_decline"
+    WITHDRAW = "triage_withdraw"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from bot.pii import find_identifying_details
+from bot.pii import identifying_details_problem
 from bot.referral import (
     AboutReferrer,
     Invitee,
@@ -216,14 +216,9 @@ def parse_narrative(s: Submission, options: FormOptions) -> Narrative:
 
 
 def _refuse_identifying_details(text: str, fields: dict[str, str]) -> None:
-    findings = find_identifying_details(text)
-    if findings:
-        listed = " and ".join(f.value for f in findings)
-        raise Rejected(
-            f"This looks like it includes {listed}. Please take it out and use initials or a "
-            "case reference instead: the referral must not identify the child.",
-            fields,
-        )
+    problem = identifying_details_problem(text)
+    if problem:
+        raise Rejected(problem, fields)
 
 
 def _email(value: str, whose: str, fields: dict[str, str]) -> str:

@@ -1,0 +1,75 @@
+"""The referrer's answer to a triage question, from the card in their 1:1 chat."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botbuilder.core import TurnContext
+
+from bot.identity import actor_of, person_id_of
+from bot.pii import identifying_details_problem
+from bot.triage import TriageStore
+from cards.send import card_activity
+from cards.triage_cards import question_card
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 1000
+
+
+@dataclass
+class AnswerHandler:
+    store: TriageStore
+    wake: Callable[[], None]
+
+    async def on_answer(self, context: TurnContext) -> None:
+        value = context.activity.value if isinstance(context.activity.value, dict) else {}
+        try:
+            question_id = int(str(value.get("question", "")))
+        except ValueError:
+            log.warning("an answer arrived without a question id")
+            await context.send_activity("Sorry, I could not tell which question that answers.")
+            return
+        person = person_id_of(context)
+        found = await self.store.question(question_id, person)
+        if found is None:
+            # Not this person's question: say nothing about whose it is.
+            await context.send_activity("Sorry, I could not match that to one of your referrals.")
+            return
+        reference, question = found
+        answer = str(value.get("answer", "")).strip()
+        problem = _problem_with(answer)
+        if problem:
+            await context.send_activity(
+                card_activity(
+                    question_card(
+                        reference,
+                        question_id,
+                        question,
+                        answer=answer[:MAX_ANSWER_CHARS],
+                        problem=problem,
+                    )
+                )
+            )
+            return
+        view = await self.store.answer(question_id, person, actor_of(context), answer)
+        if view is None:
+            await context.send_activity(
+                f"You have already answered that question about {reference}. Thank you."
+            )
+            return
+        self.wake()
+        await context.send_activity(
+            f"Thank you. Your answer has gone to business support with referral {reference}. "
+            "I will tell you here when they decide."
+        )
+
+
+def _problem_with(answer: str) -> str | None:
+    if not answer:
+        return "Please write your answer before sending it."
+    if len(answer) > MAX_ANSWER_CHARS:
+        return f"Please keep your answer to {MAX_ANSWER_CHARS} characters."
+    return identifying_details_problem(answer)

@@ -1,0 +1,110 @@
+"""The audit log: who did what to which referral, and when. `python -m bot.audit REF` lists it.
+
+Entries never hold case text: only ids, names, actions and short non-case details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.identity import Actor
+from bot.models import AuditEntry, ReferralRow
+
+
+class Action:
+    """The actions the log records, named once."""
+
+    SUBMITTED = "referral.submitted"
+    NARRATIVE_READ = "referral.narrative_read"
+    DETAILS_VIEWED = "triage.details_viewed"
+    DESK_REGISTERED = "triage.desk_registered"
+    ACCEPTED = "triage.accepted"
+    MORE_INFO_REQUESTED = "triage.more_info_requested"
+    ANSWER_RECEIVED = "referral.answer_received"
+    DECLINED = "triage.declined"
+    WITHDRAWN = "triage.withdrawn"
+    REFUSED = "triage.refused"  # someone who is not an admin pressed an admin button
+    LOST_RACE = "triage.already_decided"  # a second admin pressed on a decided referral
+    AUDIT_READ = "audit.read"
+
+
+def entry(
+    actor: Actor, action: str, referral_id: int | None = None, detail: str = ""
+) -> AuditEntry:
+    return AuditEntry(
+        actor_id=actor.id,
+        actor_name=actor.name[:256],
+        action=action,
+        referral_id=referral_id,
+        detail=detail[:500],
+    )
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    detail: str
+
+
+async def lines_for(
+    sessions: async_sessionmaker[AsyncSession], reference: str
+) -> list[AuditLine] | None:
+    """The referral's audit trail, oldest first; None when there is no such referral."""
+    async with sessions() as session:
+        referral_id = await session.scalar(
+            select(ReferralRow.id).where(ReferralRow.reference == reference)
+        )
+        if referral_id is None:
+            return None
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.referral_id == referral_id)
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+        return [
+            AuditLine(row.at, row.actor_id, row.actor_name, row.action, row.detail) for row in rows
+        ]
+
+
+def format_lines(lines: list[AuditLine]) -> str:
+    return "\n".join(
+        f"{line.at:%Y-%m-%d %H:%M:%S} UTC  {line.action:<26} "
+        f"{line.actor_name or '-'} ({line.actor_id})" + (f"  {line.detail}" if line.detail else "")
+        for line in lines
+    )
+
+
+async def _print_trail(reference: str) -> int:
+    from bot.db import create_engine, session_factory
+    from bot.settings import Settings
+
+    engine = create_engine(Settings().database_url)
+    try:
+        lines = await lines_for(session_factory(engine), reference)
+    finally:
+        await engine.dispose()
+    if lines is None:
+        print(f"No referral {reference}.", file=sys.stderr)
+        return 1
+    print(format_lines(lines) or "(no entries)")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print a referral's audit trail.")
+    parser.add_argument("reference", help="for example RP-2026-0001")
+    sys.exit(asyncio.run(_print_trail(parser.parse_args().reference)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""The triage desk: admins register it, then act on referral cards there.
+
+Card buttons are Universal Actions (`Action.Execute`): the card returned to an invoke is
+seen only by the admin who pressed, which is how View details and the decision forms stay
+private to them. The shared card is updated in place through the outbox once a decision
+is stored, so everyone else sees the new status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
+
+from bot import audit
+from bot.admins import AdminCheck
+from bot.audit import Action
+from bot.clock import Clock
+from bot.digest import Digests
+from bot.identity import Actor, actor_of, tenant_of
+from bot.outbox import Kind, Outbox
+from bot.referral import ReferralStatus
+from bot.settings import ModelName
+from bot.triage import ALLOWED_FROM, Change, Decision, Outcome, TriageStore, TriageView
+from bot.working_days import WorkingCalendar
+from cards.binder import render
+from cards.send import card_activity
+from cards.triage_cards import DeskOptions, triage_card, when
+from cards.verbs import TriageVerb
+
+log = logging.getLogger(__name__)
+
+NOT_ADMIN = (
+    "Sorry, only the partnership's business support team can do that. "
+    "Your attempt has been recorded."
+)
+MAX_QUESTION_CHARS = 500
+MAX_REASON_CHARS = 500
+MAX_NOTE_CHARS = 200
+FORMS = {
+    TriageVerb.ACCEPT_FORM: ("accept", Decision.ACCEPT),
+    TriageVerb.ASK_FORM: ("ask", Decision.ASK),
+    TriageVerb.DECLINE_FORM: ("decline", Decision.DECLINE),
+    TriageVerb.WITHDRAW_FORM: ("withdraw", Decision.WITHDRAW),
+}
+
+
+class BadInput(ValueError):
+    """A form on the card was not filled in properly; the message says what to fix."""
+
+    def __init__(self, message: str, panel: str) -> None:
+        super().__init__(message)
+        self.panel = panel
+
+
+@dataclass
+class DeskHandler:
+    store: TriageStore
+    admins: AdminCheck
+    options: DeskOptions
+    calendar: WorkingCalendar
+    clock: Clock
+    outbox: Outbox
+    wake: Callable[[], None]
+    partnership: str
+    digests: Digests
+
+    # --- typed commands ------------------------------------------------------------------
+
+    async def register(self, context: TurnContext) -> None:
+        activity = context.activity
+        if activity.conversation.conversation_type not in ("channel", "groupChat"):
+            await context.send_activity(
+                "The triage desk lives in a channel or a group chat: add me there and type "
+                "**register triage here**."
+            )
+            return
+        actor = actor_of(context)
+        if not await self.admins.is_admin(context):
+            await self.store.record(actor, Action.REFUSED, None, "register triage here")
+            await context.send_activity(NOT_ADMIN)
+            return
+        conversation_id = _top_level_conversation(context)
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        reference["conversation"]["id"] = conversation_id
+        reference.pop("activityId", None)
+        await self.store.register_desk(tenant_of(context), conversation_id, reference, actor)
+        await self.outbox.make_due(Kind.TRIAGE_CARD, self.clock.now())
+        self.wake()
+        await context.send_activity(
+            f"This is now the triage desk for {self.partnership}. I will post a card here for "
+            "every referral waiting for triage, remind you of any not triaged in time, and "
+            "send a digest every week. Type **audit** and a reference to see a referral's "
+            "audit log, or **digest** for the figures now."
+        )
+
+    async def post_digest(self, context: TurnContext) -> None:
+        if not await self.admins.is_admin(context):
+            await self.store.record(actor_of(context), Action.REFUSED, None, "digest")
+            await context.send_activity(NOT_ADMIN)
+            return
+        card = await self.digests.card(tenant_of(context), self.clock.now())
+        await context.send_activity(card_activity(card))
+
+    async def show_audit(self, context: TurnContext, reference: str) -> None:
+        actor = actor_of(context)
+        if not await self.admins.is_admin(context):
+            await self.store.record(actor, Action.REFUSED, reference, "audit")
+            await context.send_activity(NOT_ADMIN)
+            return
+        reference = reference.strip().upper()
+        lines = await audit.lines_for(self.store.sessions, reference)
+        if lines is None:
+            await context.send_activity(f"I cannot find a referral {reference}.")
+            return
+        await self.store.record(actor, Action.AUDIT_READ, reference)
+        card = render(
+            "audit",
+            {
+                "reference": reference,
+                "zone": str(self.calendar.zone),
+                "is_empty": not lines,
+                "lines": [
+                    {
+                        "at": when(line.at, self.calendar),
+                        "action": line.action,
+                        "who": f"{line.actor_name or 'unnamed'} ({line.actor_id})",
+                        "detail": f" · {line.detail}" if line.detail else "",
+                    }
+                    for line in lines
+                ],
+            },
+        )
+        await context.send_activity(card_activity(card))
+
+    # --- card buttons ---------------------------------------------------------------------
+
+    async def on_action(
+        self, context: TurnContext, invoke: AdaptiveCardInvokeValue
+    ) -> AdaptiveCardInvokeResponse:
+        action: dict[str, Any] = invoke.action if isinstance(invoke.action, dict) else {}
+        raw = action.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        try:
+            verb = TriageVerb(str(action.get("verb", "")))
+            reference = str(data.get("reference", ""))
+            version = int(data.get("version", -1))
+        except (ValueError, TypeError):
+            log.warning("unrecognised card action %r", str(action.get("verb", ""))[:40])
+            return _message("Sorry, I did not recognise that button. Please try again.")
+        actor = actor_of(context)
+        if not await self.admins.is_admin(context):
+            await self.store.record(actor, Action.REFUSED, reference, verb.value)
+            return _message(NOT_ADMIN)
+        view = await self.store.view(reference)
+        if view is None:
+            return _message(f"I cannot find referral {reference}.")
+        try:
+            return await self._act(verb, view, version, data, actor)
+        except BadInput as problem:
+            return self._card(view, panel=problem.panel, notice=str(problem))
+
+    async def _act(
+        self, verb: TriageVerb, view: TriageView, version: int, data: dict[str, Any], actor: Actor
+    ) -> AdaptiveCardInvokeResponse:
+        if verb is TriageVerb.DETAILS:
+            details = await self.store.details(view.reference, actor)
+            return self._card(view, details=details)
+        if verb is TriageVerb.HIDE:
+            return self._card(view)
+        if verb in FORMS:
+            panel, decision = FORMS[verb]
+            if view.version != version or view.status not in ALLOWED_FROM[decision]:
+                return self._card(view, notice=self._moved_on(view))
+            return self._card(view, panel=panel)
+        decision, change = self._read_form(verb, data)
+        outcome = await self.store.decide(view.reference, version, actor, decision, change)
+        if outcome is None:
+            return _message(f"I cannot find referral {view.reference}.")
+        return self._after(outcome, decision)
+
+    def _read_form(self, verb: TriageVerb, data: dict[str, Any]) -> tuple[Decision, Change]:
+        if verb is TriageVerb.ACCEPT:
+            chosen = str(data.get("facilitator", ""))
+            facilitator = next(
+                (f for f in self.options.facilitators if f.aad_object_id == chosen), None
+            )
+            if facilitator is None:
+                raise BadInput("Please choose a facilitator from the list.", "accept")
+            try:
+                model = ModelName(str(data.get("model", "")))
+            except ValueError:
+                raise BadInput("Please choose the session model.", "accept") from None
+            return Decision.ACCEPT, Change(
+                model=model.value,
+                facilitator_id=facilitator.aad_object_id,
+                facilitator_name=facilitator.name,
+                audit_detail=f"model {model.value}; facilitator {facilitator.name}",
+            )
+        if verb is TriageVerb.ASK:
+            question = _text(data, "question", MAX_QUESTION_CHARS, "ask", "your question")
+            return Decision.ASK, Change(question=question)
+        if verb is TriageVerb.DECLINE:
+            reason = _text(data, "reason", MAX_REASON_CHARS, "decline", "a reason")
+            try:
+                signpost = self.options.signposts[int(str(data.get("signpost", "")))]
+            except (ValueError, IndexError):
+                raise BadInput("Please choose where to signpost the referrer.", "decline") from None
+            return Decision.DECLINE, Change(
+                note=reason, signpost=signpost, audit_detail=f"signpost: {signpost[:80]}"
+            )
+        if verb is TriageVerb.WITHDRAW:
+            why = str(data.get("why", ""))
+            if why not in ("withdrawn", "duplicate"):
+                raise BadInput("Please say whether it was withdrawn or a duplicate.", "withdraw")
+            note = str(data.get("note", "")).strip()
+            if len(note) > MAX_NOTE_CHARS:
+                raise BadInput(f"Please keep the note to {MAX_NOTE_CHARS} characters.", "withdraw")
+            return Decision.WITHDRAW, Change(note=note or None, audit_detail=why)
+        raise AssertionError(f"unhandled triage verb {verb}")
+
+    def _after(self, outcome: Outcome, decision: Decision) -> AdaptiveCardInvokeResponse:
+        if not outcome.applied:
+            return self._card(outcome.view, notice=self._moved_on(outcome.view))
+        self.wake()  # the shared card, the referrer and the facilitator hear of it now
+        done = {
+            Decision.ACCEPT: "Accepted. The referrer and the facilitator are being told.",
+            Decision.ASK: "Your question has gone to the referrer.",
+            Decision.DECLINE: "Declined. The referrer is being told, with your signpost.",
+            Decision.WITHDRAW: "Closed. The referrer is being told.",
+        }[decision]
+        return self._card(outcome.view, notice=done, notice_style="good")
+
+    def _moved_on(self, view: TriageView) -> str:
+        who = view.decided_by_name or "someone else"
+        at = when(view.decided_at, self.calendar)
+        if view.status is ReferralStatus.SUBMITTED and view.last_answer_at is not None:
+            return "The referrer has answered since this card was drawn: here it is now."
+        return (
+            f"This referral has moved on: {who} made it "
+            f"\u201c{view.status.value.replace('_', ' ')}\u201d on {at}. "
+            "Nothing was changed by your press; here is the card as it is now."
+        )
+
+    def _card(
+        self,
+        view: TriageView,
+        *,
+        details: Any = None,
+        panel: str | None = None,
+        notice: str = "",
+        notice_style: str = "warning",
+    ) -> AdaptiveCardInvokeResponse:
+        card = triage_card(
+            view,
+            self.calendar,
+            self.clock.now(),
+            self.options,
+            details=details,
+            panel=panel,
+            notice=notice,
+            notice_style=notice_style,
+        )
+        return AdaptiveCardInvokeResponse(
+            status_code=200, type="application/vnd.microsoft.card.adaptive", value=card
+        )
+
+
+def _message(text: str) -> AdaptiveCardInvokeResponse:
+    # Teams shows this text to the person who pressed, in place of a card.
+    return AdaptiveCardInvokeResponse(
+        status_code=200, type="application/vnd.microsoft.activity.message", value=text
+    )
+
+
+def _text(data: dict[str, Any], key: str, limit: int, panel: str, what: str) -> str:
+    value = str(data.get(key, "")).strip()
+    if not value:
+        raise BadInput(f"Please write {what}.", panel)
+    if len(value) > limit:
+        raise BadInput(f"Please keep {what} to {limit} characters.", panel)
+    return value
+
+
+def _top_level_conversation(context: TurnContext) -> str:
+    """The channel itself, not the thread the command was typed in, so cards are new posts."""
+    activity = context.activity
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    channel = channel_data.get("channel") if isinstance(channel_data, dict) else None
+    if isinstance(channel, dict) and channel.get("id"):
+        return str(channel["id"])
+    return str(activity.conversation.id).split(";messageid=")[0]

@@ -1,0 +1,125 @@
+"""The weekly digest for the triage desk: counts, and the referrals waiting longest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.models import DigestSent, ReferralRow, TriageDesk
+from bot.outbox import Kind, Message, OutboxWriter
+from bot.referral import STATUS_LABELS, ReferralStatus
+from bot.triage import OPEN
+from bot.working_days import WorkingCalendar
+from cards.binder import render
+from cards.send import card_message
+from cards.triage_cards import label_kind, label_model, when
+
+OLDEST_SHOWN = 5
+
+
+@dataclass
+class Digests:
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: OutboxWriter
+    calendar: WorkingCalendar
+    weekday: int  # 0 = Monday
+    hour: int
+
+    async def send_due(self, now: datetime) -> int:
+        """Queues this week's digest for every desk once its time has come; once per week."""
+        week_of = self._week_of(now)
+        due_at = datetime.combine(
+            week_of + timedelta(days=self.weekday), time(self.hour), self.calendar.zone
+        )
+        if now < due_at:
+            return 0
+        async with self.sessions() as session:
+            desks = list(await session.scalars(select(TriageDesk)))
+        sent = 0
+        for desk in desks:
+            sent += await self._send_once(desk, week_of, now)
+        return sent
+
+    async def card(self, tenant_id: str, now: datetime) -> dict[str, Any]:
+        async with self.sessions() as session:
+            rows = list(
+                await session.scalars(select(ReferralRow).where(ReferralRow.tenant_id == tenant_id))
+            )
+        return digest_card(rows, now, self.calendar)
+
+    async def _send_once(self, desk: TriageDesk, week_of: date, now: datetime) -> int:
+        try:
+            async with self.sessions() as session, session.begin():
+                # The claim: one row per desk per week, whichever instance inserts it.
+                await session.execute(
+                    insert(DigestSent).values(
+                        tenant_id=desk.tenant_id, week_of=week_of, sent_at=now
+                    )
+                )
+                rows = list(
+                    await session.scalars(
+                        select(ReferralRow).where(ReferralRow.tenant_id == desk.tenant_id)
+                    )
+                )
+                activity = card_message(digest_card(rows, now, self.calendar))
+                self.outbox.add(
+                    session,
+                    [Message(Kind.CONVERSATION, desk.conversation_reference, activity)],
+                    now,
+                )
+        except IntegrityError:
+            return 0
+        return 1
+
+    def _week_of(self, now: datetime) -> date:
+        today = self.calendar.local(now).date()
+        return today - timedelta(days=today.weekday())
+
+
+def digest_card(
+    rows: list[ReferralRow], now: datetime, calendar: WorkingCalendar
+) -> dict[str, Any]:
+    week_ago = now - timedelta(days=7)
+    recent = [row for row in rows if calendar.local(row.created_at) >= calendar.local(week_ago)]
+    waiting = sorted(
+        (row for row in rows if ReferralStatus(row.status) in OPEN),
+        key=lambda row: calendar.local(row.created_at),
+    )
+    by_status = Counter(STATUS_LABELS[ReferralStatus(row.status)] for row in rows)
+    sections = [
+        ("All referrals by status", by_status),
+        ("Received this week by kind", Counter(label_kind(r.kind, None) for r in recent)),
+        ("Received this week by model", Counter(label_model(r.model) for r in recent)),
+        ("Received this week by referrer's agency", Counter(r.agency for r in recent)),
+    ]
+    oldest = [
+        {
+            "title": row.reference,
+            "value": f"{STATUS_LABELS[ReferralStatus(row.status)]}, "
+            f"{calendar.working_days_between(row.created_at, now)} working days",
+        }
+        for row in waiting[:OLDEST_SHOWN]
+    ]
+    return render(
+        "digest",
+        {
+            "period": f"Week to {when(now, calendar)}",
+            "received": len(recent),
+            "waiting": len(waiting),
+            "sections": [
+                {"title": title, "is_empty": not counts, "facts": _facts(counts)}
+                for title, counts in sections
+            ]
+            + [{"title": "Waiting longest", "is_empty": not oldest, "facts": oldest}],
+        },
+    )
+
+
+def _facts(counts: Counter[str]) -> list[dict[str, str]]:
+    return [{"title": name, "value": str(n)} for name, n in counts.most_common()]

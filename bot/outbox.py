@@ -1,0 +1,239 @@
+"""Proactive messages go through a table, so none is lost to a crash, a 429 or a restart.
+
+A message is written in the same transaction as the decision that causes it. The scheduler
+delivers due messages: each is claimed first (a conditional UPDATE), so with several
+instances on one database every message is sent once. A failure the connector may get over
+(429, 5xx, a network error) is tried again later, after Retry-After where one was given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.connector import RETRYABLE, ConnectorError
+from bot.crypto import Cipher
+from bot.db import rows_changed
+from bot.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # a claim held by an instance that died is free after this
+MAX_ATTEMPTS = 12
+BATCH = 50
+
+
+class Kind:
+    CONVERSATION = "conversation"  # target: a stored conversation reference
+    PERSON = "person"  # target: {"person_id", "tenant_id", "service_url", "bot"}
+    TRIAGE_CARD = "triage_card"  # post or update a referral's card on the triage desk
+
+
+@dataclass
+class Message:
+    kind: str
+    target: dict[str, Any]
+    activity: dict[str, Any] | None = None
+    referral_id: int | None = None
+    due_at: datetime | None = None
+
+
+def triage_card(referral_id: int) -> Message:
+    """Post the referral's card on the triage desk, or bring the posted one up to date."""
+    return Message(Kind.TRIAGE_CARD, {}, None, referral_id)
+
+
+@dataclass
+class Delivery:
+    """One claimed message, decrypted, for a handler to deliver."""
+
+    id: int
+    kind: str
+    target: dict[str, Any]
+    activity: dict[str, Any] | None
+    referral_id: int | None
+    attempts: int
+
+
+class RetryLater(Exception):
+    """The handler cannot deliver yet (no triage desk, say); try again after `after`."""
+
+    def __init__(self, after: timedelta, reason: str) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass
+class OutboxWriter:
+    cipher: Cipher
+    # Called once the transaction that queued messages commits (the scheduler's wake-up).
+    on_commit: Callable[[], None] | None = None
+
+    def add(self, session: AsyncSession, messages: list[Message], now: datetime) -> None:
+        """Adds messages to the caller's transaction: they are sent only if it commits."""
+        if messages and self.on_commit is not None:
+            on_commit = self.on_commit
+            event.listen(session.sync_session, "after_commit", lambda _: on_commit(), once=True)
+        for message in messages:
+            encrypted = (
+                self.cipher.encrypt(json.dumps(message.activity))
+                if message.activity is not None
+                else None
+            )
+            session.add(
+                OutboxMessage(
+                    created_at=now,
+                    due_at=message.due_at or now,
+                    kind=message.kind,
+                    target=message.target,
+                    referral_id=message.referral_id,
+                    activity_encrypted=encrypted,
+                    attempts=0,
+                )
+            )
+
+
+@dataclass
+class Outbox:
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: Cipher
+    clock: Clock
+    handlers: dict[str, Handler] = field(default_factory=dict)
+
+    async def run_due(self, now: datetime | None = None) -> int:
+        """Delivers every message due by `now`; returns how many were sent."""
+        now = now or self.clock.now()
+        sent = 0
+        for message_id in await self._due_ids(now):
+            delivery = await self._claim(message_id, now)
+            if delivery is not None and await self._deliver(delivery):
+                sent += 1
+        return sent
+
+    async def pending(self) -> int:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)
+                )
+            )
+            return len(rows.all())
+
+    async def make_due(self, kind: str, now: datetime) -> None:
+        """Brings waiting messages of a kind forward (a triage desk has just been set up)."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.kind == kind,
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                )
+                .values(due_at=now)
+            )
+
+    async def _due_ids(self, now: datetime) -> list[int]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                    OutboxMessage.due_at <= now,
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(BATCH)
+            )
+            return list(rows.all())
+
+    async def _claim(self, message_id: int, now: datetime) -> Delivery | None:
+        async with self.sessions() as session, session.begin():
+            claimed = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+            )
+            if rows_changed(claimed) != 1:
+                return None  # another instance has it
+            row = await session.get_one(OutboxMessage, message_id)
+            activity = (
+                json.loads(self.cipher.decrypt(row.activity_encrypted))
+                if row.activity_encrypted is not None
+                else None
+            )
+            return Delivery(row.id, row.kind, row.target, activity, row.referral_id, row.attempts)
+
+    async def _deliver(self, delivery: Delivery) -> bool:
+        handler = self.handlers.get(delivery.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for outbox messages of kind {delivery.kind!r}")
+            await handler(delivery)
+        except RetryLater as wait:
+            await self._retry(delivery, wait.after, str(wait))
+            return False
+        except ConnectorError as error:
+            if error.status in RETRYABLE:
+                await self._retry(delivery, _backoff(delivery.attempts, error.retry_after), error)
+            else:  # 403 (removed from the chat), 404, 400: trying again will not help
+                await self._fail(delivery, error)
+            return False
+        except (aiohttp.ClientError, TimeoutError) as error:
+            await self._retry(delivery, _backoff(delivery.attempts, None), error)
+            return False
+        except Exception as error:  # noqa: BLE001 - one bad message must not stop the rest
+            log.exception("outbox message %d could not be delivered", delivery.id)
+            await self._fail(delivery, error)
+            return False
+        await self._finish(delivery.id, sent_at=self.clock.now())
+        return True
+
+    async def _retry(self, delivery: Delivery, after: timedelta, reason: object) -> None:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            await self._fail(delivery, reason)
+            return
+        log.warning(
+            "outbox message %d not delivered (%s); trying again in %s",
+            delivery.id,
+            str(reason)[:200],
+            after,
+        )
+        await self._finish(
+            delivery.id, due_at=self.clock.now() + after, last_error=str(reason)[:500]
+        )
+
+    async def _fail(self, delivery: Delivery, reason: object) -> None:
+        log.error("outbox message %d given up: %s", delivery.id, str(reason)[:200])
+        await self._finish(delivery.id, failed_at=self.clock.now(), last_error=str(reason)[:500])
+
+    async def _finish(self, message_id: int, **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(claimed_until=None, **values)
+            )
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    if retry_after is not None:
+        return timedelta(seconds=retry_after)
+    return timedelta(seconds=min(3600.0, 5.0 * 2 ** (attempts - 1)))

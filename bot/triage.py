@@ -1,0 +1,379 @@
+"""Triage decisions on referrals, stored so that the first of two admins wins.
+
+Every decision is one transaction: the referral's new status, the audit entry and the
+messages it causes (to the referrer, the facilitator, the desk's card) commit together.
+A card carries the `version` it showed; a press made on an older version changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import audit
+from bot.audit import Action
+from bot.clock import Clock
+from bot.crypto import Cipher
+from bot.db import rows_changed
+from bot.identity import Actor
+from bot.models import ReferralQuestion, ReferralRow, TriageDesk
+from bot.outbox import Message, OutboxWriter, triage_card
+from bot.referral import Narrative, ReferralStatus
+from bot.referrals import narrative_from_json
+from bot.working_days import WorkingCalendar
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    ASK = "ask"
+    DECLINE = "decline"
+    WITHDRAW = "withdraw"
+
+
+OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
+ALLOWED_FROM: dict[Decision, frozenset[ReferralStatus]] = {
+    Decision.ACCEPT: OPEN,
+    Decision.ASK: OPEN,
+    Decision.DECLINE: OPEN,
+    Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED},
+}
+NEW_STATUS = {
+    Decision.ACCEPT: ReferralStatus.ACCEPTED,
+    Decision.ASK: ReferralStatus.MORE_INFO_REQUESTED,
+    Decision.DECLINE: ReferralStatus.DECLINED,
+    Decision.WITHDRAW: ReferralStatus.WITHDRAWN,
+}
+AUDIT_ACTION = {
+    Decision.ACCEPT: Action.ACCEPTED,
+    Decision.ASK: Action.MORE_INFO_REQUESTED,
+    Decision.DECLINE: Action.DECLINED,
+    Decision.WITHDRAW: Action.WITHDRAWN,
+}
+
+
+@dataclass(frozen=True)
+class TriageView:
+    """What the shared triage card shows: no narrative, no answers."""
+
+    id: int
+    reference: str
+    tenant_id: str
+    status: ReferralStatus
+    version: int
+    kind: str
+    theme: str | None
+    model: str
+    rethink_strategy: int | None
+    referrer_name: str
+    referrer_agency: str
+    agencies: list[str]
+    invitee_count: int
+    manager_agreed: bool
+    referrer_is_lead: bool
+    urgency: str | None
+    created_at: datetime
+    decided_by_name: str | None
+    decided_at: datetime | None
+    facilitator_name: str | None
+    signpost: str | None
+    questions_asked: int
+    last_question_at: datetime | None
+    last_answer_at: datetime | None
+    card_id: str | None  # the shared card on the desk, once posted
+    card_conversation_id: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+
+@dataclass(frozen=True)
+class QuestionAndAnswer:
+    asked_by: str
+    asked_at: datetime
+    question: str
+    answer: str | None
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Details:
+    """What only the admin who pressed View details sees; reading it is audited."""
+
+    narrative: Narrative
+    questions: list[QuestionAndAnswer]
+    decision_note: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    applied: bool
+    view: TriageView
+    question_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A decision's details: which facilitator, what model, why declined, ..."""
+
+    model: str | None = None
+    facilitator_id: str | None = None
+    facilitator_name: str | None = None
+    note: str | None = None  # a decline reason, a withdrawal note: encrypted
+    signpost: str | None = None
+    question: str | None = None  # "more information, please": encrypted
+    audit_detail: str = ""
+
+
+# Builds the messages a decision causes, from the referral as it now is.
+Notify = Callable[[ReferralRow, TriageView, Change, int | None], list[Message]]
+
+
+@dataclass
+class TriageStore:
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: Cipher
+    clock: Clock
+    outbox: OutboxWriter
+    calendar: WorkingCalendar
+    reminder_days: int
+    notify: Notify = field(default=lambda row, view, change, question_id: [])
+
+    # --- the desk ------------------------------------------------------------------------
+
+    async def register_desk(
+        self, tenant_id: str, conversation_id: str, reference: dict[str, Any], actor: Actor
+    ) -> None:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            await session.merge(
+                TriageDesk(
+                    tenant_id=tenant_id,
+                    conversation_id=conversation_id,
+                    conversation_reference=reference,
+                    registered_by_id=actor.id,
+                    registered_at=now,
+                )
+            )
+            session.add(audit.entry(actor, Action.DESK_REGISTERED, None, conversation_id))
+
+    async def desk(self, tenant_id: str) -> TriageDesk | None:
+        async with self.sessions() as session:
+            return await session.get(TriageDesk, tenant_id)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def view(self, reference: str) -> TriageView | None:
+        async with self.sessions() as session:
+            row = await _by_reference(session, reference)
+            return None if row is None else await self._view(session, row)
+
+    async def view_by_id(self, referral_id: int) -> TriageView | None:
+        async with self.sessions() as session:
+            row = await session.get(ReferralRow, referral_id)
+            return None if row is None else await self._view(session, row)
+
+    async def details(self, reference: str, actor: Actor) -> Details | None:
+        """The narrative and the questions and answers; the read is audited."""
+        async with self.sessions() as session, session.begin():
+            row = await _by_reference(session, reference)
+            if row is None:
+                return None
+            session.add(audit.entry(actor, Action.DETAILS_VIEWED, row.id))
+            questions = await session.scalars(
+                select(ReferralQuestion)
+                .where(ReferralQuestion.referral_id == row.id)
+                .order_by(ReferralQuestion.id)
+            )
+            note = row.decision_note_encrypted
+            return Details(
+                narrative_from_json(self.cipher.decrypt(row.narrative_encrypted)),
+                [
+                    QuestionAndAnswer(
+                        q.asked_by_name,
+                        q.asked_at,
+                        self.cipher.decrypt(q.question_encrypted),
+                        self.cipher.decrypt(q.answer_encrypted) if q.answer_encrypted else None,
+                        q.answered_at,
+                    )
+                    for q in questions
+                ],
+                self.cipher.decrypt(note) if note else None,
+            )
+
+    # --- deciding -----------------------------------------------------------------------
+
+    async def decide(
+        self, reference: str, version: int, actor: Actor, decision: Decision, change: Change
+    ) -> Outcome | None:
+        """Applies the decision if the referral is still at `version`; None if no such one."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _by_reference(session, reference)
+            if row is None:
+                return None
+            allowed = ReferralStatus(row.status) in ALLOWED_FROM[decision]
+            values = self._values(decision, change, actor, now, version) if allowed else {}
+            result = (
+                await session.execute(
+                    update(ReferralRow)
+                    .where(ReferralRow.id == row.id, ReferralRow.version == version)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if allowed
+                else None
+            )
+            if result is None or rows_changed(result) != 1:
+                session.add(
+                    audit.entry(actor, Action.LOST_RACE, row.id, f"{decision} on v{version}")
+                )
+                await session.refresh(row)
+                return Outcome(False, await self._view(session, row))
+            question_id = None
+            if change.question is not None:
+                question = ReferralQuestion(
+                    referral_id=row.id,
+                    asked_by_id=actor.id,
+                    asked_by_name=actor.name,
+                    asked_at=now,
+                    question_encrypted=self.cipher.encrypt(change.question),
+                )
+                session.add(question)
+                await session.flush()
+                question_id = question.id
+            session.add(audit.entry(actor, AUDIT_ACTION[decision], row.id, change.audit_detail))
+            await session.refresh(row)
+            view = await self._view(session, row)
+            self.outbox.add(session, self.notify(row, view, change, question_id), now)
+            return Outcome(True, view, question_id)
+
+    def _values(
+        self, decision: Decision, change: Change, actor: Actor, now: datetime, version: int
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "version": version + 1,
+            "status": NEW_STATUS[decision].value,
+            "decided_by_id": actor.id,
+            "decided_by_name": actor.name,
+            "decided_at": now,
+            "updated_at": now,
+            # Nobody needs reminding about a referral that has been looked at.
+            "reminder_due_at": None,
+        }
+        if change.model is not None:
+            values["model"] = change.model
+        if change.facilitator_id is not None:
+            values["facilitator_id"] = change.facilitator_id
+            values["facilitator_name"] = change.facilitator_name
+        if change.note is not None:
+            values["decision_note_encrypted"] = self.cipher.encrypt(change.note)
+        if change.signpost is not None:
+            values["signpost"] = change.signpost
+        return values
+
+    async def answer(
+        self, question_id: int, referrer_id: str, actor: Actor, text: str
+    ) -> TriageView | None:
+        """The referrer's answer: stored, audited, and the referral goes back to triage.
+
+        None when the question is not this person's to answer or is already answered.
+        """
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            question = await session.get(ReferralQuestion, question_id)
+            if question is None or question.answer_encrypted is not None:
+                return None
+            row = await session.get(ReferralRow, question.referral_id)
+            if row is None or row.referrer_id != referrer_id:
+                return None
+            question.answer_encrypted = self.cipher.encrypt(text)
+            question.answered_at = now
+            if row.status == ReferralStatus.MORE_INFO_REQUESTED:
+                row.status = ReferralStatus.SUBMITTED.value
+                row.version += 1
+                row.updated_at = now
+                row.reminder_due_at = self.calendar.add_working_days(now, self.reminder_days)
+            session.add(audit.entry(actor, Action.ANSWER_RECEIVED, row.id))
+            await session.flush()
+            view = await self._view(session, row)
+            self.outbox.add(session, [triage_card(row.id)], now)
+            return view
+
+    async def set_card(self, referral_id: int, conversation_id: str, card_id: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(ReferralRow)
+                .where(ReferralRow.id == referral_id)
+                .values(triage_card_id=card_id, triage_conversation_id=conversation_id)
+            )
+
+    async def question(self, question_id: int, referrer_id: str) -> tuple[str, str] | None:
+        """The referral's reference and the question, if it is this referrer's to answer."""
+        async with self.sessions() as session:
+            question = await session.get(ReferralQuestion, question_id)
+            if question is None:
+                return None
+            row = await session.get(ReferralRow, question.referral_id)
+            if row is None or row.referrer_id != referrer_id:
+                return None
+            return row.reference, self.cipher.decrypt(question.question_encrypted)
+
+    async def record(
+        self, actor: Actor, action: str, reference: str | None, detail: str = ""
+    ) -> None:
+        """An audit entry about a referral (if it exists), e.g. a refused attempt."""
+        async with self.sessions() as session, session.begin():
+            row = await _by_reference(session, reference) if reference else None
+            session.add(audit.entry(actor, action, row.id if row else None, detail))
+
+    async def _view(self, session: AsyncSession, row: ReferralRow) -> TriageView:
+        questions = list(
+            await session.scalars(
+                select(ReferralQuestion).where(ReferralQuestion.referral_id == row.id)
+            )
+        )
+        asked = [q.asked_at for q in questions]
+        answered = [q.answered_at for q in questions if q.answered_at is not None]
+        agencies = [row.agency] + [i.get("agency", "") for i in row.invitees or []]
+        return TriageView(
+            id=row.id,
+            reference=row.reference,
+            tenant_id=row.tenant_id,
+            status=ReferralStatus(row.status),
+            version=row.version,
+            kind=row.kind,
+            theme=row.theme,
+            model=row.model,
+            rethink_strategy=row.rethink_strategy,
+            referrer_name=row.referrer_name,
+            referrer_agency=row.agency,
+            agencies=sorted({a.strip() for a in agencies if a and a.strip()}, key=str.lower),
+            invitee_count=len(row.invitees or []),
+            manager_agreed=row.manager_agreed,
+            referrer_is_lead=row.is_lead_professional,
+            urgency=row.urgency,
+            created_at=row.created_at,
+            decided_by_name=row.decided_by_name,
+            decided_at=row.decided_at,
+            facilitator_name=row.facilitator_name,
+            signpost=row.signpost,
+            questions_asked=len(questions),
+            last_question_at=max(asked) if asked else None,
+            last_answer_at=max(answered) if answered else None,
+            card_id=row.triage_card_id,
+            card_conversation_id=row.triage_conversation_id,
+        )
+
+
+async def _by_reference(session: AsyncSession, reference: str) -> ReferralRow | None:
+    row: ReferralRow | None = await session.scalar(
+        select(ReferralRow).where(ReferralRow.reference == reference)
+    )
+    return row

@@ -1,0 +1,259 @@
+"""The triage desk's cards: the shared card per referral (with each admin's own views),
+reminders, the weekly digest, the audit listing, and the referrer's and facilitator's news.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.referral import (
+    KIND_LABELS,
+    MODEL_LABELS,
+    STATUS_LABELS,
+    THEME_LABELS,
+    URGENCY_LABELS,
+    ReferralKind,
+    ReferralStatus,
+    Theme,
+    Urgency,
+)
+from bot.settings import Facilitator, ModelName
+from bot.triage import OPEN, Details, TriageView
+from bot.working_days import WorkingCalendar
+from cards.binder import render
+from cards.verbs import TriageVerb
+
+STATUS_COLORS = {
+    ReferralStatus.SUBMITTED: "Accent",
+    ReferralStatus.MORE_INFO_REQUESTED: "Warning",
+    ReferralStatus.ACCEPTED: "Good",
+    ReferralStatus.SCHEDULED: "Good",
+    ReferralStatus.DECLINED: "Attention",
+    ReferralStatus.WITHDRAWN: "Default",
+    ReferralStatus.COMPLETED: "Good",
+    ReferralStatus.NOTED_ONE_TO_ONE: "Default",
+}
+PANELS = ("accept", "ask", "decline", "withdraw")
+CONFIRM = {
+    "accept": ("Accept", TriageVerb.ACCEPT),
+    "ask": ("Send question", TriageVerb.ASK),
+    "decline": ("Decline", TriageVerb.DECLINE),
+    "withdraw": ("Close referral", TriageVerb.WITHDRAW),
+}
+
+
+@dataclass(frozen=True)
+class DeskOptions:
+    """What the triage forms offer, from settings."""
+
+    facilitators: tuple[Facilitator, ...]
+    models: tuple[ModelName, ...]
+    signposts: tuple[str, ...]
+
+
+def when(moment: datetime | None, calendar: WorkingCalendar) -> str:
+    if moment is None:
+        return ""
+    local = calendar.local(moment)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
+def label_kind(kind: str, theme: str | None) -> str:
+    text = KIND_LABELS.get(ReferralKind(kind), kind)
+    if theme:
+        text += f" ({THEME_LABELS.get(Theme(theme), theme)})"
+    return text
+
+
+def label_model(model: str, strategy: int | None = None) -> str:
+    text = MODEL_LABELS.get(ModelName(model), model)
+    return f"{text}, strategy {strategy}" if strategy else text
+
+
+def facts(view: TriageView, calendar: WorkingCalendar, now: datetime) -> list[dict[str, str]]:
+    age = calendar.working_days_between(view.created_at, now)
+    rows = [
+        ("Kind", label_kind(view.kind, view.theme)),
+        ("Model", label_model(view.model, view.rethink_strategy)),
+        ("Referrer", f"{view.referrer_name}, {view.referrer_agency}"),
+        ("Agencies", ", ".join(view.agencies) or "-"),
+        ("Invitees", str(view.invitee_count)),
+        ("Manager agreed", "Yes" if view.manager_agreed else "No"),
+        ("Lead Professional", "The referrer" if view.referrer_is_lead else "Someone else"),
+        ("Urgency", URGENCY_LABELS[Urgency(view.urgency)] if view.urgency else "-"),
+        (
+            "Received",
+            f"{when(view.created_at, calendar)} ({age} working day{'s' if age != 1 else ''} ago)",
+        ),
+    ]
+    if view.facilitator_name:
+        rows.append(("Facilitator", view.facilitator_name))
+    return [{"title": title, "value": value} for title, value in rows]
+
+
+def decision_line(view: TriageView, calendar: WorkingCalendar) -> str:
+    if view.decided_by_name is None or view.decided_at is None:
+        return ""
+    verb = {
+        ReferralStatus.ACCEPTED: "Accepted",
+        ReferralStatus.DECLINED: "Declined",
+        ReferralStatus.WITHDRAWN: "Closed",
+        ReferralStatus.MORE_INFO_REQUESTED: "More information asked",
+        ReferralStatus.SUBMITTED: "More information asked",
+    }.get(view.status, "Updated")
+    line = f"{verb} by {view.decided_by_name}, {when(view.decided_at, calendar)}."
+    if view.status is ReferralStatus.DECLINED and view.signpost:
+        line += f" Signposted to: {view.signpost}"
+    return line
+
+
+def question_line(view: TriageView, calendar: WorkingCalendar) -> str:
+    if view.last_answer_at is not None and (
+        view.last_question_at is None or view.last_answer_at >= view.last_question_at
+    ):
+        return (
+            f"The referrer answered on {when(view.last_answer_at, calendar)}: "
+            "press View details to read it."
+        )
+    if view.status is ReferralStatus.MORE_INFO_REQUESTED:
+        return "Waiting for the referrer's answer."
+    return ""
+
+
+def triage_card(
+    view: TriageView,
+    calendar: WorkingCalendar,
+    now: datetime,
+    options: DeskOptions,
+    *,
+    details: Details | None = None,
+    panel: str | None = None,
+    notice: str = "",
+    notice_style: str = "warning",
+) -> dict[str, Any]:
+    """The shared card (no details, no panel), or one admin's own view of it."""
+    return render(
+        "triage",
+        {
+            "reference": view.reference,
+            "status": STATUS_LABELS[view.status],
+            "status_color": STATUS_COLORS[view.status],
+            "decision": decision_line(view, calendar),
+            "question_note": question_line(view, calendar),
+            "facts": facts(view, calendar, now),
+            "notice": notice,
+            "notice_style": notice_style,
+            "details": _details(details, calendar) if details else None,
+            "form": {name: panel == name for name in PANELS},
+            "models": [{"title": MODEL_LABELS[m], "value": m.value} for m in options.models],
+            "model_value": view.model,
+            "facilitators": [
+                {"title": f.name, "value": f.aad_object_id} for f in options.facilitators
+            ],
+            "signposts": [
+                {"title": text, "value": str(i)} for i, text in enumerate(options.signposts)
+            ],
+            "actions": _actions(view, details is not None, panel),
+        },
+    )
+
+
+def _details(details: Details, calendar: WorkingCalendar) -> dict[str, Any]:
+    return {
+        "what_is_stuck": details.narrative.what_is_stuck,
+        "help_wanted": details.narrative.help_wanted,
+        "questions": [
+            {
+                "asked_by": qa.asked_by,
+                "asked_at": when(qa.asked_at, calendar),
+                "question": qa.question,
+                "answer": qa.answer if qa.answer is not None else "(not answered yet)",
+            }
+            for qa in details.questions
+        ],
+        "note": details.decision_note or "",
+    }
+
+
+def _execute(title: str, verb: TriageVerb, view: TriageView, style: str = "") -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb.value,
+        "data": {"reference": view.reference, "version": view.version},
+    }
+    if style:
+        action["style"] = style
+    return action
+
+
+def _actions(view: TriageView, showing_details: bool, panel: str | None) -> list[dict[str, Any]]:
+    if panel in CONFIRM:
+        title, verb = CONFIRM[panel]
+        return [
+            _execute(title, verb, view, "positive" if panel == "accept" else ""),
+            _execute("Back", TriageVerb.HIDE, view),
+        ]
+    actions = [
+        _execute("Hide details", TriageVerb.HIDE, view)
+        if showing_details
+        else _execute("View details", TriageVerb.DETAILS, view)
+    ]
+    if view.status in OPEN:
+        actions += [
+            _execute("Accept", TriageVerb.ACCEPT_FORM, view, "positive"),
+            _execute("Ask for more information", TriageVerb.ASK_FORM, view),
+            _execute("Decline", TriageVerb.DECLINE_FORM, view, "destructive"),
+            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view),
+        ]
+    elif view.status is ReferralStatus.ACCEPTED:
+        actions.append(_execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view))
+    return actions
+
+
+# --- messages to people ------------------------------------------------------------------
+
+
+def question_card(
+    reference: str, question_id: int, question: str, *, answer: str = "", problem: str = ""
+) -> dict[str, Any]:
+    return render(
+        "question",
+        {
+            "reference": reference,
+            "question_id": str(question_id),
+            "question": question,
+            "answer": answer,
+            "problem": problem,
+        },
+    )
+
+
+def status_card(
+    headline: str, color: str, reference: str, status: ReferralStatus, lines: list[str]
+) -> dict[str, Any]:
+    return render(
+        "status_update",
+        {
+            "headline": headline,
+            "color": color,
+            "facts": [
+                {"title": "Reference", "value": reference},
+                {"title": "Status", "value": STATUS_LABELS[status]},
+            ],
+            "lines": lines,
+        },
+    )
+
+
+def notice_card(
+    headline: str,
+    lines: list[str],
+    facts: list[dict[str, str]] | None = None,
+    color: str = "Default",
+) -> dict[str, Any]:
+    return render(
+        "notice", {"headline": headline, "lines": lines, "facts": facts or [], "color": color}
+    )
