@@ -4,6 +4,9 @@
   instead of a msrest ConnectorClient; the turn's connector client still supplies the
   credentials, so authentication is botbuilder's own.
 - Updates in place (`update_activity`) go through the same sender, for the same reasons.
+- 4.17.1's ActivityHandler serializes an invoke's body (the Universal Actions card) to a
+  dict, and CloudAdapter.process then serializes it again as if it were a msrest Model,
+  so every `adaptiveCard/action` answered 500. Already-serialized bodies pass through.
 - 4.17.1 hands `ExpectedReplies(...).serialize()` (a dict) to `serializer_helper`, which
   wants a msrest Model, so every `deliveryMode: expectReplies` turn answered 500 after it
   had run (microsoft/botbuilder-python#2156). The Agents Playground can send that mode.
@@ -24,8 +27,10 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 from botframework.connector.auth import BotFrameworkAuthentication
+from msrest.serialization import Model
 
 from bot.connector import ConnectorSender, TokenSource
+from bot.proactive_flag import is_proactive
 from bot.wire import to_wire
 
 # Activity types the stock adapter handles without calling the connector.
@@ -53,7 +58,9 @@ class BotAdapter(CloudAdapter):
                 activity.conversation.id,
                 to_wire(activity),
                 _token_source(client),
-                activity.reply_to_id,
+                # A proactive message is a new post: its "reply to" id is botbuilder's
+                # made-up continuation id, which Teams would take for a thread to answer.
+                None if is_proactive() else activity.reply_to_id,
             )
             responses.append(ResourceResponse(id=sent_id))
         return responses
@@ -84,7 +91,20 @@ class BotAdapter(CloudAdapter):
                 status=HTTPStatus.OK,
                 body=ExpectedReplies(activities=context.buffered_reply_activities),
             )
-        return super()._process_turn_results(context)
+        response = super()._process_turn_results(context)
+        if response is not None and isinstance(response.body, dict):
+            response.body = _AlreadySerialized(response.body)
+        return response
+
+
+class _AlreadySerialized(Model):
+    """A JSON body msrest's serializer hands back unchanged (its "additional properties")."""
+
+    _attribute_map = {"additional_properties": {"key": "", "type": "{object}"}}
+
+    def __init__(self, body: dict) -> None:
+        super().__init__()
+        self.additional_properties = body
 
 
 def _token_source(client: object) -> TokenSource:

@@ -30,7 +30,8 @@ class AdminCheck:
         self._group = group_conversation_id
         self._is_member = is_member
         self._clock = clock
-        self._members: dict[str, tuple[bool, datetime]] = {}
+        # Members seen lately, until when: a press should not cost a connector call each time.
+        self._members: dict[str, datetime] = {}
 
     @property
     def configured(self) -> bool:
@@ -45,13 +46,14 @@ class AdminCheck:
             return False
         key = str(sender.aad_object_id or sender.id)
         now = self._clock.now()
-        known = self._members.get(key)
-        if known is not None and known[1] > now:
-            return known[0]
+        if self._members.get(key, now) > now:
+            return True
         try:
             member = await self._is_member(context, self._group, key)
         except (ConnectorError, aiohttp.ClientError, TimeoutError):
             log.warning("could not read the admin group's members", exc_info=True)
             return False  # not cached: the next press asks again
-        self._members[key] = (member, now + REMEMBER_FOR)
+        if member:
+            # Only a yes is remembered: someone just added to the group is let in at once.
+            self._members[key] = now + REMEMBER_FOR
         return member

@@ -107,12 +107,12 @@ class DeskHandler:
         await context.send_activity(card_activity(card))
 
     async def show_audit(self, context: TurnContext, reference: str) -> None:
+        reference = reference.strip().upper()  # typed commands arrive lower-cased
         actor = actor_of(context)
         if not await self.admins.is_admin(context):
             await self.store.record(actor, Action.REFUSED, reference, "audit")
             await context.send_activity(NOT_ADMIN)
             return
-        reference = reference.strip().upper()
         lines = await audit.lines_for(self.store.sessions, reference)
         if lines is None:
             await context.send_activity(f"I cannot find a referral {reference}.")
@@ -270,9 +270,17 @@ class DeskHandler:
         )
 
 
+class _MessageResponse(AdaptiveCardInvokeResponse):
+    # botbuilder types `value` as a dict, but a message response's value is a string.
+    _attribute_map = {
+        **AdaptiveCardInvokeResponse._attribute_map,
+        "value": {"key": "value", "type": "str"},
+    }
+
+
 def _message(text: str) -> AdaptiveCardInvokeResponse:
-    # Teams shows this text to the person who pressed, in place of a card.
-    return AdaptiveCardInvokeResponse(
+    # Teams shows this text to the person who pressed; the card stays as it was.
+    return _MessageResponse(
         status_code=200, type="application/vnd.microsoft.activity.message", value=text
     )
 

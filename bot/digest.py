@@ -43,7 +43,9 @@ class Digests:
             desks = list(await session.scalars(select(TriageDesk)))
         sent = 0
         for desk in desks:
-            sent += await self._send_once(desk, week_of, now)
+            # A desk set up after this week's digest time gets its first one next week.
+            if self.calendar.local(desk.registered_at) < due_at:
+                sent += await self._send_once(desk, week_of, now)
         return sent
 
     async def card(self, tenant_id: str, now: datetime) -> dict[str, Any]:

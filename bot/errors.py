@@ -7,6 +7,7 @@ import logging
 from botbuilder.core import TurnContext
 from botbuilder.schema import ActivityTypes
 
+from bot.proactive_flag import is_proactive
 from bot.storage import ETagConflictError
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,9 @@ BUSY = "That arrived twice at once, so I acted on it once. Please carry on from 
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
+    if is_proactive():
+        # The bot's own message failed: the outbox that sent it decides whether to retry.
+        raise error
     # Activity ids only: message text may hold case details and never goes to the log.
     if isinstance(error, ETagConflictError):
         log.info(

@@ -21,23 +21,25 @@ class Notices:
         self, row: ReferralRow, view: TriageView, change: Change, question_id: int | None
     ) -> list[Message]:
         messages = [triage_card(row.id)]
-        to_referrer = self._for_referrer(view, change, question_id)
+        to_referrer = self.referrer_card(view, change, question_id)
         if to_referrer is not None:
             messages.append(
-                Message(Kind.CONVERSATION, row.conversation_reference, to_referrer, row.id)
+                Message(
+                    Kind.CONVERSATION, row.conversation_reference, card_message(to_referrer), row.id
+                )
             )
         if view.status is ReferralStatus.ACCEPTED and change.facilitator_id:
             messages.append(
                 Message(
                     Kind.PERSON,
                     _person_target(change.facilitator_id, row),
-                    card_message(self._for_facilitator(view)),
+                    card_message(self.facilitator_card(view)),
                     row.id,
                 )
             )
         return messages
 
-    def _for_referrer(
+    def referrer_card(
         self, view: TriageView, change: Change, question_id: int | None
     ) -> dict[str, Any] | None:
         status = view.status
@@ -89,9 +91,9 @@ class Notices:
             )
         else:
             return None
-        return card_message(card)
+        return card
 
-    def _for_facilitator(self, view: TriageView) -> dict[str, Any]:
+    def facilitator_card(self, view: TriageView) -> dict[str, Any]:
         return notice_card(
             f"You are facilitating {view.reference}",
             [

@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.fernet import Fernet
 
-from app import create_app
+from app import RUNTIME, Runtime, create_app
+from bot.clock import Clock
 from bot.settings import Settings
 from tests.support.client import TeamsUser
 from tests.support.connector import FakeConnector
@@ -51,8 +52,9 @@ async def connector() -> AsyncIterator[FakeConnector]:
 class RunningBot:
     """The real app served on a loopback port; can be stopped and started again."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock
         self.server: TestServer | None = None
 
     @property
@@ -60,9 +62,19 @@ class RunningBot:
         assert self.server is not None
         return str(self.server.make_url("/"))
 
+    @property
+    def runtime(self) -> Runtime:
+        assert self.server is not None
+        return self.server.app[RUNTIME]
+
     async def start(self) -> None:
-        self.server = TestServer(create_app(self.settings), host="127.0.0.1")
+        self.server = TestServer(create_app(self.settings, clock=self.clock), host="127.0.0.1")
         await self.server.start_server()
+
+    async def settle(self) -> None:
+        """Runs the scheduler until the work due now is done (messages sent, and so on)."""
+        for _ in range(3):
+            await self.runtime.scheduler.tick()
 
     async def stop(self) -> None:
         if self.server is not None:

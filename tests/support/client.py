@@ -29,16 +29,18 @@ class TeamsUser:
         tenant: str = TENANT,
         conversation_type: str = "personal",
         token: str | None = None,
+        aad_id: str | None = None,
+        conversation_id: str | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.connector = connector
         self.session = session
         number = next(self._counter)
         self.user_id = f"29:user-{number}"
-        self.aad_id = str(uuid.uuid4())
+        self.aad_id = aad_id or str(uuid.uuid4())
         self.name = name
         self.tenant = tenant
-        self.conversation_id = f"a:conversation-{uuid.uuid4().hex[:12]}"
+        self.conversation_id = conversation_id or f"a:conversation-{uuid.uuid4().hex[:12]}"
         self.conversation_type = conversation_type
         self.token = token
         self.last_status = 0
@@ -56,11 +58,36 @@ class TeamsUser:
                 "conversationType": self.conversation_type,
                 "tenantId": self.tenant,
             },
-            "channelData": {"tenant": {"id": self.tenant}},
+            "channelData": self._channel_data(),
             "locale": "en-GB",
         }
         base.update(fields)
         return base
+
+    def _channel_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"tenant": {"id": self.tenant}}
+        if self.conversation_type == "channel":
+            data["channel"] = {"id": self.conversation_id}
+            data["team"] = {"id": self.conversation_id}
+        return data
+
+    async def invoke(self, verb: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Presses an Action.Execute button; returns the invoke response's body."""
+        activity = self.activity(
+            type="invoke",
+            name="adaptiveCard/action",
+            value={
+                "action": {"type": "Action.Execute", "verb": verb, "data": data},
+                "trigger": "manual",
+            },
+        )
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self.session.post(
+            f"{self.bot_url}api/messages", json=activity, headers=headers
+        ) as response:
+            self.last_status = response.status
+            body: dict[str, Any] = await response.json()
+        return body
 
     async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
         """Posts one activity; returns what the bot sent to this conversation meanwhile."""

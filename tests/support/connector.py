@@ -7,9 +7,11 @@ for the next calls. Paths and bodies follow the Bot Framework REST API v3.
 from __future__ import annotations
 
 import itertools
-from collections import deque
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -31,7 +33,14 @@ class FakeConnector:
         self.activities: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        self.request_times: list[float] = []  # time.monotonic() of each request, in order
         self.failures: deque[Failure] = deque()
+        # Failures only for requests whose (decoded) path contains a given text.
+        self.failures_for: dict[str, deque[Failure]] = defaultdict(deque)
+        # conversation id -> member ids (Teams user ids or Entra object ids) in it
+        self.members: dict[str, set[str]] = defaultdict(set)
+        # the body of every "create conversation" call, with the id given to it
+        self.created: list[dict[str, Any]] = []
         # Every card the bot really sent that breaks Adaptive Cards 1.5 (checked at teardown).
         self.invalid_cards: list[tuple[str, list[str]]] = []
         self._ids = itertools.count(1)
@@ -48,6 +57,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._send)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_post("/v3/conversations", self._create_conversation)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
 
@@ -58,6 +68,14 @@ class FakeConnector:
     def _record(self, request: web.Request) -> web.Response | None:
         """Notes the call; returns the queued failure to answer with, if any."""
         self.requests.append((request.method, request.raw_path))
+        self.request_times.append(time.monotonic())
+        path = unquote(request.raw_path)
+        for fragment, queued in self.failures_for.items():
+            if fragment in path and queued:
+                failure = queued.popleft()
+                return web.json_response(
+                    failure.body, status=failure.status, headers=failure.headers
+                )
         if self.failures:
             failure = self.failures.popleft()
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
@@ -93,5 +111,30 @@ class FakeConnector:
         failed = self._record(request)
         if failed is not None:
             return failed
+        body = await request.json()
         conversation_id = f"a:personal-{next(self._ids)}"
+        self.created.append({**body, "id": conversation_id})
         return web.json_response({"id": conversation_id, "activityId": "", "serviceUrl": self.url})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        failed = self._record(request)
+        if failed is not None:
+            return failed
+        conversation = request.match_info["conversation"]
+        member = request.match_info["member"]
+        if member not in self.members[conversation]:
+            # What Teams answers for someone who is not in the conversation.
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation", "message": "not found"}},
+                status=404,
+            )
+        return web.json_response({"id": f"29:{member}", "aadObjectId": member, "name": "Member"})
+
+    def sent_to(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every activity posted to the conversation, oldest first."""
+        return [
+            a for a in self.activities if a.get("conversation", {}).get("id") == conversation_id
+        ]
+
+    def updates_to(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [u for u in self.updates if u.get("conversation", {}).get("id") == conversation_id]

@@ -1,0 +1,170 @@
+"""Sample triage cards for the gallery (see cards.gallery)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.audit import AuditLine
+from bot.digest import digest_card
+from bot.models import ReferralRow
+from bot.notices import Notices
+from bot.referral import Narrative, ReferralStatus
+from bot.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
+from bot.triage import Change, Details, QuestionAndAnswer, TriageView
+from bot.working_days import WorkingCalendar
+from cards.binder import render
+from cards.triage_cards import DeskOptions, question_card, triage_card, when
+
+NOW = datetime(2026, 11, 26, 11, 30, tzinfo=UTC)
+CALENDAR = WorkingCalendar()
+OPTIONS = DeskOptions(
+    (
+        Facilitator(name="Jo Facilitator", aad_object_id="f-1"),
+        Facilitator(name="Ade Independent", aad_object_id="f-2"),
+    ),
+    tuple(ModelName),
+    tuple(DEFAULT_SIGNPOSTS),
+)
+WAITING = TriageView(
+    id=1,
+    reference="RP-2026-0007",
+    tenant_id="t",
+    status=ReferralStatus.SUBMITTED,
+    version=0,
+    kind="network_challenge",
+    theme=None,
+    model="re_think",
+    rethink_strategy=3,
+    referrer_name="Sam Practitioner",
+    referrer_agency="Health Visiting",
+    agencies=["Children's Social Care", "Health Visiting", "Oak Primary School"],
+    invitee_count=3,
+    manager_agreed=True,
+    referrer_is_lead=False,
+    urgency="soon",
+    created_at=datetime(2026, 11, 23, 14, 5, tzinfo=UTC),
+    decided_by_name=None,
+    decided_at=None,
+    facilitator_name=None,
+    signpost=None,
+    questions_asked=0,
+    last_question_at=None,
+    last_answer_at=None,
+    card_id=None,
+    card_conversation_id=None,
+)
+ACCEPTED = WAITING.__class__(
+    **{
+        **WAITING.__dict__,
+        "status": ReferralStatus.ACCEPTED,
+        "version": 1,
+        "decided_by_name": "Alex Admin",
+        "decided_at": NOW,
+        "facilitator_name": "Ade Independent",
+    }
+)
+DETAILS = Details(
+    Narrative(
+        "Child A (ref CS-1234): school and health disagree about the level of need.",
+        "A restorative space to agree a way forward.",
+    ),
+    [
+        QuestionAndAnswer(
+            "Alex Admin",
+            datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+            "Has the Lead Professional agreed to attend?",
+            "Yes, and their manager too.",
+            datetime(2026, 11, 24, 15, 0, tzinfo=UTC),
+        )
+    ],
+    None,
+)
+
+
+def _digest() -> dict[str, Any]:
+    def row(reference: str, status: str, model: str, agency: str, day: int) -> ReferralRow:
+        return ReferralRow(
+            reference=reference,
+            status=status,
+            kind="child_family",
+            model=model,
+            agency=agency,
+            created_at=datetime(2026, 11, day, 10, 0, tzinfo=UTC),
+        )
+
+    return digest_card(
+        [
+            row("RP-2026-0004", "accepted", "think_space", "Police", 9),
+            row("RP-2026-0005", "submitted", "space_to_think", "Education", 17),
+            row("RP-2026-0006", "more_info_requested", "space_to_think", "Health Visiting", 24),
+            row("RP-2026-0007", "submitted", "re_think", "Health Visiting", 25),
+        ],
+        datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+        CALENDAR,
+    )
+
+
+def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
+    notices = Notices("Safeguarding Children Partnership")
+
+    def card(view: TriageView, **kwargs: Any) -> Callable[[], dict[str, Any]]:
+        return lambda: triage_card(view, CALENDAR, NOW, OPTIONS, **kwargs)
+
+    declined = Change(note="This needs the strategy meeting.", signpost=DEFAULT_SIGNPOSTS[0])
+    return {
+        "triage": card(WAITING),
+        "triage-details": card(WAITING, details=DETAILS),
+        "triage-accept": card(WAITING, panel="accept"),
+        "triage-ask": card(WAITING, panel="ask"),
+        "triage-decline": card(WAITING, panel="decline"),
+        "triage-withdraw": card(WAITING, panel="withdraw"),
+        "triage-accepted": card(ACCEPTED),
+        "triage-moved-on": card(
+            ACCEPTED,
+            notice="This referral has moved on: Alex Admin made it \u201caccepted\u201d. "
+            "Nothing was changed by your press.",
+        ),
+        "question": lambda: question_card(
+            "RP-2026-0007", 1, "Has the Lead Professional agreed to attend?"
+        ),
+        "referrer-accepted": lambda: notices.referrer_card(ACCEPTED, Change(), None) or {},
+        "referrer-declined": lambda: (
+            notices.referrer_card(
+                ACCEPTED.__class__(**{**ACCEPTED.__dict__, "status": ReferralStatus.DECLINED}),
+                declined,
+                None,
+            )
+            or {}
+        ),
+        "facilitator-assigned": lambda: notices.facilitator_card(ACCEPTED),
+        "digest": _digest,
+        "audit": lambda: render(
+            "audit",
+            {
+                "reference": "RP-2026-0007",
+                "zone": "Europe/London",
+                "is_empty": False,
+                "lines": [
+                    {
+                        "at": when(line.at, CALENDAR),
+                        "action": line.action,
+                        "who": f"{line.actor_name} ({line.actor_id})",
+                        "detail": f" · {line.detail}" if line.detail else "",
+                    }
+                    for line in [
+                        AuditLine(
+                            WAITING.created_at,
+                            "aad-1",
+                            "Sam Practitioner",
+                            "referral.submitted",
+                            "",
+                        ),
+                        AuditLine(NOW, "aad-2", "Alex Admin", "triage.details_viewed", ""),
+                        AuditLine(NOW, "aad-2", "Alex Admin", "triage.accepted", "model re_think"),
+                    ]
+                ],
+            },
+        ),
+    }
