@@ -1,7 +1,7 @@
 """The triage desk: admins register it, then act on referral cards there.
 
 Card buttons are Universal Actions (`Action.Execute`): the card returned to an invoke is
-seen only by the admin who pressed, which is how View details and the decision forms stay
+seen only by the admin who pressed, which is how Details and the decision forms stay
 private to them. The shared card is updated in place through the outbox once a decision
 is stored, so everyone else sees the new status.
 """

@@ -104,7 +104,7 @@ class QuestionAndAnswer:
 
 @dataclass(frozen=True)
 class Details:
-    """What only the admin who pressed View details sees; reading it is audited."""
+    """What only the admin who pressed Details sees; reading it is audited."""
 
     narrative: Narrative
     questions: list[QuestionAndAnswer]

@@ -115,7 +115,7 @@ def question_line(view: TriageView, calendar: WorkingCalendar) -> str:
     ):
         return (
             f"The referrer answered on {when(view.last_answer_at, calendar)}: "
-            "press View details to read it."
+            "press Details to read it."
         )
     if view.status is ReferralStatus.MORE_INFO_REQUESTED:
         return "Waiting for the referrer's answer."
@@ -177,7 +177,9 @@ def _details(details: Details, calendar: WorkingCalendar) -> dict[str, Any]:
     }
 
 
-def _execute(title: str, verb: TriageVerb, view: TriageView, style: str = "") -> dict[str, Any]:
+def _execute(
+    title: str, verb: TriageVerb, view: TriageView, style: str = "", secondary: bool = False
+) -> dict[str, Any]:
     action: dict[str, Any] = {
         "type": "Action.Execute",
         "title": title,
@@ -186,6 +188,8 @@ def _execute(title: str, verb: TriageVerb, view: TriageView, style: str = "") ->
     }
     if style:
         action["style"] = style
+    if secondary:
+        action["mode"] = "secondary"  # in the card's "..." menu: a rarer choice
     return action
 
 
@@ -196,17 +200,18 @@ def _actions(view: TriageView, showing_details: bool, panel: str | None) -> list
             _execute(title, verb, view, "positive" if panel == "accept" else ""),
             _execute("Back", TriageVerb.HIDE, view),
         ]
+    # Four short titles fit a Teams card's width; the rarest choice goes in the "..." menu.
     actions = [
         _execute("Hide details", TriageVerb.HIDE, view)
         if showing_details
-        else _execute("View details", TriageVerb.DETAILS, view)
+        else _execute("Details", TriageVerb.DETAILS, view)
     ]
     if view.status in OPEN:
         actions += [
             _execute("Accept", TriageVerb.ACCEPT_FORM, view, "positive"),
-            _execute("Ask for more information", TriageVerb.ASK_FORM, view),
+            _execute("Ask referrer", TriageVerb.ASK_FORM, view),
             _execute("Decline", TriageVerb.DECLINE_FORM, view, "destructive"),
-            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view),
+            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True),
         ]
     elif view.status is ReferralStatus.ACCEPTED:
         actions.append(_execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view))

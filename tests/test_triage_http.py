@@ -23,6 +23,7 @@ from tests.support.triage import (
     FACILITATOR,
     MESSAGE,
     Scene,
+    accept,
     press,
     shown,
     triage_scene,
@@ -93,14 +94,7 @@ async def test_whole_triage_flow(scene: Scene) -> None:
 
     form = await press(scene.admin, "triage_accept_form", reference, version)
     assert "Facilitator" in shown(form)
-    accepted = await press(
-        scene.admin,
-        "triage_accept",
-        reference,
-        version,
-        model="space_to_think",
-        facilitator=FACILITATOR["aad_object_id"],
-    )
+    accepted = await accept(scene.admin, reference, version)
     assert "Accepted. The referrer and the facilitator are being told." in shown(accepted)
     await scene.bot.settle()
 
@@ -185,14 +179,7 @@ async def test_two_admins_at_once_the_first_wins(scene: Scene) -> None:
     reference = await scene.refer()
     version = version_of(scene.desk_card(reference))
     first, second = await asyncio.gather(
-        press(
-            scene.admin,
-            "triage_accept",
-            reference,
-            version,
-            model="space_to_think",
-            facilitator=FACILITATOR["aad_object_id"],
-        ),
+        accept(scene.admin, reference, version),
         press(
             scene.second_admin,
             "triage_decline",
@@ -223,14 +210,7 @@ async def test_two_admins_at_once_the_first_wins(scene: Scene) -> None:
 async def test_a_stale_button_does_nothing_harmful(scene: Scene) -> None:
     reference = await scene.refer()
     old_version = version_of(scene.desk_card(reference))
-    await press(
-        scene.admin,
-        "triage_accept",
-        reference,
-        old_version,
-        model="re_think",
-        facilitator=FACILITATOR["aad_object_id"],
-    )
+    await accept(scene.admin, reference, old_version, model="re_think")
     await scene.bot.settle()
 
     for verb, inputs in [

@@ -81,6 +81,20 @@ async def press(
     return body
 
 
+async def accept(
+    user: TeamsUser, reference: str, version: int, model: str = "space_to_think"
+) -> dict[str, Any]:
+    """Accepts the referral for the pool's facilitator."""
+    return await press(
+        user,
+        "triage_accept",
+        reference,
+        version,
+        model=model,
+        facilitator=FACILITATOR["aad_object_id"],
+    )
+
+
 def shown(body: dict[str, Any]) -> str:
     """What the person who pressed sees: the card's text, or the message."""
     return card_text(body["value"]) if body.get("type") == CARD else str(body.get("value"))
