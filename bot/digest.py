@@ -50,9 +50,7 @@ class Digests:
 
     async def card(self, tenant_id: str, now: datetime) -> dict[str, Any]:
         async with self.sessions() as session:
-            rows = list(
-                await session.scalars(select(ReferralRow).where(ReferralRow.tenant_id == tenant_id))
-            )
+            rows = await _referrals_of(session, tenant_id)
         return digest_card(rows, now, self.calendar)
 
     async def _send_once(self, desk: TriageDesk, week_of: date, now: datetime) -> int:
@@ -64,11 +62,7 @@ class Digests:
                         tenant_id=desk.tenant_id, week_of=week_of, sent_at=now
                     )
                 )
-                rows = list(
-                    await session.scalars(
-                        select(ReferralRow).where(ReferralRow.tenant_id == desk.tenant_id)
-                    )
-                )
+                rows = await _referrals_of(session, desk.tenant_id)
                 activity = card_message(digest_card(rows, now, self.calendar))
                 self.outbox.add(
                     session,
@@ -82,6 +76,12 @@ class Digests:
     def _week_of(self, now: datetime) -> date:
         today = self.calendar.local(now).date()
         return today - timedelta(days=today.weekday())
+
+
+async def _referrals_of(session: AsyncSession, tenant_id: str) -> list[ReferralRow]:
+    return list(
+        await session.scalars(select(ReferralRow).where(ReferralRow.tenant_id == tenant_id))
+    )
 
 
 def digest_card(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -124,12 +124,12 @@ class Outbox:
 
     async def pending(self) -> int:
         async with self.sessions() as session:
-            rows = await session.scalars(
-                select(OutboxMessage.id).where(
+            count = await session.scalar(
+                select(func.count(OutboxMessage.id)).where(
                     OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)
                 )
             )
-            return len(rows.all())
+            return int(count or 0)
 
     async def make_due(self, kind: str, now: datetime) -> None:
         """Brings waiting messages of a kind forward (a triage desk has just been set up)."""

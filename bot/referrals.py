@@ -112,7 +112,7 @@ class ReferralStore:
         invitees = (draft.invitees or []) if meeting else []
         timing = draft.timing if meeting else None
         now = self._clock.now()
-        to_triage = self._intake is not None and status is ReferralStatus.SUBMITTED
+        intake = self._intake if status is ReferralStatus.SUBMITTED else None
         narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
         async with self._sessions() as session, session.begin():
             number = await self._next_number(session, now.year)
@@ -143,8 +143,8 @@ class ReferralStore:
                 narrative_encrypted=narrative,
                 version=0,
                 reminder_due_at=(
-                    self._intake.calendar.add_working_days(now, self._intake.reminder_days)
-                    if self._intake is not None and to_triage
+                    intake.calendar.add_working_days(now, intake.reminder_days)
+                    if intake is not None
                     else None
                 ),
             )
@@ -158,8 +158,8 @@ class ReferralStore:
                     updated_at=now,
                 )
             )
-            if self._intake is not None and to_triage:
-                self._intake.outbox.add(session, [triage_card(row.id)], now)
+            if intake is not None:
+                intake.outbox.add(session, [triage_card(row.id)], now)
         return reference
 
     async def _next_number(self, session: AsyncSession, year: int) -> int:

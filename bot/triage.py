@@ -82,7 +82,6 @@ class TriageView:
     decided_at: datetime | None
     facilitator_name: str | None
     signpost: str | None
-    questions_asked: int
     last_question_at: datetime | None
     last_answer_at: datetime | None
     card_id: str | None  # the shared card on the desk, once posted
@@ -218,19 +217,7 @@ class TriageStore:
             row = await _by_reference(session, reference)
             if row is None:
                 return None
-            allowed = ReferralStatus(row.status) in ALLOWED_FROM[decision]
-            values = self._values(decision, change, actor, now, version) if allowed else {}
-            result = (
-                await session.execute(
-                    update(ReferralRow)
-                    .where(ReferralRow.id == row.id, ReferralRow.version == version)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                if allowed
-                else None
-            )
-            if result is None or rows_changed(result) != 1:
+            if not await self._apply(session, row, decision, change, actor, now, version):
                 session.add(
                     audit.entry(actor, Action.LOST_RACE, row.id, f"{decision} on v{version}")
                 )
@@ -253,6 +240,27 @@ class TriageStore:
             view = await self._view(session, row)
             self.outbox.add(session, self.notify(row, view, change, question_id), now)
             return Outcome(True, view, question_id)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        row: ReferralRow,
+        decision: Decision,
+        change: Change,
+        actor: Actor,
+        now: datetime,
+        version: int,
+    ) -> bool:
+        """The conditional UPDATE: True only if the referral was still at `version`."""
+        if ReferralStatus(row.status) not in ALLOWED_FROM[decision]:
+            return False
+        result = await session.execute(
+            update(ReferralRow)
+            .where(ReferralRow.id == row.id, ReferralRow.version == version)
+            .values(**self._values(decision, change, actor, now, version))
+            .execution_options(synchronize_session=False)
+        )
+        return rows_changed(result) == 1
 
     def _values(
         self, decision: Decision, change: Change, actor: Actor, now: datetime, version: int
@@ -364,7 +372,6 @@ class TriageStore:
             decided_at=row.decided_at,
             facilitator_name=row.facilitator_name,
             signpost=row.signpost,
-            questions_asked=len(questions),
             last_question_at=max(asked) if asked else None,
             last_answer_at=max(answered) if answered else None,
             card_id=row.triage_card_id,

@@ -49,7 +49,6 @@ WAITING = TriageView(
     decided_at=None,
     facilitator_name=None,
     signpost=None,
-    questions_asked=0,
     last_question_at=None,
     last_answer_at=None,
     card_id=None,
