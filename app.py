@@ -25,12 +25,17 @@ from bot.desk import DeskHandler
 from bot.digest import Digests
 from bot.errors import on_turn_error
 from bot.handler import ReflectiveBot
+from bot.meeting import MeetingHandler
+from bot.meeting_roles import MeetingRoles
+from bot.meeting_sessions import SessionStore
 from bot.notices import Notices
 from bot.outbox import Outbox, OutboxWriter
 from bot.proactive import Proactive
+from bot.protocols import BUILT_IN, load_protocols
 from bot.referrals import Intake, ReferralStore
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.session_messages import SessionMessages
 from bot.settings import Settings
 from bot.state import FastConversationState
 from bot.storage import SqlStorage
@@ -53,6 +58,7 @@ class Runtime:
     scheduler: Scheduler
     outbox: Outbox
     triage: TriageStore
+    sessions: SessionStore
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -93,12 +99,24 @@ def build_runtime(
         Notices(settings.partnership_name).after_decision,
     )
     digests = Digests(sessions, writer, calendar, settings.digest_weekday, settings.digest_hour)
+    session_messages = SessionMessages(calendar)
+    session_store = SessionStore(
+        sessions,
+        cipher,
+        clock,
+        writer,
+        settings.session_card_refresh_seconds,
+        session_messages.announce,
+        session_messages.opening,
+        session_messages.closing,
+    )
     scheduler = Scheduler(
         clock,
         settings.scheduler_interval_seconds,
         [
             ("reminders", Reminders(sessions, writer, calendar).send_due),
             ("digests", digests.send_due),
+            ("session timers", session_store.run_due),
             ("outbox", outbox.run_due),
         ],
     )
@@ -126,7 +144,19 @@ def build_runtime(
         digests,
     )
     proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
-    Deliveries(proactive, triage, calendar, desk_options, clock).register(outbox)
+    Deliveries(proactive, triage, calendar, desk_options, clock, session_store).register(outbox)
+    protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
+    meeting = MeetingHandler(
+        session_store,
+        load_protocols(protocol_dirs),
+        MeetingRoles(clock),
+        admins,
+        calendar,
+        clock,
+        scheduler.wake,
+        settings.partnership_name,
+        frozenset(role.lower() for role in settings.session_control_roles),
+    )
     dialog = ReferralDialog(
         referrals,
         FormOptions(tuple(settings.offered_models), settings.narrative_max_chars),
@@ -140,11 +170,12 @@ def build_runtime(
         settings.offered_models,
         desk,
         AnswerHandler(triage, scheduler.wake),
+        meeting,
     )
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
-    return Runtime(settings, engine, adapter, bot, scheduler, outbox, triage)
+    return Runtime(settings, engine, adapter, bot, scheduler, outbox, triage, session_store)
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:

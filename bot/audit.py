@@ -33,6 +33,8 @@ class Action:
     REFUSED = "triage.refused"  # someone who is not an admin pressed an admin button
     LOST_RACE = "triage.already_decided"  # a second admin pressed on a decided referral
     AUDIT_READ = "audit.read"
+    SESSION_SET_UP = "session.set_up"
+    SESSION_ENDED = "session.ended"
 
 
 def entry(

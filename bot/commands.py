@@ -21,6 +21,9 @@ TYPED_COMMANDS: dict[str, Verb] = {
     "start again": Verb.RESTART,
     "register triage here": Verb.REGISTER_TRIAGE,
     "digest": Verb.DIGEST,
+    "start session": Verb.START_SESSION,
+    "questions": Verb.SESSION_QUESTIONS,
+    "reflective questions": Verb.SESSION_QUESTIONS,
 }
 # Typed commands followed by one argument: "audit RP-2026-0001".
 ARGUMENT_COMMANDS: dict[str, Verb] = {"audit": Verb.AUDIT}

@@ -22,6 +22,7 @@ from bot.audit import Action
 from bot.clock import Clock
 from bot.digest import Digests
 from bot.identity import Actor, actor_of, tenant_of
+from bot.invoke import card_response, message_response
 from bot.outbox import Kind, Outbox
 from bot.referral import ReferralStatus
 from bot.settings import ModelName
@@ -151,14 +152,14 @@ class DeskHandler:
             version = int(data.get("version", -1))
         except (ValueError, TypeError):
             log.warning("unrecognised card action %r", str(action.get("verb", ""))[:40])
-            return _message("Sorry, I did not recognise that button. Please try again.")
+            return message_response("Sorry, I did not recognise that button. Please try again.")
         actor = actor_of(context)
         if not await self.admins.is_admin(context):
             await self.store.record(actor, Action.REFUSED, reference, verb.value)
-            return _message(NOT_ADMIN)
+            return message_response(NOT_ADMIN)
         view = await self.store.view(reference)
         if view is None:
-            return _message(f"I cannot find referral {reference}.")
+            return message_response(f"I cannot find referral {reference}.")
         try:
             return await self._act(verb, view, version, data, actor)
         except BadInput as problem:
@@ -180,7 +181,7 @@ class DeskHandler:
         decision, change = self._read_form(verb, data)
         outcome = await self.store.decide(view.reference, version, actor, decision, change)
         if outcome is None:
-            return _message(f"I cannot find referral {view.reference}.")
+            return message_response(f"I cannot find referral {view.reference}.")
         return self._after(outcome, decision)
 
     def _read_form(self, verb: TriageVerb, data: dict[str, Any]) -> tuple[Decision, Change]:
@@ -265,24 +266,7 @@ class DeskHandler:
             notice=notice,
             notice_style=notice_style,
         )
-        return AdaptiveCardInvokeResponse(
-            status_code=200, type="application/vnd.microsoft.card.adaptive", value=card
-        )
-
-
-class _MessageResponse(AdaptiveCardInvokeResponse):
-    # botbuilder types `value` as a dict, but a message response's value is a string.
-    _attribute_map = {
-        **AdaptiveCardInvokeResponse._attribute_map,
-        "value": {"key": "value", "type": "str"},
-    }
-
-
-def _message(text: str) -> AdaptiveCardInvokeResponse:
-    # Teams shows this text to the person who pressed; the card stays as it was.
-    return _MessageResponse(
-        status_code=200, type="application/vnd.microsoft.activity.message", value=text
-    )
+        return card_response(card)
 
 
 def _text(data: dict[str, Any], key: str, limit: int, panel: str, what: str) -> str:

@@ -13,21 +13,26 @@ from botbuilder.schema import (
     AdaptiveCardInvokeValue,
     ChannelAccount,
 )
+from botbuilder.schema.teams import MeetingParticipantsEventDetails, MeetingStartEventDetails
 
 from bot.answers import AnswerHandler
 from bot.commands import argument_command_of, command_of
 from bot.desk import DeskHandler
 from bot.identity import person_id_of
+from bot.meeting import MeetingHandler
+from bot.meeting_roles import meeting_id_of
+from bot.meeting_sessions import Holder
 from bot.referral import MODEL_LABELS, STATUS_LABELS
 from bot.referrals import ReferralStore, ReferralSummary
 from bot.settings import ModelName
 from cards.binder import render
 from cards.send import card_activity
-from cards.verbs import Verb
+from cards.verbs import SessionVerb, Verb
 from dialogs.help import help_card
 from dialogs.referral_dialog import ReferralDialog
 
 Route = Callable[[TurnContext, DialogContext], Awaitable[None]]
+SESSION_VERBS = frozenset(verb.value for verb in SessionVerb)
 PRIVATE_ONLY = (
     "Referrals are made in a one-to-one chat with me, to keep case details out of shared "
     "chats. Open a chat with me and type **refer**."
@@ -44,6 +49,7 @@ class ReflectiveBot(TeamsActivityHandler):
         offered_models: list[ModelName],
         desk: DeskHandler,
         answers: AnswerHandler,
+        meeting: MeetingHandler,
     ) -> None:
         self._conversation_state = conversation_state
         self._dialogs = DialogSet(conversation_state.create_property("dialog_state"))
@@ -54,6 +60,7 @@ class ReflectiveBot(TeamsActivityHandler):
         self._offered_models = offered_models
         self._desk = desk
         self._answers = answers
+        self._meeting = meeting
         # Commands and card buttons, by exact name (see bot.commands).
         self._routes: dict[Verb, Route] = {
             Verb.START_REFERRAL: self._start_referral,
@@ -64,6 +71,8 @@ class ReflectiveBot(TeamsActivityHandler):
             Verb.ANSWER_QUESTION: self._answer_question,
             Verb.REGISTER_TRIAGE: self._register_triage,
             Verb.DIGEST: self._post_digest,
+            Verb.START_SESSION: self._start_session,
+            Verb.SESSION_QUESTIONS: self._session_questions,
         }
 
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -103,11 +112,37 @@ class ReflectiveBot(TeamsActivityHandler):
         # In a 1:1 chat, installing the bot adds the bot itself; in the Playground the user too.
         if _is_personal(turn_context):
             await turn_context.send_activity(card_activity(self._welcome_card()))
+            return
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        bot_added = any(member.id == bot_id for member in members_added)
+        if bot_added and meeting_id_of(turn_context):
+            await self._meeting.post_opening(turn_context)
+
+    async def on_teams_meeting_start_event(
+        self, meeting: MeetingStartEventDetails, turn_context: TurnContext
+    ) -> None:
+        await self._meeting.on_meeting_start(turn_context)
+
+    async def on_teams_meeting_participants_join_event(
+        self, meeting: MeetingParticipantsEventDetails, turn_context: TurnContext
+    ) -> None:
+        # botbuilder hands over the activity's value as it came: a dict, not the model.
+        if isinstance(meeting, dict):
+            meeting = MeetingParticipantsEventDetails.deserialize(meeting)
+        people = [
+            Holder(str(m.user.aad_object_id or m.user.id), m.user.name or "")
+            for m in (meeting.conversations or [])
+            if m.user is not None and (m.user.aad_object_id or m.user.id)
+        ]
+        await self._meeting.note_joined(turn_context, people)
 
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue
     ) -> AdaptiveCardInvokeResponse:
-        # Only the triage card uses Action.Execute; its handler answers every verb it gets.
+        # Session cards and the triage card use Action.Execute; each family has its handler.
+        action = invoke_value.action if isinstance(invoke_value.action, dict) else {}
+        if str(action.get("verb", "")) in SESSION_VERBS:
+            return await self._meeting.on_action(turn_context, invoke_value)
         return await self._desk.on_action(turn_context, invoke_value)
 
     # --- routes ------------------------------------------------------------------------
@@ -133,6 +168,12 @@ class ReflectiveBot(TeamsActivityHandler):
 
     async def _post_digest(self, turn_context: TurnContext, dc: DialogContext) -> None:
         await self._desk.post_digest(turn_context)
+
+    async def _start_session(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await self._meeting.start(turn_context)
+
+    async def _session_questions(self, turn_context: TurnContext, dc: DialogContext) -> None:
+        await self._meeting.show_questions(turn_context)
 
     async def _show_help(self, turn_context: TurnContext, dc: DialogContext) -> None:
         await turn_context.send_activity(card_activity(help_card()))

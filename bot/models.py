@@ -7,14 +7,18 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -158,6 +162,9 @@ class OutboxMessage(Base):
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True
     )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meeting_sessions.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     activity_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -199,3 +206,112 @@ class ProcessedActivity(Base):
 
     activity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class MeetingSession(Base):
+    """A reflective session run in a meeting (or group) chat, with its durable stage timer.
+
+    Holds the plan it started with (the protocol's steps, as JSON), who holds which role and
+    where the timing stands. `next_tick_at` is when the timer service must next look at it
+    (a warning, the end of a stage, a card refresh); claims on it make each prompt fire once
+    with several instances. Never holds what anyone said or typed: that is in
+    `session_contributions`, encrypted, and not at all in no-notes mode.
+    """
+
+    __tablename__ = "meeting_sessions"
+    __table_args__ = (
+        # One session at a time per chat, however many people press Start at once.
+        Index(
+            "uq_meeting_sessions_live_conversation",
+            "conversation_id",
+            unique=True,
+            postgresql_where=text("status <> 'ended'"),
+            sqlite_where=text("status <> 'ended'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32))
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str] = mapped_column(String(256))
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    meeting_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    model: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[dict[str, Any]] = mapped_column(JSON)  # the protocol as it was at start
+    plan: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # its steps, cycles unrolled
+    no_notes: Mapped[bool] = mapped_column(Boolean, default=False)
+    independent_facilitator: Mapped[bool] = mapped_column(Boolean, default=False)
+    facilitator_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    facilitator_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # role key -> [{"id", "name"}]: who took which role (names of professionals only)
+    roles: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    # The timing. `version` goes up with every change a button can make: a button carries
+    # the version it was drawn with, so a double press or an old card acts at most once.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    remaining_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    allotted_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_up_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_spent: Mapped[list[float]] = mapped_column(JSON)  # seconds per step
+    next_tick_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    # The cards in the chat, updated in place.
+    stage_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    roles_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+    created_by_id: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SessionParticipant(Base):
+    """Who took part: for the feedback after the session and the 3-month follow-up."""
+
+    __tablename__ = "session_participants"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # "not_due" while the session runs; "due" once it ends (a later feature sends it).
+    feedback_status: Mapped[str] = mapped_column(String(16), default="not_due", index=True)
+    feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class SessionContribution(Base):
+    """A hope, blockers and enablers, or an action typed into a session card; encrypted.
+
+    Never written in no-notes mode.
+    """
+
+    __tablename__ = "session_contributions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    # Who wrote it: to replace their own earlier answer, never shown where it is anonymous.
+    author_id: Mapped[str] = mapped_column(String(256))
+    author_name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)

@@ -36,6 +36,9 @@ class Kind:
     CONVERSATION = "conversation"  # target: a stored conversation reference
     PERSON = "person"  # target: {"person_id", "tenant_id", "service_url", "bot"}
     TRIAGE_CARD = "triage_card"  # post or update a referral's card on the triage desk
+    # Post or update a session's live stage card / roles card in its meeting chat.
+    SESSION_STAGE_CARD = "session_stage_card"
+    SESSION_ROLES_CARD = "session_roles_card"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Message:
     activity: dict[str, Any] | None = None
     referral_id: int | None = None
     due_at: datetime | None = None
+    session_id: int | None = None
 
 
 def triage_card(referral_id: int) -> Message:
@@ -62,6 +66,7 @@ class Delivery:
     activity: dict[str, Any] | None
     referral_id: int | None
     attempts: int
+    session_id: int | None = None
 
 
 class RetryLater(Exception):
@@ -99,6 +104,7 @@ class OutboxWriter:
                     kind=message.kind,
                     target=message.target,
                     referral_id=message.referral_id,
+                    session_id=message.session_id,
                     activity_encrypted=encrypted,
                     attempts=0,
                 )
@@ -179,7 +185,15 @@ class Outbox:
                 if row.activity_encrypted is not None
                 else None
             )
-            return Delivery(row.id, row.kind, row.target, activity, row.referral_id, row.attempts)
+            return Delivery(
+                row.id,
+                row.kind,
+                row.target,
+                activity,
+                row.referral_id,
+                row.attempts,
+                row.session_id,
+            )
 
     async def _deliver(self, delivery: Delivery) -> bool:
         handler = self.handlers.get(delivery.kind)

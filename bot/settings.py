@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     # How often the scheduler looks for due work (messages to send, reminders, digests).
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
 
+    # Sessions in meeting chats. Extra or changed protocol files (TOML) beside the built-in ones.
+    protocols_dir: Path | None = None
+    # How often the live stage card's "time left" is redrawn (Teams allows 60 posts or
+    # updates in 30 s per conversation; once a minute keeps well inside that).
+    session_card_refresh_seconds: float = Field(default=60.0, ge=5, le=600)
+    # Meeting roles that may drive a session besides its facilitator; empty: facilitator only.
+    session_control_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["organizer", "presenter"]
+    )
+
     # Teams app package (make package).
     app_name: str = "Reflective practice"
     app_developer_name: str = "Safeguarding Partnership"  # Teams allows 32 characters
@@ -132,8 +142,14 @@ class Settings(BaseSettings):
         "offered_models",
         "admin_ids",
         "extra_bank_holidays",
+        "session_control_roles",
         mode="before",
     )(_split_csv)
+
+    @field_validator("protocols_dir", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return value or None
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -25,6 +25,9 @@ class Verb(StrEnum):
     AUDIT = "audit"
     # The practitioner's answer to a triage question (in their 1:1 chat).
     ANSWER_QUESTION = "answer_question"
+    # In a meeting or group chat: set up a reflective session, show the question bank.
+    START_SESSION = "start_session"
+    SESSION_QUESTIONS = "session_questions_typed"
 
 
 class TriageVerb(StrEnum):
@@ -40,3 +43,22 @@ class TriageVerb(StrEnum):
     ASK = "triage_ask"
     DECLINE = "triage_decline"
     WITHDRAW = "triage_withdraw"
+
+
+class SessionVerb(StrEnum):
+    """Action.Execute verbs on the session cards in a meeting chat."""
+
+    START = "session_start"  # the opening card: show the set-up card
+    SET_UP = "session_set_up"
+    TAKE_ROLE = "session_take_role"
+    QUESTIONS = "session_questions"
+    CONTRIBUTE = "session_contribute"
+    SHOW_TOGETHER = "session_show_together"
+    # The facilitator's controls (see bot.session_timing.Control).
+    BEGIN = "session_begin"
+    PAUSE = "session_pause"
+    RESUME = "session_resume"
+    ADD_TIME = "session_add_time"
+    BACK = "session_back"
+    NEXT = "session_next"
+    END = "session_end"

@@ -31,6 +31,7 @@ class TeamsUser:
         token: str | None = None,
         aad_id: str | None = None,
         conversation_id: str | None = None,
+        meeting_id: str | None = None,
     ) -> None:
         self.bot_url = bot_url
         self.connector = connector
@@ -42,6 +43,7 @@ class TeamsUser:
         self.tenant = tenant
         self.conversation_id = conversation_id or f"a:conversation-{uuid.uuid4().hex[:12]}"
         self.conversation_type = conversation_type
+        self.meeting_id = meeting_id
         self.token = token
         self.last_status = 0
 
@@ -69,6 +71,8 @@ class TeamsUser:
         if self.conversation_type == "channel":
             data["channel"] = {"id": self.conversation_id}
             data["team"] = {"id": self.conversation_id}
+        if self.meeting_id:
+            data["meeting"] = {"id": self.meeting_id}
         return data
 
     async def invoke(self, verb: str, data: dict[str, Any]) -> dict[str, Any]:

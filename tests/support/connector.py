@@ -41,6 +41,8 @@ class FakeConnector:
         self.members: dict[str, set[str]] = defaultdict(set)
         # the body of every "create conversation" call, with the id given to it
         self.created: list[dict[str, Any]] = []
+        # (meeting id, Entra object id) -> the person's meeting role ("Organizer", ...)
+        self.meeting_roles: dict[tuple[str, str], str] = {}
         # Every card the bot really sent that breaks Adaptive Cards 1.5 (checked at teardown).
         self.invalid_cards: list[tuple[str, list[str]]] = []
         self._ids = itertools.count(1)
@@ -58,6 +60,7 @@ class FakeConnector:
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        app.router.add_get("/v1/meetings/{meeting}/participants/{participant}", self._participant)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
 
@@ -129,6 +132,28 @@ class FakeConnector:
                 status=404,
             )
         return web.json_response({"id": f"29:{member}", "aadObjectId": member, "name": "Member"})
+
+    async def _participant(self, request: web.Request) -> web.Response:
+        """GET /v1/meetings/{meetingId}/participants/{participantId}?tenantId=..."""
+        failed = self._record(request)
+        if failed is not None:
+            return failed
+        meeting = request.match_info["meeting"]
+        participant = request.match_info["participant"]
+        role = self.meeting_roles.get((meeting, participant))
+        if role is None or not request.query.get("tenantId"):
+            return web.json_response(
+                {"error": {"code": "NotFound", "message": "participant not in the meeting"}},
+                status=404,
+            )
+        # The shape of Teams' TeamsMeetingParticipant.
+        return web.json_response(
+            {
+                "user": {"id": f"29:{participant}", "aadObjectId": participant, "name": "Member"},
+                "meeting": {"role": role, "inMeeting": True},
+                "conversation": {"id": "19:meeting@thread.v2", "isGroup": True},
+            }
+        )
 
     def sent_to(self, conversation_id: str) -> list[dict[str, Any]]:
         """Every activity posted to the conversation, oldest first."""

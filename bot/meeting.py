@@ -1,0 +1,372 @@
+"""Sessions in a meeting (or group) chat: setting one up, roles, the facilitator's controls,
+contributions and the question bank.
+
+Buttons are Universal Actions (`Action.Execute`): the bot answers the person who pressed
+with the card as it now is (or a short message), and the shared card is redrawn for
+everyone through the outbox. Only the facilitator, or the meeting's organiser or a
+presenter, may move the session on; anyone else gets a polite no.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeAlias
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
+
+from bot.admins import AdminCheck
+from bot.clock import Clock
+from bot.identity import actor_of, person_id_of, tenant_of
+from bot.invoke import card_response, message_response
+from bot.meeting_roles import MeetingRoles, meeting_id_of
+from bot.meeting_sessions import Holder, Rejected, SessionStore, SessionView
+from bot.pii import identifying_details_problem
+from bot.protocols import Collect, Protocol
+from bot.session_timing import Control
+from bot.working_days import WorkingCalendar
+from cards.send import card_activity
+from cards.session_cards import (
+    ProtocolChoice,
+    collect_card,
+    contributions_card,
+    opening_card,
+    questions_card,
+    roles_card,
+    setup_card,
+    stage_card,
+)
+from cards.triage_cards import notice_card
+from cards.verbs import SessionVerb
+
+log = logging.getLogger(__name__)
+
+CONTROLS = {
+    SessionVerb.BEGIN: Control.BEGIN,
+    SessionVerb.PAUSE: Control.PAUSE,
+    SessionVerb.RESUME: Control.RESUME,
+    SessionVerb.ADD_TIME: Control.ADD_TIME,
+    SessionVerb.BACK: Control.BACK,
+    SessionVerb.NEXT: Control.NEXT,
+    SessionVerb.END: Control.END,
+}
+SHARED_CHATS = ("groupChat", "channel")
+ONLY_IN_SHARED = (
+    "Sessions run in the meeting chat (or a group chat): add me there and type **start session**."
+)
+STALE = (
+    "That button was from an earlier moment of the session, so nothing changed. "
+    "Here is the card as it is now."
+)
+MAX_TEXT = 300
+Reply: TypeAlias = AdaptiveCardInvokeResponse
+Action = Callable[[TurnContext, SessionVerb, dict[str, Any]], Awaitable[Reply]]
+
+
+class BadInput(ValueError):
+    """A contribution was not filled in properly; the message says what to fix."""
+
+
+@dataclass
+class MeetingHandler:
+    store: SessionStore
+    protocols: dict[str, Protocol]
+    roles: MeetingRoles
+    admins: AdminCheck
+    calendar: WorkingCalendar
+    clock: Clock
+    wake: Callable[[], None]
+    partnership: str
+    # Meeting roles that may drive a session besides its facilitator (SESSION_CONTROL_ROLES).
+    control_roles: frozenset[str] = frozenset({"organizer", "presenter"})
+    _actions: dict[SessionVerb, Action] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._actions = {
+            SessionVerb.START: self._show_setup,
+            SessionVerb.SET_UP: self._set_up,
+            SessionVerb.TAKE_ROLE: self._take_role,
+            SessionVerb.QUESTIONS: self._questions,
+            SessionVerb.CONTRIBUTE: self._contribute,
+            SessionVerb.SHOW_TOGETHER: self._show_together,
+            **{verb: self._control for verb in CONTROLS},
+        }
+
+    # --- typed commands and meeting events ----------------------------------------------
+
+    async def post_opening(self, context: TurnContext) -> None:
+        """The bot was added to a meeting chat: say what it does, with a Start button."""
+        await context.send_activity(card_activity(opening_card(self.partnership, self._choices())))
+
+    async def start(self, context: TurnContext) -> None:
+        """`start session`, the opening card's button or the meetingStart event."""
+        if context.activity.conversation.conversation_type not in SHARED_CHATS:
+            await context.send_activity(ONLY_IN_SHARED)
+            return
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is not None:
+            await context.send_activity(
+                f"A {live.name} session ({live.reference}) is already under way here: its "
+                "cards are above."
+            )
+            return
+        await context.send_activity(card_activity(setup_card(self._choices())))
+
+    async def on_meeting_start(self, context: TurnContext) -> None:
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is None:
+            await context.send_activity(card_activity(setup_card(self._choices())))
+
+    async def note_joined(self, context: TurnContext, people: list[Holder]) -> None:
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is not None and people:
+            await self.store.note_participants(live.id, people)
+
+    async def show_questions(self, context: TurnContext) -> None:
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is None:
+            await context.send_activity("There is no session here yet: type **start session**.")
+            return
+        await context.send_activity(card_activity(questions_card(live)))
+
+    # --- card buttons --------------------------------------------------------------------
+
+    async def on_action(self, context: TurnContext, invoke: AdaptiveCardInvokeValue) -> Reply:
+        action: dict[str, Any] = invoke.action if isinstance(invoke.action, dict) else {}
+        raw = action.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        verb = SessionVerb(str(action.get("verb", "")))
+        if context.activity.conversation.conversation_type not in SHARED_CHATS:
+            return message_response(ONLY_IN_SHARED)
+        try:
+            return await self._actions[verb](context, verb, data)
+        except (KeyError, TypeError, ValueError) as problem:
+            # A button from an old or altered card: say so, change nothing.
+            log.warning("session button %s with unusable data: %s", verb.value, problem)
+            return message_response("Sorry, I could not use that button. Please try again.")
+
+    async def _show_setup(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is not None:
+            return card_response(roles_card(live, notice="A session is already set up here."))
+        return card_response(setup_card(self._choices()))
+
+    async def _set_up(self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]) -> Reply:
+        model = str(data.get("model", ""))
+        reference = str(data.get("reference", "")).strip().upper()
+        independent = str(data.get("independent", "false")).lower() == "true"
+        cycles = _whole(data.get("cycles"), 3)
+
+        def again(notice: str) -> Reply:
+            values = {"model": model, "reference": reference, "cycles": cycles}
+            values["independent"] = "true" if independent else "false"
+            return card_response(setup_card(self._choices(), values=values, notice=notice))
+
+        protocol = self.protocols.get(model)
+        if protocol is None:
+            return again("Please choose the session model.")
+        actor = actor_of(context)
+        link = None
+        if reference:
+            link = await self.store.referral_link(reference, tenant_of(context))
+            if link is None:
+                return again(
+                    f"I cannot find an accepted referral {reference}. Check the reference, or "
+                    "leave it empty for a session without a referral."
+                )
+            is_theirs = (link.facilitator_id or "").lower() == actor.id.lower()
+            if not is_theirs and not await self.admins.is_admin(context):
+                return again(
+                    f"Only {link.facilitator_name or 'the facilitator'} of {reference} or the "
+                    "business support team can start its session."
+                )
+            independent = independent or link.rethink_strategy == 3
+        reference_doc = TurnContext.get_conversation_reference(context.activity).serialize()
+        reference_doc.pop("activityId", None)
+        view, created = await self.store.create(
+            tenant_id=tenant_of(context),
+            conversation_reference=reference_doc,
+            meeting_id=meeting_id_of(context),
+            protocol=protocol,
+            actor=actor,
+            referral=link,
+            independent=independent,
+            cycles=cycles,
+        )
+        if not created:
+            return card_response(roles_card(view, notice="A session is already set up here."))
+        self.wake()
+        lines = [f"Reference {view.reference}. The group agreement and the roles are below."]
+        if view.no_notes:
+            lines.append("No notes are kept: nothing said or typed in this session is stored.")
+        return card_response(notice_card(f"{view.name} is set up", lines, color="Good"))
+
+    async def _take_role(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        view = await self._session(data)
+        role = str(data.get("role", ""))
+        taking_over = role == view.protocol["facilitator_role"] and view.facilitator_id
+        if taking_over and not await self._may_control(context, view):
+            return message_response(
+                f"{view.facilitator_name} is facilitating. The meeting organiser or a "
+                "presenter can hand the role over."
+            )
+        person = Holder(person_id_of(context), context.activity.from_property.name or "")
+        change = await self.store.take_role(view.id, role, person)
+        if change is None:
+            return message_response("I cannot find that session any more.")
+        if not change.applied:
+            return card_response(
+                roles_card(change.view, notice=change.problem, notice_style="warning")
+            )
+        self.wake()
+        return card_response(
+            roles_card(change.view, notice=f"You are the {change.view.role_name(role)}.")
+        )
+
+    async def _control(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        control = CONTROLS[verb]
+        view = await self._session(data)
+        if not await self._may_control(context, view):
+            log.info("session %d: %s refused to a participant", view.id, control.value)
+            return message_response(self._not_yours(view))
+        change = await self.store.control(view.id, int(data["version"]), actor_of(context), control)
+        if change is None:
+            return message_response("I cannot find that session any more.")
+        if change.applied:
+            self.wake()
+            notice, style = "", "good"
+        else:
+            notice, style = change.problem or STALE, "warning"
+        if control is Control.BEGIN:
+            return card_response(roles_card(change.view, notice=notice, notice_style=style))
+        return card_response(
+            stage_card(
+                change.view, self.clock.now(), self.calendar, notice=notice, notice_style=style
+            )
+        )
+
+    async def _contribute(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        view = await self._session(data)
+        step = int(data["step"])
+        kind = Collect(str(data["kind"]))
+        values = {
+            key: str(value)[:MAX_TEXT] for key, value in data.items() if isinstance(value, str)
+        }
+        try:
+            content = _content(kind, data)
+            person = Holder(person_id_of(context), context.activity.from_property.name or "")
+            await self.store.contribute(view.id, step, person, kind, content)
+        except (BadInput, Rejected) as problem:
+            return card_response(
+                collect_card(
+                    view, step, values=values, notice=str(problem), notice_style="attention"
+                )
+            )
+        thanks = {
+            Collect.HOPES: "Thank you: your hopes are in. Sending again replaces them.",
+            Collect.BLOCKERS_ENABLERS: "Thank you: yours are in. Sending again replaces them.",
+            Collect.ACTIONS: "Thank you: the action is added. Add another if there is one.",
+        }[kind]
+        return card_response(collect_card(view, step, notice=thanks))
+
+    async def _show_together(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        view = await self._session(data)
+        kind = Collect(str(data["kind"]))
+        if not await self._may_control(context, view):
+            return message_response(self._not_yours(view))
+        if view.no_notes:
+            return message_response("This session keeps no notes, so there is nothing to show.")
+        contributions = await self.store.contributions(view.id, {kind.value})
+        await context.send_activity(card_activity(contributions_card(view, kind, contributions)))
+        return message_response("Shown in the chat for everyone.")
+
+    async def _questions(
+        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
+    ) -> Reply:
+        view = await self._session(data)
+        await context.send_activity(card_activity(questions_card(view)))
+        return message_response("The reflective questions are in the chat.")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    async def _session(self, data: dict[str, Any]) -> SessionView:
+        view = await self.store.view(int(data["session"]))
+        if view is None:
+            raise KeyError("no such session")
+        return view
+
+    async def _may_control(self, context: TurnContext, view: SessionView) -> bool:
+        person = person_id_of(context).lower()
+        if view.facilitator_id and person == view.facilitator_id.lower():
+            return True
+        meeting_id = meeting_id_of(context) or view.meeting_id
+        aad_id = context.activity.from_property.aad_object_id
+        if not meeting_id or not aad_id or not self.control_roles:
+            return False
+        role = await self.roles.role_of(context, meeting_id, aad_id, tenant_of(context))
+        return role is not None and role.lower() in self.control_roles
+
+    def _not_yours(self, view: SessionView) -> str:
+        who = view.facilitator_name or "the facilitator"
+        return (
+            f"Sorry, only {who} (facilitating), the meeting organiser or a presenter can do "
+            "that. Please ask them."
+        )
+
+    def _choices(self) -> list[ProtocolChoice]:
+        return [ProtocolChoice(p.id, p.name) for p in self.protocols.values()]
+
+
+def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
+    """The contribution from the card's inputs, checked; BadInput says what to fix."""
+
+    def text(key: str) -> str:
+        value = str(data.get(key, "") or "").strip()
+        if len(value) > MAX_TEXT:
+            raise BadInput(f"Please keep each box to {MAX_TEXT} characters.")
+        problem = identifying_details_problem(value) if value else None
+        if problem:
+            raise BadInput(problem.replace("the referral must not", "this must not"))
+        return value
+
+    if kind is Collect.HOPES:
+        hope = text("hope")
+        if not hope:
+            raise BadInput("Please write your hopes in the box first.")
+        return {"hope": hope}
+    if kind is Collect.BLOCKERS_ENABLERS:
+        blockers = [b for b in (text(f"blocker_{n}") for n in (1, 2, 3)) if b]
+        enablers = [e for e in (text(f"enabler_{n}") for n in (1, 2, 3)) if e]
+        if not blockers and not enablers:
+            raise BadInput("Please write at least one blocker or enabler first.")
+        return {"blockers": blockers, "enablers": enablers}
+    what = text("what")
+    if not what:
+        raise BadInput("Please say what the action is.")
+    by_when = str(data.get("by_when", "") or "").strip()
+    if by_when:
+        try:
+            date.fromisoformat(by_when)
+        except ValueError:
+            raise BadInput("Please give the date as a date, for example 2026-12-01.") from None
+    return {"what": what, "who": text("who"), "by_when": by_when, "where": text("where")}
+
+
+def _whole(value: Any, default: int) -> int:
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,622 @@
+"""Sessions in meeting chats: stored, changed one transaction at a time, timed by the database.
+
+Every change (a button, a tick of the timer) locks the session's row, applies the rules in
+`bot.session_timing`, writes the row back with the messages the change causes (prompts,
+card updates) into the outbox, and commits: so a prompt is queued once, or not at all.
+On PostgreSQL the timer claims due rows with `FOR UPDATE SKIP LOCKED`, so two instances
+share the work without doing any of it twice; SQLite has a single writer anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import audit
+from bot.audit import Action
+from bot.clock import Clock
+from bot.crypto import Cipher
+from bot.identity import Actor
+from bot.models import (
+    MeetingSession,
+    OutboxMessage,
+    ReferralRow,
+    SessionContribution,
+    SessionParticipant,
+)
+from bot.outbox import Kind, Message, OutboxWriter
+from bot.protocols import Collect, Protocol, Step, plan
+from bot.referral import ReferralStatus
+from bot.session_timing import Control, Rules, Status, Timing, apply, next_tick, tick
+
+log = logging.getLogger(__name__)
+
+TIMER_BATCH = 200
+FOLLOW_UP_AFTER = timedelta(days=91)  # "3 months on"
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session as the cards show it: timing, roles, the plan. Never what was said."""
+
+    id: int
+    reference: str
+    tenant_id: str
+    referral_id: int | None
+    model: str
+    protocol: dict[str, Any]
+    steps: list[Step]
+    status: Status
+    step: int
+    version: int
+    ends_at: datetime | None
+    remaining_seconds: float | None
+    allotted_seconds: float
+    time_spent: list[float]
+    no_notes: bool
+    independent_facilitator: bool
+    facilitator_id: str | None
+    facilitator_name: str | None
+    roles: dict[str, list[Holder]]
+    conversation_reference: dict[str, Any]
+    meeting_id: str | None
+    stage_card_id: str | None
+    roles_card_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @property
+    def name(self) -> str:
+        return str(self.protocol["name"])
+
+    @property
+    def current(self) -> Step:
+        return self.steps[self.step]
+
+    def seconds_left(self, now: datetime) -> float:
+        if self.status is Status.PAUSED:
+            return self.remaining_seconds or 0.0
+        if self.status is Status.RUNNING and self.ends_at is not None:
+            return (self.ends_at - now).total_seconds()
+        return 0.0
+
+    def role_name(self, key: str) -> str:
+        return next((str(r["name"]) for r in self.protocol["roles"] if r["key"] == key), key)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    step: int
+    kind: str
+    author_id: str
+    author_name: str
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a button press did: whether it applied, the session now, and why not if not."""
+
+    applied: bool
+    view: SessionView
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class ReferralLink:
+    """The accepted referral a session is for (its reference, facilitator, strategy)."""
+
+    id: int
+    reference: str
+    facilitator_id: str | None
+    facilitator_name: str | None
+    rethink_strategy: int | None
+
+
+class Rejected(ValueError):
+    """A contribution or role that cannot be taken; the message is for the person who tried."""
+
+
+# Builds the outbox messages for what a change did (prompts, cards), from the session now.
+Announce = Callable[[SessionView, Timing, datetime], list[Message]]
+Closing = Callable[[SessionView, list["Contribution"]], list[Message]]
+
+
+@dataclass
+class SessionStore:
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: Cipher
+    clock: Clock
+    outbox: OutboxWriter
+    refresh_seconds: float
+    announce: Announce = field(default=lambda view, timing, now: [])
+    # Messages to post when a session is set up (the group agreement, the roles card).
+    opening: Callable[[SessionView], list[Message]] = field(default=lambda view: [])
+    # Messages to post when it ends (the summary, the note for the child's record).
+    closing: Closing = field(default=lambda view, actions: [])
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def view(self, session_id: int) -> SessionView | None:
+        async with self.sessions() as session:
+            row = await session.get(MeetingSession, session_id)
+            return None if row is None else view_of(row)
+
+    async def live_in(self, conversation_id: str) -> SessionView | None:
+        """The session running (or being set up) in this chat, if any."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(MeetingSession).where(
+                    MeetingSession.conversation_id == conversation_id,
+                    MeetingSession.status != Status.ENDED.value,
+                )
+            )
+            return None if row is None else view_of(row)
+
+    async def referral_link(self, reference: str, tenant_id: str) -> ReferralLink | None:
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(ReferralRow).where(
+                    ReferralRow.reference == reference, ReferralRow.tenant_id == tenant_id
+                )
+            )
+            if row is None or row.status not in (
+                ReferralStatus.ACCEPTED.value,
+                ReferralStatus.SCHEDULED.value,
+            ):
+                return None
+            return ReferralLink(
+                row.id, row.reference, row.facilitator_id, row.facilitator_name,
+                row.rethink_strategy,
+            )  # fmt: skip
+
+    async def contributions(self, session_id: int, kinds: set[str]) -> list[Contribution]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(SessionContribution)
+                .where(
+                    SessionContribution.session_id == session_id,
+                    SessionContribution.kind.in_(kinds),
+                )
+                .order_by(SessionContribution.id)
+            )
+            return [self._contribution(row) for row in rows]
+
+    def _contribution(self, row: SessionContribution) -> Contribution:
+        return Contribution(
+            row.step,
+            row.kind,
+            row.author_id,
+            row.author_name,
+            json.loads(self.cipher.decrypt(row.content_encrypted)),
+        )
+
+    # --- setting up -----------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        tenant_id: str,
+        conversation_reference: dict[str, Any],
+        meeting_id: str | None,
+        protocol: Protocol,
+        actor: Actor,
+        referral: ReferralLink | None,
+        independent: bool,
+        cycles: int | None = None,
+    ) -> tuple[SessionView, bool]:
+        """A new session in the chat; or the one already there (and False) if there is one."""
+        now = self.clock.now()
+        steps = plan(protocol, cycles)
+        conversation_id = str(conversation_reference["conversation"]["id"])
+        facilitator = (
+            Holder(referral.facilitator_id, referral.facilitator_name or "")
+            if referral is not None and referral.facilitator_id
+            else Holder(actor.id, actor.name)
+        )
+        row = MeetingSession(
+            reference=referral.reference if referral else "",
+            referral_id=referral.id if referral else None,
+            tenant_id=tenant_id,
+            conversation_id=conversation_id,
+            conversation_reference=conversation_reference,
+            meeting_id=meeting_id,
+            model=protocol.id,
+            protocol=protocol.model_dump(mode="json", by_alias=True),
+            plan=[step.as_json() for step in steps],
+            no_notes=independent and protocol.independent_means_no_notes,
+            independent_facilitator=independent,
+            facilitator_id=facilitator.id,
+            facilitator_name=facilitator.name,
+            roles={protocol.facilitator_role: [_holder_json(facilitator)]},
+            status=Status.READY.value,
+            version=0,
+            step=0,
+            allotted_seconds=0.0,
+            warned=False,
+            time_up_sent=False,
+            time_spent=[0.0] * len(steps),
+            created_by_id=actor.id,
+            created_at=now,
+        )
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(row)
+                await session.flush()
+                if not row.reference:
+                    row.reference = f"S-{now.year}-{row.id:04d}"
+                session.add(
+                    SessionParticipant(
+                        session_id=row.id,
+                        person_id=facilitator.id,
+                        name=facilitator.name,
+                        role=protocol.facilitator_role,
+                        joined_at=now,
+                        feedback_status="not_due",
+                    )
+                )
+                if referral is not None:
+                    session.add(audit.entry(actor, Action.SESSION_SET_UP, referral.id, protocol.id))
+                view = view_of(row)
+                self.outbox.add(session, self.opening(view), now)
+            return view, True
+        except IntegrityError:
+            # Someone else set one up in this chat a moment ago: theirs stands.
+            existing = await self.live_in(conversation_id)
+            if existing is None:
+                raise
+            return existing, False
+
+    async def take_role(self, session_id: int, role: str, person: Holder) -> Change | None:
+        """Gives `person` the role; a role held by one person is taken by the first to ask."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _locked(session, session_id)
+            if row is None:
+                return None
+            view = view_of(row)
+            definition = next((r for r in view.protocol["roles"] if r["key"] == role), None)
+            if definition is None or view.status is Status.ENDED:
+                return Change(False, view, "That role is not part of this session.")
+            roles = {key: list(holders) for key, holders in row.roles.items()}
+            held = roles.get(role, [])
+            if any(h["id"] == person.id for h in held):
+                return Change(False, view, f"You are already the {definition['name']}.")
+            if definition.get("holders", "one") == "one" and held:
+                return Change(
+                    False, view, f"{held[0]['name']} is the {definition['name']} already."
+                )
+            # One role each: taking a new one gives up the old (not the facilitator's chair).
+            for key in roles:
+                if key != view.protocol["facilitator_role"]:
+                    roles[key] = [h for h in roles[key] if h["id"] != person.id]
+            roles[role] = [*roles.get(role, []), _holder_json(person)]
+            row.roles = roles
+            if role == view.protocol["facilitator_role"]:
+                row.facilitator_id, row.facilitator_name = person.id, person.name
+                row.roles[role] = [_holder_json(person)]
+            await _add_participant(session, row.id, person, role, now)
+            view = view_of(row)
+            self.outbox.add(session, [_card_message(Kind.SESSION_ROLES_CARD, view)], now)
+            return Change(True, view)
+
+    async def note_participants(self, session_id: int, people: list[Holder]) -> None:
+        """People seen in the session (a meeting join, a press), for the feedback later."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            for person in people:
+                await _add_participant(session, session_id, person, None, now)
+
+    # --- the facilitator's controls --------------------------------------------------------
+
+    async def control(
+        self, session_id: int, version: int, actor: Actor, control: Control
+    ) -> Change | None:
+        """Applies the control if the session is still at `version` (else changes nothing)."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _locked(session, session_id)
+            if row is None:
+                return None
+            if row.version != version:
+                return Change(False, view_of(row))
+            timing = timing_of(row)
+            rules = self.rules(row)
+            try:
+                apply(timing, control, rules, now)
+            except ValueError as not_now:
+                return Change(False, view_of(row), str(not_now))
+            tick(timing, rules, now)
+            await self._write(session, row, timing, rules, now, bump=True)
+            if control is Control.END:
+                await self._finish(session, row, actor, now)
+            return Change(True, view_of(row))
+
+    # --- contributions ----------------------------------------------------------------------
+
+    async def contribute(
+        self, session_id: int, step: int, person: Holder, kind: Collect, content: dict[str, Any]
+    ) -> SessionView:
+        """Stores a contribution (encrypted); raises Rejected in no-notes mode and the like."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await session.get(MeetingSession, session_id)
+            if row is None:
+                raise Rejected("I cannot find that session any more.")
+            view = view_of(row)
+            if view.no_notes:
+                # Refused before anything is written: no-notes means nothing typed is kept.
+                raise Rejected(
+                    "This session keeps no notes (an independent facilitator), so I have not "
+                    "stored that. The network and the Lead Professional record their own actions."
+                )
+            if view.status is Status.ENDED:
+                raise Rejected("The session has ended, so I have not added that.")
+            if not 0 <= step < len(view.steps) or view.steps[step].collect is not kind:
+                raise Rejected("That card is not collecting this any more.")
+            if kind in (Collect.HOPES, Collect.BLOCKERS_ENABLERS):
+                # One answer each: sending again replaces your own earlier one.
+                earlier = await session.scalars(
+                    select(SessionContribution).where(
+                        SessionContribution.session_id == session_id,
+                        SessionContribution.kind == kind.value,
+                        SessionContribution.author_id == person.id,
+                    )
+                )
+                for old in earlier:
+                    await session.delete(old)
+            session.add(
+                SessionContribution(
+                    session_id=session_id,
+                    step=step,
+                    kind=kind.value,
+                    author_id=person.id,
+                    author_name=person.name,
+                    created_at=now,
+                    content_encrypted=self.cipher.encrypt(json.dumps(content)),
+                )
+            )
+            await _add_participant(session, session_id, person, None, now)
+            return view
+
+    # --- the timer ---------------------------------------------------------------------------
+
+    async def run_due(self, now: datetime | None = None) -> datetime | None:
+        """Fires every prompt due by `now`; returns when the next one is due (None: none)."""
+        now = now or self.clock.now()
+        while True:
+            async with self.sessions() as session, session.begin():
+                rows = list(
+                    await session.scalars(
+                        select(MeetingSession)
+                        .where(MeetingSession.next_tick_at <= now)
+                        .order_by(MeetingSession.next_tick_at)
+                        .limit(TIMER_BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                pending = await _cards_waiting(session, [row.id for row in rows], now)
+                for row in rows:
+                    timing = timing_of(row)
+                    rules = self.rules(row)
+                    step_before = timing.step
+                    redraw = tick(timing, rules, now)
+                    await self._write(
+                        session,
+                        row,
+                        timing,
+                        rules,
+                        now,
+                        bump=timing.step != step_before,
+                        redraw=redraw and row.id not in pending,
+                    )
+            if len(rows) < TIMER_BATCH:
+                break
+        async with self.sessions() as session:
+            return await session.scalar(select(func.min(MeetingSession.next_tick_at)))
+
+    def rules(self, row: MeetingSession) -> Rules:
+        return Rules(
+            [Step.from_json(step) for step in row.plan],
+            float(row.protocol.get("warning_minutes", 2)) * 60,
+            float(row.protocol.get("extend_minutes", 5)) * 60,
+            self.refresh_seconds,
+        )
+
+    async def set_card(self, session_id: int, kind: str, activity_id: str) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(MeetingSession, session_id)
+            if row is None:
+                return
+            if kind == Kind.SESSION_STAGE_CARD:
+                row.stage_card_id = activity_id
+            else:
+                row.roles_card_id = activity_id
+
+    # --- inside a transaction -------------------------------------------------------------------
+
+    async def _write(
+        self,
+        session: AsyncSession,
+        row: MeetingSession,
+        timing: Timing,
+        rules: Rules,
+        now: datetime,
+        *,
+        bump: bool,
+        redraw: bool = True,
+    ) -> None:
+        """Writes the timing back, with the messages its prompts and a redraw call for."""
+        row.status = timing.status.value
+        row.step = timing.step
+        row.ends_at = timing.ends_at
+        row.remaining_seconds = timing.remaining_seconds
+        row.allotted_seconds = timing.allotted_seconds
+        row.running_since = timing.running_since
+        row.warned = timing.warned
+        row.time_up_sent = timing.time_up_sent
+        row.time_spent = list(timing.time_spent)
+        row.refreshed_at = timing.refreshed_at
+        row.next_tick_at = next_tick(timing, rules)
+        if timing.started_at is not None and row.started_at is None:
+            row.started_at = timing.started_at
+        if timing.ended_at is not None:
+            row.ended_at = timing.ended_at
+        if bump:
+            row.version += 1
+        view = view_of(row)
+        messages = self.announce(view, timing, now)
+        if redraw:
+            messages.append(_card_message(Kind.SESSION_STAGE_CARD, view))
+        self.outbox.add(session, messages, now)
+
+    async def _finish(
+        self, session: AsyncSession, row: MeetingSession, actor: Actor, now: datetime
+    ) -> None:
+        """The session has ended: participants are due feedback; the referral is completed."""
+        participants = await session.scalars(
+            select(SessionParticipant).where(SessionParticipant.session_id == row.id)
+        )
+        for participant in participants:
+            participant.feedback_status = "due"
+            participant.feedback_due_at = now
+            participant.follow_up_due_at = now + FOLLOW_UP_AFTER
+        if row.referral_id is not None:
+            referral = await session.get(ReferralRow, row.referral_id)
+            if referral is not None and referral.status in (
+                ReferralStatus.ACCEPTED.value,
+                ReferralStatus.SCHEDULED.value,
+            ):
+                referral.status = ReferralStatus.COMPLETED.value
+                referral.updated_at = now
+                referral.version += 1
+            session.add(audit.entry(actor, Action.SESSION_ENDED, row.referral_id, row.model))
+        actions: list[Contribution] = []
+        if not row.no_notes:
+            stored = await session.scalars(
+                select(SessionContribution)
+                .where(
+                    SessionContribution.session_id == row.id,
+                    SessionContribution.kind == Collect.ACTIONS.value,
+                )
+                .order_by(SessionContribution.id)
+            )
+            actions = [self._contribution(c) for c in stored]
+        self.outbox.add(session, self.closing(view_of(row), actions), now)
+
+
+def timing_of(row: MeetingSession) -> Timing:
+    return Timing(
+        Status(row.status),
+        row.step,
+        _aware(row.ends_at),
+        row.remaining_seconds,
+        row.allotted_seconds,
+        _aware(row.running_since),
+        row.warned,
+        row.time_up_sent,
+        list(row.time_spent),
+        _aware(row.refreshed_at),
+        _aware(row.started_at),
+        _aware(row.ended_at),
+    )
+
+
+def view_of(row: MeetingSession) -> SessionView:
+    return SessionView(
+        id=row.id,
+        reference=row.reference,
+        tenant_id=row.tenant_id,
+        referral_id=row.referral_id,
+        model=row.model,
+        protocol=row.protocol,
+        steps=[Step.from_json(step) for step in row.plan],
+        status=Status(row.status),
+        step=row.step,
+        version=row.version,
+        ends_at=_aware(row.ends_at),
+        remaining_seconds=row.remaining_seconds,
+        allotted_seconds=row.allotted_seconds,
+        time_spent=list(row.time_spent),
+        no_notes=row.no_notes,
+        independent_facilitator=row.independent_facilitator,
+        facilitator_id=row.facilitator_id,
+        facilitator_name=row.facilitator_name,
+        roles={
+            key: [Holder(h["id"], h["name"]) for h in holders] for key, holders in row.roles.items()
+        },
+        conversation_reference=row.conversation_reference,
+        meeting_id=row.meeting_id,
+        stage_card_id=row.stage_card_id,
+        roles_card_id=row.roles_card_id,
+        started_at=_aware(row.started_at),
+        ended_at=_aware(row.ended_at),
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything here is UTC.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _holder_json(holder: Holder) -> dict[str, str]:
+    return {"id": holder.id, "name": holder.name}
+
+
+def _card_message(kind: str, view: SessionView) -> Message:
+    return Message(kind, {}, None, view.referral_id, session_id=view.id)
+
+
+async def _locked(session: AsyncSession, session_id: int) -> MeetingSession | None:
+    return await session.scalar(
+        select(MeetingSession).where(MeetingSession.id == session_id).with_for_update()
+    )
+
+
+async def _add_participant(
+    session: AsyncSession, session_id: int, person: Holder, role: str | None, now: datetime
+) -> None:
+    existing = await session.get(SessionParticipant, (session_id, person.id))
+    if existing is None:
+        session.add(
+            SessionParticipant(
+                session_id=session_id,
+                person_id=person.id,
+                name=person.name[:256],
+                role=role,
+                joined_at=now,
+                feedback_status="not_due",
+            )
+        )
+    elif role is not None:
+        existing.role = role
+
+
+async def _cards_waiting(session: AsyncSession, session_ids: list[int], now: datetime) -> set[int]:
+    """Sessions whose card update is already queued and not yet picked up: one is enough."""
+    if not session_ids:
+        return set()
+    rows = await session.scalars(
+        select(OutboxMessage.session_id).where(
+            OutboxMessage.session_id.in_(session_ids),
+            OutboxMessage.kind == Kind.SESSION_STAGE_CARD,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+    )
+    return {session_id for session_id in rows if session_id is not None}

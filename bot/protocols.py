@@ -1,0 +1,315 @@
+"""Session models as data: one TOML file per protocol, checked against a schema when loaded.
+
+The built-in files live in `protocols/` at the top of the checkout (Think Space, Space to
+Think, Re-think, following the partnerships' guidance). A partnership adds or changes one
+by putting a file in `PROTOCOLS_DIR`: a file there with the same `id` replaces the built-in.
+
+A running session keeps the plan it started with (`plan()`, stored with the session), so a
+file edited mid-session changes the next session, not the one in the room.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.settings import PROJECT_ROOT
+
+BUILT_IN = PROJECT_ROOT / "protocols"
+EVERYONE = "everyone"  # may stand in `speaks` or `listens` for the whole group
+_KEY = r"^[a-z][a-z0-9_]*$"
+
+
+class ProtocolError(ValueError):
+    """A protocol file is missing, unreadable or breaks the schema; the message names both."""
+
+
+class Collect(StrEnum):
+    """What a stage gathers from the people in the room (never in no-notes mode)."""
+
+    NONE = "none"
+    HOPES = "hopes"  # each practitioner's hopes for the session
+    BLOCKERS_ENABLERS = "blockers_enablers"  # three blockers and three enablers each
+    ACTIONS = "actions"  # what, who, by when, where recorded
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Minutes(_Strict):
+    min: float = Field(gt=0, le=240)
+    default: float = Field(gt=0, le=240)
+    max: float = Field(gt=0, le=240)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Minutes:
+        if not self.min <= self.default <= self.max:
+            raise ValueError("needs min <= default <= max")
+        return self
+
+
+class Cycles(_Strict):
+    default: int = Field(ge=1, le=12)
+    min: int = Field(ge=1, le=12)
+    max: int = Field(ge=1, le=12)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cycles:
+        if not self.min <= self.default <= self.max:
+            raise ValueError("needs min <= default <= max")
+        return self
+
+
+class Role(_Strict):
+    key: str = Field(pattern=_KEY)
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(min_length=1)
+    # "one" person holds it (the case presenter), or "many" (consultants, the membership).
+    holders: str = Field(default="one", pattern="^(one|many)$")
+
+
+class Phase(_Strict):
+    """One half of a repeating stage: Think Space's "practitioners talk" / "membership reflect"."""
+
+    title: str = Field(min_length=1, max_length=80)
+    speaks: list[str] = Field(min_length=1)
+    listens: list[str] = Field(default_factory=list)
+    guidance: str = Field(min_length=1)
+    prompts: list[str] = Field(default_factory=list)
+    minutes: Minutes
+
+
+class Stage(_Strict):
+    key: str = Field(pattern=_KEY)
+    title: str = Field(min_length=1, max_length=80)
+    speaks: list[str] = Field(default_factory=list)
+    listens: list[str] = Field(default_factory=list)
+    guidance: str = Field(min_length=1)
+    prompts: list[str] = Field(default_factory=list)
+    minutes: Minutes | None = None  # a repeating stage times each phase instead
+    collect: Collect = Collect.NONE
+    # Move on by itself when the time is up (else the facilitator is asked to move on).
+    auto_advance: bool = False
+    cycles: Cycles | None = None
+    phases: list[Phase] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _timed_once(self) -> Stage:
+        if self.cycles is None:
+            if self.phases:
+                raise ValueError("phases need cycles (how many times they repeat)")
+            if self.minutes is None:
+                raise ValueError("needs minutes (or cycles with phases)")
+            if not self.speaks:
+                raise ValueError("speaks must name at least one role")
+        else:
+            if len(self.phases) < 2:
+                raise ValueError("a repeating stage needs at least two phases")
+            if self.minutes is not None:
+                raise ValueError("a repeating stage times its phases: remove minutes")
+        return self
+
+
+class Protocol(_Strict):
+    id: str = Field(pattern=_KEY)
+    name: str = Field(min_length=1, max_length=60)
+    source: str = Field(min_length=1)  # the guidance this file follows
+    summary: str = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
+    facilitator_role: str  # the role that drives the session's controls
+    # The role that brings the case (case presenter, referrer, Lead Professional), if any.
+    presenter_role: str | None = None
+    group_agreement: list[str] = Field(min_length=1)
+    is_: list[str] = Field(alias="is", min_length=1)
+    is_not: list[str] = Field(min_length=1)
+    question_bank: list[str] = Field(default_factory=list)
+    # Contributions are shown without names (the guidance asks for anonymised comments).
+    anonymous_contributions: bool = True
+    # With an independent facilitator nothing said or typed in the session is stored.
+    independent_means_no_notes: bool = False
+    extend_minutes: float = Field(default=5, gt=0, le=30)
+    warning_minutes: float = Field(default=2, gt=0, le=10)
+    stages: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Protocol:
+        keys = [role.key for role in self.roles]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two roles share a key")
+        known = set(keys) | {EVERYONE}
+        for field_name in ("facilitator_role", "presenter_role"):
+            value = getattr(self, field_name)
+            if value is not None and value not in keys:
+                raise ValueError(f"{field_name} {value!r} is not one of the roles {keys}")
+        stage_keys = [stage.key for stage in self.stages]
+        if len(set(stage_keys)) != len(stage_keys):
+            raise ValueError("two stages share a key")
+        for number, stage in enumerate(self.stages):
+            parts: list[tuple[str, Any]] = [(f"stages[{number}]", stage)]
+            parts += [
+                (f"stages[{number}].phases[{index}]", phase)
+                for index, phase in enumerate(stage.phases)
+            ]
+            for where, part in parts:
+                for field_name in ("speaks", "listens"):
+                    for role in getattr(part, field_name):
+                        if role not in known:
+                            raise ValueError(
+                                f"{where}.{field_name} ({stage.key}) names role {role!r}, "
+                                f"which is not one of {sorted(known)}"
+                            )
+        return self
+
+    def role_name(self, key: str) -> str:
+        if key == EVERYONE:
+            return "Everyone"
+        return next(role.name for role in self.roles if role.key == key)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed part of a session: a stage, or one phase of one cycle of a repeating stage.
+
+    Stored with the session as plain JSON (`as_json`), so a session runs on the plan it
+    started with.
+    """
+
+    stage_key: str
+    title: str
+    speaks: str  # role names, ready to show: "Case Presenter"
+    listens: str
+    guidance: str
+    prompts: tuple[str, ...]
+    default_minutes: float
+    min_minutes: float
+    max_minutes: float
+    collect: Collect
+    auto_advance: bool
+    cycle: int | None = None  # 1-based, for a repeating stage
+    cycles: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["prompts"] = list(self.prompts)
+        data["collect"] = self.collect.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Step:
+        return cls(
+            **{
+                **data,
+                "prompts": tuple(data.get("prompts", ())),
+                "collect": Collect(data.get("collect", "none")),
+            }
+        )
+
+
+def plan(protocol: Protocol, cycles: int | None = None) -> list[Step]:
+    """The session's steps in order, with each repeating stage unrolled `cycles` times."""
+    names = protocol.role_name
+
+    def who(keys: list[str]) -> str:
+        people = [names(key) for key in keys]
+        if len(people) <= 1:
+            return people[0] if people else "-"
+        return ", ".join(people[:-1]) + " and " + people[-1]
+
+    steps: list[Step] = []
+    for stage in protocol.stages:
+        if stage.cycles is None:
+            assert stage.minutes is not None
+            steps.append(
+                Step(
+                    stage.key,
+                    stage.title,
+                    who(stage.speaks),
+                    who(stage.listens),
+                    stage.guidance,
+                    tuple(stage.prompts),
+                    stage.minutes.default,
+                    stage.minutes.min,
+                    stage.minutes.max,
+                    stage.collect,
+                    stage.auto_advance,
+                )
+            )
+            continue
+        count = stage.cycles.default if cycles is None else cycles
+        count = max(stage.cycles.min, min(stage.cycles.max, count))
+        for cycle in range(1, count + 1):
+            for phase in stage.phases:
+                steps.append(
+                    Step(
+                        stage.key,
+                        f"{stage.title}: {phase.title}",
+                        who(phase.speaks),
+                        who(phase.listens),
+                        phase.guidance,
+                        tuple(phase.prompts),
+                        phase.minutes.default,
+                        phase.minutes.min,
+                        phase.minutes.max,
+                        stage.collect,
+                        stage.auto_advance,
+                        cycle,
+                        count,
+                    )
+                )
+    return steps
+
+
+def load_file(path: Path) -> Protocol:
+    """One protocol file, checked; a ProtocolError names the file and the field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ProtocolError(f"{path}: cannot be read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise ProtocolError(f"{path}: is not UTF-8 text ({error.reason})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ProtocolError(f"{path}: is not valid TOML ({error})") from None
+    try:
+        protocol = Protocol.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = _field_path(first["loc"]) or "(file)"
+        raise ProtocolError(f"{path}: {where}: {_message(first)}") from None
+    if protocol.id != path.stem:
+        raise ProtocolError(f"{path}: id: {protocol.id!r} must match the file name {path.stem!r}")
+    return protocol
+
+
+def load_protocols(directories: Iterable[Path]) -> dict[str, Protocol]:
+    """Every `*.toml` in the directories, by id; a later directory's file wins."""
+    protocols: dict[str, Protocol] = {}
+    for directory in directories:
+        if not directory.is_dir():
+            raise ProtocolError(f"{directory}: is not a directory of protocol files")
+        for path in sorted(directory.glob("*.toml")):
+            protocol = load_file(path)
+            protocols[protocol.id] = protocol
+    return protocols
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _message(error: Any) -> str:
+    message = str(error.get("msg", "is not valid"))
+    return re.sub(r"^Value error, ", "", message)

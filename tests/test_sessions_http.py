@@ -1,0 +1,104 @@
+"""Sessions in a meeting chat, over real HTTP: the real app, a loopback Bot Connector,
+an injected clock (no sleeping), SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.support.client import card_text, cards_in
+from tests.support.connector import FakeConnector
+from tests.support.meeting import (
+    Meeting,
+    button_data,
+    meeting_scene,
+    shown,
+    verbs_on,
+)
+
+
+@pytest.fixture
+async def meeting(
+    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> AsyncIterator[Meeting]:
+    async with meeting_scene(database_url, connector, http) as scene:
+        yield scene
+
+
+async def begin(meeting: Meeting, model: str, **inputs: object) -> None:
+    await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    await meeting.set_up(model, **inputs)
+    roles = meeting.posted_cards("Roles: ")[-1]
+    begun = await meeting.press(meeting.facilitator, "session_begin", **button_data(roles, "session_begin"))
+    assert "Begin the first stage" not in shown(begun)
+    await meeting.bot.settle()
+
+
+async def test_space_to_think_runs_stage_by_stage(meeting: Meeting) -> None:
+    sent = await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    assert "Set up a reflective session" in card_text(cards_in(sent)[0])
+
+    answer = await meeting.set_up("space_to_think")
+    assert "Space to Think is set up" in shown(answer)
+    agreement = meeting.posted_cards("before we start")
+    assert len(agreement) == 1
+    assert "Everyone" in card_text(agreement[0]) or "Group agreement" in card_text(agreement[0])
+    roles = meeting.posted_cards("Roles: Space to Think")
+    assert len(roles) == 1 and "Jo Facilitator" in card_text(roles[0])
+
+    taken = await meeting.press(meeting.presenter, "session_take_role", session=1, role="case_presenter")
+    assert "You are the Case Presenter" in shown(taken)
+    await meeting.bot.settle()
+    roles_now = cards_in(meeting.connector.updates_to(meeting.facilitator.conversation_id))[-1]
+    assert "Pat Presenter" in card_text(roles_now)
+
+    await meeting.press(meeting.facilitator, "session_begin", **button_data(roles_now, "session_begin"))
+    await meeting.bot.settle()
+    card = meeting.stage_card()
+    text = card_text(card)
+    assert "Stage 1 of 6" in text and "Case Presenter offloads" in text
+    assert "About 5 minutes left" in text and "ends 13:05" in text
+    assert meeting.stage_posts() == 1
+
+    # A warning a minute before the end, then "time is up"; the card is redrawn in place.
+    await meeting.advance(minutes=3, seconds=59)
+    assert not any("left for" in t for t in meeting.texts())
+    await meeting.advance(seconds=1)
+    assert meeting.texts()[-1].startswith("\u23f3 1 minute left for **Case Presenter offloads**")
+    await meeting.advance(minutes=1)
+    assert "Time is up for **Case Presenter offloads**" in meeting.texts()[-1]
+    assert "over by" in card_text(meeting.stage_card()) or "Time is up" in card_text(meeting.stage_card())
+    await meeting.advance(minutes=3)
+    assert sum("Time is up" in t for t in meeting.texts()) == 1  # said once, not every tick
+
+    # The facilitator moves through the stages; the card stays one post, updated in place.
+    for expected in ("Checking of facts", "Group exploration", "Sharing of strengths",
+                     "Purposeful reflection", "Summary and next steps"):
+        moved = await meeting.control(meeting.facilitator, "session_next")
+        assert expected in shown(moved)
+        await meeting.advance(minutes=2)
+    assert meeting.stage_posts() == 1
+    assert "Stage 6 of 6" in card_text(meeting.stage_card())
+
+    # The last stage collects actions.
+    collect = meeting.posted_cards("Actions · ")[-1]
+    data = button_data(collect, "session_contribute")
+    added = await meeting.press(
+        meeting.presenter, "session_contribute", **data,
+        what="Share the plan with school", who="Health visitor", by_when="2026-12-01",
+        where="Health record",
+    )
+    assert "the action is added" in shown(added)
+
+    ended = await meeting.control(meeting.facilitator, "session_end")
+    assert "The session has ended" in shown(ended)
+    await meeting.bot.settle()
+    summary = meeting.posted_cards("Session summary")
+    assert len(summary) == 1
+    summary_text = card_text(summary[0])
+    assert "Share the plan with school" in summary_text
+    assert "A multi-agency reflective session (Space to Think) took place on 24 November 2026" in summary_text
+    assert verbs_on(meeting.stage_card()) == []
+    print(meeting.texts())
