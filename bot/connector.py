@@ -1,8 +1,10 @@
 """Sends activities to the Bot Connector over one shared aiohttp session.
 
-It replaces botframework-connector's msrest client for the hot path (replies), and it
-honours 429 and 503 with Retry-After, which Teams uses to hold a bot to its per-conversation
-limits (7 a second, 60 in 30 s). Authentication reuses the turn's own app credentials.
+It replaces botframework-connector's msrest client for the hot path (replies). Posts and
+updates wait for a slot from the ConversationPacer, so a conversation stays inside Teams'
+per-conversation limits (7 a second, 60 in 30 s, ...) on its own; 429 and 503 with
+Retry-After are still honoured, for what one instance cannot see (other instances, changed
+limits). Authentication reuses the turn's own app credentials.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.models import utcnow
+from bot.pacing import ConversationPacer
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +57,13 @@ class ConnectorSender:
         max_attempts: int = 4,
         max_wait: float = 4.0,  # Teams gives a turn 15 s: retries must fit inside it
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        pacer: ConversationPacer | None = None,
     ) -> None:
         self._session = session
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         self._sleep = sleep
+        self._pacer = pacer if pacer is not None else ConversationPacer()
 
     async def send(
         self,
@@ -72,7 +77,7 @@ class ConnectorSender:
         path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
         if reply_to_id:
             path += f"/{quote(reply_to_id, safe='')}"
-        answer = await self._call("POST", service_url, path, body, token)
+        answer = await self._call("POST", service_url, path, body, token, pace=conversation_id)
         return str(answer.get("id", ""))
 
     async def update(
@@ -85,7 +90,7 @@ class ConnectorSender:
     ) -> str:
         activities = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
         path = f"{activities}/{quote(activity_id, safe='')}"
-        answer = await self._call("PUT", service_url, path, body, token)
+        answer = await self._call("PUT", service_url, path, body, token, pace=conversation_id)
         return str(answer.get("id", activity_id))
 
     async def is_member(
@@ -109,6 +114,7 @@ class ConnectorSender:
         path: str,
         body: dict[str, Any] | None,
         token: TokenSource,
+        pace: str | None = None,  # the conversation whose rate limits this call counts against
     ) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
         for attempt in range(1, self._max_attempts + 1):
@@ -116,6 +122,10 @@ class ConnectorSender:
             bearer = await token()
             if bearer:
                 headers["Authorization"] = f"Bearer {bearer}"
+            if pace is not None:
+                # Every attempt counts with Teams, retries too; take the slot last, nearest
+                # the moment the request leaves.
+                await self._pacer.acquire(pace)
             async with self._session.request(method, url, json=body, headers=headers) as response:
                 if response.status < 300:
                     # The activity is delivered; an empty or odd body must not undo that.

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 TIMER_BATCH = 200
 FOLLOW_UP_AFTER = timedelta(days=91)  # "3 months on"
+BROKEN_RETRY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -411,10 +412,15 @@ class SessionStore:
                 )
                 pending = await _cards_waiting(session, [row.id for row in rows], now)
                 for row in rows:
-                    timing = timing_of(row)
-                    rules = self.rules(row)
-                    step_before = timing.step
-                    redraw = tick(timing, rules, now)
+                    try:
+                        timing = timing_of(row)
+                        rules = self.rules(row)
+                        step_before = timing.step
+                        redraw = tick(timing, rules, now)
+                    except Exception:  # noqa: BLE001 - one broken session must not stop the rest
+                        log.exception("session %d: the timer could not run; retrying later", row.id)
+                        row.next_tick_at = now + BROKEN_RETRY
+                        continue
                     await self._write(
                         session,
                         row,
@@ -427,7 +433,7 @@ class SessionStore:
             if len(rows) < TIMER_BATCH:
                 break
         async with self.sessions() as session:
-            return await session.scalar(select(func.min(MeetingSession.next_tick_at)))
+            return _aware(await session.scalar(select(func.min(MeetingSession.next_tick_at))))
 
     def rules(self, row: MeetingSession) -> Rules:
         return Rules(

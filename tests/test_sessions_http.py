@@ -31,7 +31,9 @@ async def begin(meeting: Meeting, model: str, **inputs: object) -> None:
     await meeting.facilitator.say("<at>Reflective practice</at> start session")
     await meeting.set_up(model, **inputs)
     roles = meeting.posted_cards("Roles: ")[-1]
-    begun = await meeting.press(meeting.facilitator, "session_begin", **button_data(roles, "session_begin"))
+    begun = await meeting.press(
+        meeting.facilitator, "session_begin", **button_data(roles, "session_begin")
+    )
     assert "Begin the first stage" not in shown(begun)
     await meeting.bot.settle()
 
@@ -48,13 +50,17 @@ async def test_space_to_think_runs_stage_by_stage(meeting: Meeting) -> None:
     roles = meeting.posted_cards("Roles: Space to Think")
     assert len(roles) == 1 and "Jo Facilitator" in card_text(roles[0])
 
-    taken = await meeting.press(meeting.presenter, "session_take_role", session=1, role="case_presenter")
+    taken = await meeting.press(
+        meeting.presenter, "session_take_role", session=1, role="case_presenter"
+    )
     assert "You are the Case Presenter" in shown(taken)
     await meeting.bot.settle()
     roles_now = cards_in(meeting.connector.updates_to(meeting.facilitator.conversation_id))[-1]
     assert "Pat Presenter" in card_text(roles_now)
 
-    await meeting.press(meeting.facilitator, "session_begin", **button_data(roles_now, "session_begin"))
+    await meeting.press(
+        meeting.facilitator, "session_begin", **button_data(roles_now, "session_begin")
+    )
     await meeting.bot.settle()
     card = meeting.stage_card()
     text = card_text(card)
@@ -69,13 +75,20 @@ async def test_space_to_think_runs_stage_by_stage(meeting: Meeting) -> None:
     assert meeting.texts()[-1].startswith("\u23f3 1 minute left for **Case Presenter offloads**")
     await meeting.advance(minutes=1)
     assert "Time is up for **Case Presenter offloads**" in meeting.texts()[-1]
-    assert "over by" in card_text(meeting.stage_card()) or "Time is up" in card_text(meeting.stage_card())
+    assert "over by" in card_text(meeting.stage_card()) or "Time is up" in card_text(
+        meeting.stage_card()
+    )
     await meeting.advance(minutes=3)
     assert sum("Time is up" in t for t in meeting.texts()) == 1  # said once, not every tick
 
     # The facilitator moves through the stages; the card stays one post, updated in place.
-    for expected in ("Checking of facts", "Group exploration", "Sharing of strengths",
-                     "Purposeful reflection", "Summary and next steps"):
+    for expected in (
+        "Checking of facts",
+        "Group exploration",
+        "Sharing of strengths",
+        "Purposeful reflection",
+        "Summary and next steps",
+    ):
         moved = await meeting.control(meeting.facilitator, "session_next")
         assert expected in shown(moved)
         await meeting.advance(minutes=2)
@@ -86,8 +99,12 @@ async def test_space_to_think_runs_stage_by_stage(meeting: Meeting) -> None:
     collect = meeting.posted_cards("Actions · ")[-1]
     data = button_data(collect, "session_contribute")
     added = await meeting.press(
-        meeting.presenter, "session_contribute", **data,
-        what="Share the plan with school", who="Health visitor", by_when="2026-12-01",
+        meeting.presenter,
+        "session_contribute",
+        **data,
+        what="Share the plan with school",
+        who="Health visitor",
+        by_when="2026-12-01",
         where="Health record",
     )
     assert "the action is added" in shown(added)
@@ -99,6 +116,111 @@ async def test_space_to_think_runs_stage_by_stage(meeting: Meeting) -> None:
     assert len(summary) == 1
     summary_text = card_text(summary[0])
     assert "Share the plan with school" in summary_text
-    assert "A multi-agency reflective session (Space to Think) took place on 24 November 2026" in summary_text
+    assert (
+        "A multi-agency reflective session (Space to Think) took place on 24 November 2026"
+        in summary_text
+    )
     assert verbs_on(meeting.stage_card()) == []
     print(meeting.texts())
+
+
+async def test_think_space_cycles_and_contributions_shown_together(meeting: Meeting) -> None:
+    await begin(meeting, "think_space", cycles=2)
+    assert "Welcome and ground rules" in card_text(meeting.stage_card())
+    await meeting.control(meeting.facilitator, "session_next")  # pen picture
+    await meeting.control(meeting.facilitator, "session_next")  # hopes
+    await meeting.bot.settle()
+
+    hopes_card = meeting.posted_cards("Hopes for this session · ")[-1]
+    data = button_data(hopes_card, "session_contribute")
+    await meeting.press(meeting.presenter, "session_contribute", **data, hope="A shared picture")
+    await meeting.press(meeting.consultant, "session_contribute", **data, hope="First try")
+    again = await meeting.press(
+        meeting.consultant, "session_contribute", **data, hope="Clarity on roles"
+    )
+    assert "replaces" in shown(again)
+    told = await meeting.press(meeting.facilitator, "session_show_together", **data)
+    assert "Shown in the chat" in shown(told)
+    together = card_text(meeting.posted_cards("Hopes for this session: together")[-1])
+    assert "A shared picture" in together and "Clarity on roles" in together
+    assert "First try" not in together  # a second answer replaces the first
+    assert "Pat Presenter" not in together and "Chris Consultant" not in together
+    assert "From 2 people, without names." in together
+
+    await meeting.control(meeting.facilitator, "session_next")  # blockers and enablers
+    await meeting.bot.settle()
+    form = meeting.posted_cards("Three blockers and three enablers · ")[-1]
+    data = button_data(form, "session_contribute")
+    await meeting.press(
+        meeting.presenter,
+        "session_contribute",
+        **data,
+        blocker_1="No shared plan",
+        blocker_2="Missed meetings",
+        enabler_1="School knows the family",
+    )
+    await meeting.press(
+        meeting.consultant, "session_contribute", **data, blocker_1="Late referrals"
+    )
+    await meeting.press(meeting.facilitator, "session_show_together", **data)
+    shown_together = card_text(
+        meeting.posted_cards("Three blockers and three enablers: together")[-1]
+    )
+    assert "Blockers (3)" in shown_together and "Enablers (1)" in shown_together
+    assert "Late referrals" in shown_together and "Pat Presenter" not in shown_together
+
+    # Reflecting team: five minutes each way, moving on by itself, two cycles.
+    await meeting.control(meeting.facilitator, "session_next")
+    assert "Stage 5 of 9 · cycle 1 of 2" in card_text(meeting.stage_card())
+    assert "Practitioners talk" in card_text(meeting.stage_card())
+    expected = [
+        ("Stage 6 of 9 · cycle 1 of 2", "Membership reflects"),
+        ("Stage 7 of 9 · cycle 2 of 2", "Practitioners talk"),
+        ("Stage 8 of 9 · cycle 2 of 2", "Membership reflects"),
+    ]
+    for position, phase in expected:
+        await meeting.advance(minutes=5)
+        text = card_text(meeting.stage_card())
+        assert position in text and phase in text, text
+        assert f"Now: **Reflecting team: {phase}**" in meeting.texts()[-1]
+    await meeting.advance(minutes=5)
+    assert "Summing up together" in card_text(meeting.stage_card())
+    moved = [t for t in meeting.texts() if "Now: **" in t]
+    assert len(moved) == 4
+
+
+async def test_rethink_with_independent_facilitator_stores_nothing_said(meeting: Meeting) -> None:
+    secret = "Sentinel-7f3a school and health disagree about Child Q"
+    await begin(meeting, "re_think", independent="true")
+    agreement = card_text(meeting.posted_cards("before we start")[-1])
+    assert "No notes are kept in this session" in agreement
+    assert "No notes" in card_text(meeting.stage_card())
+
+    for _ in range(5):  # introduction ... reflections
+        await meeting.control(meeting.facilitator, "session_next")
+    await meeting.bot.settle()
+    assert "Stage 6 of 9" in card_text(meeting.stage_card())
+    assert meeting.posted_cards("Actions · ") == []  # no form to type into
+
+    # A contribute button from any card, and a message typed to the bot: neither is kept.
+    refused = await meeting.press(
+        meeting.presenter,
+        "session_contribute",
+        session=1,
+        step=5,
+        kind="actions",
+        what=secret,
+        who="Lead Professional",
+        where=secret,
+    )
+    assert "keeps no notes" in shown(refused)
+    await meeting.facilitator.say(f"<at>Reflective practice</at> {secret}")
+    await meeting.control(meeting.facilitator, "session_end")
+    await meeting.bot.settle()
+    summary = card_text(meeting.posted_cards("Session summary")[-1])
+    assert "No notes were kept" in summary and secret not in summary
+
+    stored = await meeting.everything_stored()
+    assert secret not in stored
+    assert "Sentinel-7f3a" not in stored
+    assert await meeting.count("session_contributions") == 0

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from bot.crypto import Cipher, DecryptionError
 from bot.db import create_engine, session_factory
-from bot.models import MeetingSession
+from bot.models import Base, MeetingSession
 from cards.validator import card_errors
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
@@ -65,9 +66,12 @@ class Meeting:
         return body
 
     async def control(self, user: TeamsUser, verb: str, card: dict[str, Any] | None = None) -> Any:
-        """Presses a control on the stage card as it is now (or on `card`)."""
+        """Presses a control on the stage card as the chat now shows it (or on `card`)."""
+        await self.bot.settle()
         data = button_data(card or self.stage_card(), verb)
-        return await self.press(user, verb, **data)
+        answer = await self.press(user, verb, **data)
+        await self.bot.settle()
+        return answer
 
     async def set_up(self, model: str, **inputs: Any) -> dict[str, Any]:
         answer = await self.press(self.facilitator, "session_set_up", model=model, **inputs)
@@ -101,6 +105,28 @@ class Meeting:
         self.clock.advance(**delta)
         await self.bot.settle()
 
+    async def everything_stored(self) -> str:
+        """Every stored value, encrypted ones decrypted: to look for what must not be kept."""
+        cipher = Cipher(self.bot.settings.encryption_keys)
+        parts: list[str] = []
+        engine = create_engine(self.bot.settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                for table in Base.metadata.sorted_tables:
+                    for row in await connection.execute(select(table)):
+                        parts.extend(_readable(value, cipher) for value in row)
+        finally:
+            await engine.dispose()
+        return "\n".join(parts)
+
+    async def count(self, table: str) -> int:
+        engine = create_engine(self.bot.settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                return int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+        finally:
+            await engine.dispose()
+
     async def session_row(self) -> MeetingSession:
         engine = create_engine(self.bot.settings.database_url)
         try:
@@ -112,6 +138,15 @@ class Meeting:
                 return row
         finally:
             await engine.dispose()
+
+
+def _readable(value: Any, cipher: Cipher) -> str:
+    if isinstance(value, bytes):
+        with suppress(DecryptionError):
+            value = cipher.decrypt_bytes(value)
+        # Pickled state keeps its strings as UTF-8 bytes: searchable once decoded.
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def verbs_on(card: dict[str, Any]) -> list[str]:
