@@ -149,7 +149,7 @@ def build_runtime(
     meeting = MeetingHandler(
         session_store,
         load_protocols(protocol_dirs),
-        MeetingRoles(clock),
+        MeetingRoles(clock, adapter.meeting_role),
         admins,
         calendar,
         clock,

@@ -85,6 +85,16 @@ class BotAdapter(CloudAdapter):
             service_url, conversation_id, member_id, _token_source(client)
         )
 
+    async def meeting_role(
+        self, context: TurnContext, meeting_id: str, participant_id: str, tenant_id: str
+    ) -> str | None:
+        """The person's role in the meeting this turn comes from (see ConnectorSender)."""
+        client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        service_url = context.activity.service_url or client.config.base_url
+        return await self._sender.meeting_role(
+            service_url, meeting_id, participant_id, tenant_id, _token_source(client)
+        )
+
     def _process_turn_results(self, context: TurnContext) -> InvokeResponse:
         if context.activity.delivery_mode == DeliveryModes.expect_replies:
             return InvokeResponse(

@@ -107,6 +107,34 @@ class ConnectorSender:
             raise
         return True
 
+    async def meeting_role(
+        self,
+        service_url: str,
+        meeting_id: str,
+        participant_id: str,
+        tenant_id: str,
+        token: TokenSource,
+    ) -> str | None:
+        """The person's role in the meeting (Organizer, Presenter, Attendee); None if not in it.
+
+        The REST call behind `TeamsInfo.get_meeting_participant`, made here because that one
+        is synchronous and, in botframework-connector 4.17.1, asks for the wrong URL: the
+        `fetch_meeting` operation overwrites `fetch_participant.metadata`, so it requests
+        /v1/meetings/{id} and never reads a participant.
+        """
+        meeting = quote(meeting_id, safe="")
+        participant = quote(participant_id, safe="")
+        path = f"v1/meetings/{meeting}/participants/{participant}?tenantId={quote(tenant_id)}"
+        try:
+            answer = await self._call("GET", service_url, path, None, token)
+        except ConnectorError as error:
+            if error.status in (403, 404):  # not in the meeting, or the bot cannot see it
+                return None
+            raise
+        details = answer.get("meeting")
+        role = details.get("role") if isinstance(details, dict) else None
+        return str(role) if role else None
+
     async def _call(
         self,
         method: str,

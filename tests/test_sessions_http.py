@@ -3,12 +3,13 @@ an injected clock (no sleeping), SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from tests.support.client import card_text, cards_in
+from tests.support.client import card_text, cards_in, input_values
 from tests.support.connector import FakeConnector
 from tests.support.meeting import (
     Meeting,
@@ -224,3 +225,180 @@ async def test_rethink_with_independent_facilitator_stores_nothing_said(meeting:
     assert secret not in stored
     assert "Sentinel-7f3a" not in stored
     assert await meeting.count("session_contributions") == 0
+
+
+async def test_only_the_facilitator_organiser_or_presenter_may_move_it_on(
+    meeting: Meeting,
+) -> None:
+    await begin(meeting, "space_to_think")
+    card = meeting.stage_card()
+    version = button_data(card, "session_next")["version"]
+
+    refused = await meeting.press(
+        meeting.consultant, "session_next", **button_data(card, "session_next")
+    )
+    assert shown(refused).startswith("Sorry, only Jo Facilitator (facilitating)")
+    stranger = meeting.person("Sam Stranger", role=None)  # not in the meeting at all
+    refused = await meeting.press(stranger, "session_pause", **button_data(card, "session_pause"))
+    assert shown(refused).startswith("Sorry, only")
+    row = await meeting.session_row()
+    assert (row.step, row.version, row.status) == (0, version, "running")
+
+    # The meeting's organiser, and a presenter, may drive it (their role read from Teams).
+    moved = await meeting.press(
+        meeting.organiser, "session_next", **button_data(card, "session_next")
+    )
+    assert "Checking of facts" in shown(moved)
+    presenter = meeting.person("Prue Presenter", role="Presenter")
+    paused = await meeting.control(presenter, "session_pause")
+    assert "Paused" in shown(paused)
+    lookups = [path for _, path in meeting.connector.requests if path.startswith("/v1/meetings/")]
+    assert lookups and all("tenantId=" in path for path in lookups)
+
+
+async def test_only_the_facilitator_when_meeting_roles_are_not_trusted(
+    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    async with meeting_scene(database_url, connector, http, session_control_roles="") as meeting:
+        await begin(meeting, "space_to_think")
+        card = meeting.stage_card()
+        refused = await meeting.press(
+            meeting.organiser, "session_next", **button_data(card, "session_next")
+        )
+        assert shown(refused).startswith("Sorry, only")
+        assert (await meeting.session_row()).step == 0
+
+
+async def test_double_and_stale_presses_move_the_session_once(meeting: Meeting) -> None:
+    await begin(meeting, "space_to_think")
+    first_card = meeting.stage_card()
+    data = button_data(first_card, "session_next")
+
+    answers = await asyncio.gather(
+        meeting.press(meeting.facilitator, "session_next", **data),
+        meeting.press(meeting.facilitator, "session_next", **data),
+    )
+    texts = sorted(shown(a) for a in answers)
+    assert sum("earlier moment" in t for t in texts) == 1
+    row = await meeting.session_row()
+    assert row.step == 1 and row.version == data["version"] + 1
+
+    # Pressed on the old card after the session has moved on: nothing changes.
+    await meeting.control(meeting.facilitator, "session_next")
+    stale = await meeting.press(meeting.facilitator, "session_back", **data)
+    assert "earlier moment" in shown(stale)
+    assert "Group exploration" in shown(stale)  # the card as it is now
+    assert (await meeting.session_row()).step == 2
+
+    # "+2 min" twice from the same card adds two minutes, not four.
+    card = meeting.stage_card()
+    extend = button_data(card, "session_add_time")
+    before = (await meeting.session_row()).allotted_seconds
+    await meeting.press(meeting.facilitator, "session_add_time", **extend)
+    await meeting.press(meeting.facilitator, "session_add_time", **extend)
+    assert (await meeting.session_row()).allotted_seconds == before + 120
+
+
+async def test_pause_resume_and_time_added_move_the_prompts(meeting: Meeting) -> None:
+    await begin(meeting, "space_to_think")  # stage 1: 5 minutes, warning 1 minute before
+    await meeting.advance(minutes=2)
+    paused = await meeting.control(meeting.facilitator, "session_pause")
+    assert "Paused, with 3 minutes left" in shown(paused)
+    await meeting.advance(minutes=30)
+    assert meeting.texts() == []  # nothing fires while paused
+    await meeting.control(meeting.facilitator, "session_resume")
+    assert "About 3 minutes left" in card_text(meeting.stage_card())
+    await meeting.control(meeting.facilitator, "session_add_time")  # +2 minutes: 5 left
+    await meeting.advance(minutes=3, seconds=59)
+    assert meeting.texts() == []
+    await meeting.advance(seconds=1)
+    assert meeting.texts() == ["\u23f3 1 minute left for **Case Presenter offloads**."]
+    await meeting.advance(minutes=1)
+    assert "Time is up" in meeting.texts()[-1]
+    assert "+" not in " ".join(verbs_on(meeting.stage_card()))
+    extended = await meeting.control(meeting.facilitator, "session_add_time")
+    assert "Time is up" not in card_text(extended["value"]) or "guidance allows" in shown(extended)
+
+
+async def test_a_restart_mid_stage_carries_on_without_replaying(meeting: Meeting) -> None:
+    await begin(meeting, "space_to_think")
+    await meeting.advance(minutes=1)
+    await meeting.bot.stop()
+    meeting.clock.advance(minutes=12)  # stage 1 ended at 13:05 while the bot was down
+    await meeting.bot.start()
+    for user in meeting.people.values():
+        user.bot_url = meeting.bot.url
+    await meeting.bot.settle()
+
+    said = meeting.texts()
+    assert not any(t.startswith("\u23f3") for t in said)  # no late warning
+    assert len([t for t in said if "Time is up" in t]) == 1
+    assert "It was due at 13:05, while I was unavailable." in said[-1]
+    assert "over by 8 minutes" in card_text(meeting.stage_card())
+    await meeting.advance(minutes=5)
+    assert len([t for t in meeting.texts() if "Time is up" in t]) == 1
+    moved = await meeting.control(meeting.facilitator, "session_next")
+    assert "Checking of facts" in shown(moved)
+    assert meeting.stage_posts() == 1  # still the one card, updated in place
+
+
+async def test_meeting_events_open_a_session_and_note_who_joined(meeting: Meeting) -> None:
+    started = await meeting.organiser.post(
+        meeting.organiser.activity(
+            type="event",
+            name="application/vnd.microsoft.meetingStart",
+            value={
+                "Id": "meeting",
+                "JoinUrl": "https://teams.example/join",
+                "Title": "RP",
+                "MeetingType": "Scheduled",
+                "StartTime": "2026-11-24T13:00:00Z",
+            },
+        )
+    )
+    assert "Set up a reflective session" in card_text(cards_in(started)[0])
+    await meeting.set_up("space_to_think")
+    again = await meeting.organiser.post(
+        meeting.organiser.activity(
+            type="event", name="application/vnd.microsoft.meetingStart", value={}
+        )
+    )
+    assert again == []  # a session is already set up: no second set-up card
+    joined = meeting.person("Jordan Joiner")
+    await joined.post(
+        joined.activity(
+            type="event",
+            name="application/vnd.microsoft.meetingParticipantJoin",
+            value={
+                "members": [
+                    {
+                        "user": {
+                            "id": joined.user_id,
+                            "aadObjectId": joined.aad_id,
+                            "name": joined.name,
+                        },
+                        "meeting": {"inMeeting": True, "role": "Attendee"},
+                    }
+                ]
+            },
+        )
+    )
+    assert await meeting.count("session_participants") == 2  # the facilitator and Jordan
+
+
+async def test_bad_contributions_are_refused_politely_and_the_text_kept(meeting: Meeting) -> None:
+    await begin(meeting, "think_space")
+    for _ in range(2):
+        await meeting.control(meeting.facilitator, "session_next")
+    form = meeting.posted_cards("Hopes for this session · ")[-1]
+    data = button_data(form, "session_contribute")
+    empty = await meeting.press(meeting.presenter, "session_contribute", **data, hope="  ")
+    assert "Please write your hopes" in shown(empty)
+    typed = "Talk to jane.doe@example.org about it"
+    flagged = await meeting.press(meeting.presenter, "session_contribute", **data, hope=typed)
+    assert "email address" in shown(flagged)
+    assert input_values(flagged["value"])["hope"] == typed  # what they typed is kept
+    assert await meeting.count("session_contributions") == 0
+    fine = await meeting.press(meeting.presenter, "session_contribute", **data, hope="Clarity")
+    assert "your hopes are in" in shown(fine)
+    assert await meeting.count("session_contributions") == 1
