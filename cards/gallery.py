@@ -29,6 +29,7 @@ from bot.referrals import ReferralSummary
 from bot.settings import ModelName, Settings
 from cards.binder import render
 from cards.referral_cards import FORM_STEPS, FormOptions, form_card
+from cards.session_gallery import session_gallery
 from cards.triage_gallery import triage_gallery
 from cards.verbs import Verb
 from dialogs.help import help_card
@@ -103,6 +104,7 @@ def all_cards() -> dict[str, dict[str, Any]]:
     )
     cards["form-invitees-empty"] = lambda: form_card(Verb.INVITEES, ReferralDraft(), options)
     cards.update(triage_gallery())
+    cards.update(session_gallery())
     return {name: build() for name, build in cards.items()}
 
 

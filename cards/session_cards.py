@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.meeting_sessions import Contribution, SessionView
@@ -222,9 +222,7 @@ def collect_card(
             "form": {k.value: k is kind for k in COLLECT_HEADINGS},
             "values": {key: "" for key in _FIELDS} | (values or {}),
             "privacy": (
-                "Shown together without names; deleted after the retention period."
-                if anonymous
-                else "Shown together with your name; deleted after the retention period."
+                "Shown together without names." if anonymous else "Shown together with your name."
             ),
             "submit_title": submit,
             "contribute_verb": SessionVerb.CONTRIBUTE.value,
@@ -325,7 +323,7 @@ def held_on(view: SessionView, calendar: WorkingCalendar) -> str:
 def action_line(content: dict[str, Any]) -> dict[str, str]:
     parts = [
         f"Who: {content.get('who') or 'not said'}",
-        f"by {content.get('by_when') or 'no date'}",
+        f"by {_day(str(content.get('by_when') or '')) or 'no date'}",
         f"recorded in {content.get('where') or 'not said'}",
     ]
     return {"what": str(content.get("what", "")), "detail": ", ".join(parts)}
@@ -429,6 +427,14 @@ def _plain(
 def _who_controls(view: SessionView) -> str:
     who = view.facilitator_name or "the facilitator"
     return f"{who} (facilitating), the meeting organiser or a presenter can move the session on."
+
+
+def _day(iso: str) -> str:
+    try:
+        day = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return f"{day.day} {day:%b %Y}"
 
 
 def _int(value: Any, default: int) -> int:
