@@ -10,8 +10,9 @@ import aiohttp
 import pytest
 
 from tests.support.client import card_text, cards_in, input_values
-from tests.support.connector import FakeConnector
+from tests.support.connector import Failure, FakeConnector
 from tests.support.meeting import (
+    MEETING_CHAT,
     Meeting,
     button_data,
     meeting_scene,
@@ -402,3 +403,21 @@ async def test_bad_contributions_are_refused_politely_and_the_text_kept(meeting:
     fine = await meeting.press(meeting.presenter, "session_contribute", **data, hope="Clarity")
     assert "your hopes are in" in shown(fine)
     assert await meeting.count("session_contributions") == 1
+
+
+async def test_a_busy_connector_delays_the_card_but_loses_and_doubles_nothing(
+    meeting: Meeting,
+) -> None:
+    await begin(meeting, "space_to_think")
+    busy = Failure(429, {"Retry-After": "1"})
+    meeting.connector.failures_for[MEETING_CHAT].extend([busy] * 5)
+    await meeting.advance(minutes=4)  # the warning is due; Teams says "too many" five times
+    assert not any(t.startswith("\u23f3") for t in meeting.texts())
+    await meeting.advance(seconds=2)  # after Retry-After, the outbox tries again
+    assert [t for t in meeting.texts() if t.startswith("\u23f3")] == [
+        "\u23f3 1 minute left for **Case Presenter offloads**."
+    ]
+    await meeting.advance(minutes=1)
+    assert sum("Time is up" in t for t in meeting.texts()) == 1
+    assert "Time is up" in card_text(meeting.stage_card())
+    assert await meeting.bot.runtime.outbox.pending() == 0
