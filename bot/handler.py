@@ -33,6 +33,11 @@ from dialogs.referral_dialog import ReferralDialog
 
 Route = Callable[[TurnContext, DialogContext], Awaitable[None]]
 SESSION_VERBS = frozenset(verb.value for verb in SessionVerb)
+SHARED_CHAT_HELP = (
+    "Sorry, I did not understand that. Here I keep time for reflective sessions: type "
+    "**start session** to set one up, or **questions** for the reflective questions. "
+    "Referrals are made in a one-to-one chat with me."
+)
 PRIVATE_ONLY = (
     "Referrals are made in a one-to-one chat with me, to keep case details out of shared "
     "chats. Open a chat with me and type **refer**."
@@ -189,6 +194,10 @@ class ReflectiveBot(TeamsActivityHandler):
             await turn_context.send_activity(
                 "That card has expired. Type **refer** to start a new referral."
             )
+            return
+        if not _is_personal(turn_context):
+            # A meeting or group chat: what the bot does here, not the referral menu.
+            await turn_context.send_activity(SHARED_CHAT_HELP)
             return
         await turn_context.send_activity("Sorry, I did not understand that. Here is what I can do.")
         await turn_context.send_activity(card_activity(self._welcome_card()))

@@ -283,7 +283,7 @@ class SessionStore:
             return existing, False
 
     async def take_role(self, session_id: int, role: str, person: Holder) -> Change | None:
-        """Gives `person` the role; a role held by one person is taken by the first to ask."""
+        """Gives `person` the role (a one-person role passes to whoever pressed last)."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             row = await _locked(session, session_id)
@@ -296,20 +296,19 @@ class SessionStore:
             roles = {key: list(holders) for key, holders in row.roles.items()}
             held = roles.get(role, [])
             if any(h["id"] == person.id for h in held):
-                return Change(False, view, f"You are already the {definition['name']}.")
-            if definition.get("holders", "one") == "one" and held:
-                return Change(
-                    False, view, f"{held[0]['name']} is the {definition['name']} already."
-                )
+                return Change(False, view, f"You already have this role ({definition['name']}).")
+            if definition.get("holders", "one") == "one":
+                # Roles are agreed aloud; whoever the group chose presses, and takes it over
+                # from anyone who pressed first. (Taking the chair is checked by the caller.)
+                held = []
             # One role each: taking a new one gives up the old (not the facilitator's chair).
             for key in roles:
                 if key != view.protocol["facilitator_role"]:
                     roles[key] = [h for h in roles[key] if h["id"] != person.id]
-            roles[role] = [*roles.get(role, []), _holder_json(person)]
+            roles[role] = [*held, _holder_json(person)]
             row.roles = roles
             if role == view.protocol["facilitator_role"]:
                 row.facilitator_id, row.facilitator_name = person.id, person.name
-                row.roles[role] = [_holder_json(person)]
             await _add_participant(session, row.id, person, role, now)
             view = view_of(row)
             self.outbox.add(session, [_card_message(Kind.SESSION_ROLES_CARD, view)], now)

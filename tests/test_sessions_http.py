@@ -421,3 +421,37 @@ async def test_a_busy_connector_delays_the_card_but_loses_and_doubles_nothing(
     assert sum("Time is up" in t for t in meeting.texts()) == 1
     assert "Time is up" in card_text(meeting.stage_card())
     assert await meeting.bot.runtime.outbox.pending() == 0
+
+
+async def test_added_to_a_meeting_it_says_what_it_does_and_roles_pass_on(meeting: Meeting) -> None:
+    installed = await meeting.organiser.post(
+        meeting.organiser.activity(
+            type="conversationUpdate", membersAdded=[{"id": "28:bot"}], text=None
+        )
+    )
+    opening = card_text(cards_in(installed)[0])
+    assert "When the group is ready, press **Start session**" in opening
+    puzzled = await meeting.consultant.say("<at>Reflective practice</at> what now?")
+    assert "type **start session**" in puzzled[0]["text"]  # not the referral menu
+
+    await meeting.set_up("space_to_think")
+    await meeting.press(meeting.consultant, "session_take_role", session=1, role="case_presenter")
+    taken = await meeting.press(
+        meeting.presenter, "session_take_role", session=1, role="case_presenter"
+    )
+    assert "You are the Case Presenter" in shown(taken)
+    assert "**Case Presenter**: Pat Presenter" in card_text(taken["value"])
+    again = await meeting.press(
+        meeting.presenter, "session_take_role", session=1, role="case_presenter"
+    )
+    assert "You already have this role" in shown(again)
+    # The chair is not taken from the facilitator by just anyone.
+    chair = await meeting.press(
+        meeting.consultant, "session_take_role", session=1, role="facilitator"
+    )
+    assert "Jo Facilitator is facilitating" in shown(chair)
+    handed = await meeting.press(
+        meeting.organiser, "session_take_role", session=1, role="facilitator"
+    )
+    assert "You are the Facilitator" in shown(handed)
+    assert (await meeting.session_row()).facilitator_name == "Olu Organiser"
