@@ -18,6 +18,7 @@ from cards.session_cards import roles_card, stage_card
 from cards.triage_cards import DeskOptions, triage_card
 
 NO_DESK_RETRY = timedelta(hours=1)  # registering a desk brings waiting cards forward anyway
+CARD_NOT_POSTED_YET = timedelta(seconds=2)
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Deliveries:
             card, card_id = stage_card(view, now, self.calendar), view.stage_card_id
         else:
             card, card_id = roles_card(view), view.roles_card_id
+        if card_id is None and not delivery.target.get("post"):
+            raise RetryLater(CARD_NOT_POSTED_YET, "the card is not posted yet")
         posted = await self._post_or_update(
             view.conversation_reference, card_id, card_message(card)
         )

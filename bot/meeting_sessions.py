@@ -311,7 +311,7 @@ class SessionStore:
                 row.facilitator_id, row.facilitator_name = person.id, person.name
             await _add_participant(session, row.id, person, role, now)
             view = view_of(row)
-            self.outbox.add(session, [_card_message(Kind.SESSION_ROLES_CARD, view)], now)
+            self.outbox.add(session, [draw_card(Kind.SESSION_ROLES_CARD, view)], now)
             return Change(True, view)
 
     async def note_participants(self, session_id: int, people: list[Holder]) -> None:
@@ -477,7 +477,8 @@ class SessionStore:
         row.time_spent = list(timing.time_spent)
         row.refreshed_at = timing.refreshed_at
         row.next_tick_at = next_tick(timing, rules)
-        if timing.started_at is not None and row.started_at is None:
+        begun_now = timing.started_at is not None and row.started_at is None
+        if begun_now:
             row.started_at = timing.started_at
         if timing.ended_at is not None:
             row.ended_at = timing.ended_at
@@ -485,8 +486,9 @@ class SessionStore:
             row.version += 1
         view = view_of(row)
         messages = self.announce(view, timing, now)
-        if redraw:
-            messages.append(_card_message(Kind.SESSION_STAGE_CARD, view))
+        if redraw and row.started_at is not None:
+            # Begin posts the stage card; every later change redraws that one card.
+            messages.append(draw_card(Kind.SESSION_STAGE_CARD, view, post=begun_now))
         self.outbox.add(session, messages, now)
 
     async def _finish(
@@ -582,8 +584,13 @@ def _holder_json(holder: Holder) -> dict[str, str]:
     return {"id": holder.id, "name": holder.name}
 
 
-def _card_message(kind: str, view: SessionView) -> Message:
-    return Message(kind, {}, None, view.referral_id, session_id=view.id)
+def draw_card(kind: str, view: SessionView, *, post: bool = False) -> Message:
+    """Draw the session's stage or roles card: `post` it once, then redraw it in place.
+
+    Only the message that posts may post: a redraw delivered (by another instance, say)
+    before the card's id is stored waits, rather than posting a second card.
+    """
+    return Message(kind, {"post": post}, None, view.referral_id, session_id=view.id)
 
 
 async def _locked(session: AsyncSession, session_id: int) -> MeetingSession | None:

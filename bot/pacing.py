@@ -2,10 +2,9 @@
 
 Teams allows a bot, per conversation, 7 requests a second, 8 in 2 s, 60 in 30 s and 1,800 an
 hour (learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit). A live stage card
-and timed prompts can burst past that, and a 429 costs a Retry-After wait on top of the wait
-we could have taken ourselves, so the sender waits its turn here first. The counts are per
-instance only: with several instances each paces its own sends, and 429 with Retry-After
-stays the backstop.
+and timed prompts can burst past that; waiting here for a free slot is shorter and quieter
+than being told 429 and waiting out Retry-After. The counts are per instance only: with
+several instances each paces its own sends, and 429 with Retry-After stays the backstop.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 Windows = tuple[tuple[float, int], ...]  # (seconds, most requests allowed in any such span)
 
 TEAMS_WINDOWS: Windows = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+_PRUNE_MIN = 64  # the fewest acquires between two sweeps for idle conversations
 
 
 class _Conversation:
@@ -54,7 +54,7 @@ class ConversationPacer:
         self._monotonic = monotonic
         self._sleep = sleep
         self._conversations: dict[str, _Conversation] = {}
-        self._since_prune = 0
+        self._until_prune = _PRUNE_MIN
 
     def tracked(self) -> int:
         """How many conversations are held in memory (idle ones are forgotten lazily)."""
@@ -95,12 +95,12 @@ class ConversationPacer:
         return delay
 
     def _maybe_prune(self, now: float) -> None:
-        # Sweep once the acquires since the last sweep match the conversations held, so the
-        # cost per acquire stays constant however many conversations there are.
-        self._since_prune += 1
-        if self._since_prune < max(64, len(self._conversations)):
+        # The next sweep comes after as many acquires as conversations are left after this
+        # one, so a sweep costs O(1) per acquire however many conversations there are, and
+        # a stream of new conversations cannot put it off for ever.
+        self._until_prune -= 1
+        if self._until_prune > 0:
             return
-        self._since_prune = 0
         idle = [
             key
             for key, state in self._conversations.items()
@@ -108,3 +108,4 @@ class ConversationPacer:
         ]
         for key in idle:
             del self._conversations[key]
+        self._until_prune = max(_PRUNE_MIN, len(self._conversations))

@@ -13,7 +13,7 @@ from typing import Any
 
 from botbuilder.core import MessageFactory
 
-from bot.meeting_sessions import Contribution, SessionView
+from bot.meeting_sessions import Contribution, SessionView, draw_card
 from bot.outbox import Kind, Message
 from bot.protocols import Collect
 from bot.session_timing import Prompt, PromptKind, Timing
@@ -38,7 +38,7 @@ class SessionMessages:
         """The group agreement, then the roles card (kept up to date in place)."""
         return [
             self._post(view, card_message(agreement_card(view))),
-            Message(Kind.SESSION_ROLES_CARD, {}, None, view.referral_id, session_id=view.id),
+            draw_card(Kind.SESSION_ROLES_CARD, view, post=True),
         ]
 
     def announce(self, view: SessionView, timing: Timing, now: datetime) -> list[Message]:
@@ -53,9 +53,7 @@ class SessionMessages:
                     messages.append(self._post(view, card_message(collect_card(view, prompt.step))))
             if prompt.kind is PromptKind.STEP_STARTED and prompt.step == 0:
                 # The roles card loses its Begin button once the session is under way.
-                messages.append(
-                    Message(Kind.SESSION_ROLES_CARD, {}, None, view.referral_id, session_id=view.id)
-                )
+                messages.append(draw_card(Kind.SESSION_ROLES_CARD, view))
         timing.prompts.clear()
         return messages
 
