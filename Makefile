@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package gallery bench migrate key clean
+.PHONY: run test lint typecheck package gallery bench bench-timers migrate key clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ gallery: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/turns.py
+
+# 1,000 sessions' stage timers on one instance: how late prompts fire, missed, doubled, memory.
+bench-timers: $(STAMP)
+	$(PY) bench/timers.py
 
 # Prints a new encryption key for ENCRYPTION_KEYS.
 key: $(STAMP)
