@@ -156,6 +156,7 @@ def build_runtime(
         scheduler.wake,
         settings.partnership_name,
         frozenset(role.lower() for role in settings.session_control_roles),
+        tuple(model.value for model in settings.offered_models),
     )
     dialog = ReferralDialog(
         referrals,

@@ -82,6 +82,7 @@ class MeetingHandler:
     partnership: str
     # Meeting roles that may drive a session besides its facilitator (SESSION_CONTROL_ROLES).
     control_roles: frozenset[str] = frozenset({"organizer", "presenter"})
+    offered: tuple[str, ...] = ()  # OFFERED_MODELS, for the order of the set-up card
     _actions: dict[SessionVerb, Action] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -327,7 +328,10 @@ class MeetingHandler:
         )
 
     def _choices(self) -> list[ProtocolChoice]:
-        return [ProtocolChoice(p.id, p.name) for p in self.protocols.values()]
+        # The partnership's offered models first, in its order; added models after them.
+        order = {model: i for i, model in enumerate(self.offered)}
+        ranked = sorted(self.protocols.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
+        return [ProtocolChoice(p.id, p.name) for p in ranked]
 
 
 def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
