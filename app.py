@@ -118,6 +118,7 @@ def build_runtime(
             ("digests", digests.send_due),
             ("session timers", session_store.run_due),
             ("outbox", outbox.run_due),
+            ("outbox pruning", outbox.prune),
         ],
     )
     writer.on_commit = scheduler.wake
@@ -231,6 +232,9 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Teams sends "trigger" with every card button, a field botbuilder's model does not know:
+    # msrest would log a warning on every press.
+    logging.getLogger("msrest.serialization").setLevel(logging.ERROR)
     web.run_app(create_app(settings), host=settings.host, port=settings.port)
 
 

@@ -9,6 +9,13 @@ bench's end of the pipe closes.
 - bare:      the floor of this stack: read the activity, POST one reply, answer 201.
 - echo:      the BotBuilder-Samples python 02.echo-bot, built the way the sample builds it.
 - referral:  the real app, `create_app(settings)`, with its state in SQLite.
+
+`bench/timers.py` uses two more, with the same process and pipe:
+
+- timer_connector: a loopback Bot Connector that notes every post (conversation, text,
+                   arrival time) and answers card updates (PUT) with 200.
+- timer_bot:       the real app on SQLite or PostgreSQL with a protocols directory of its
+                   own, and the time each scheduled job takes, served at /bench/jobs.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ import cProfile
 import itertools
 import logging
 import sys
+import time
 import traceback
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -319,3 +328,134 @@ def run_server(kind: str, conn: Connection, options: dict[str, Any]) -> None:
         raise SystemExit(1) from None
     finally:
         conn.close()
+
+
+# --- for bench/timers.py: a connector that notes when each post arrives ------------------
+
+
+class PostLedger:
+    """Every post since the start (conversation, text, arrival time), and the updates."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+        self.posts: list[tuple[str, str | None, float]] = []
+        self.texts = 0
+        self.updates = 0
+        self.updated: set[str] = set()
+
+    def as_json(self, *, records: bool) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "posts": len(self.posts),
+            "texts": self.texts,
+            "updates": self.updates,
+            "updated_conversations": len(self.updated),
+        }
+        if records:
+            answer["records"] = self.posts
+        return answer
+
+
+POSTS = web.AppKey("posts", PostLedger)
+
+
+def build_timer_connector(_options: dict[str, Any]) -> web.Application:
+    async def post(request: web.Request) -> web.Response:
+        arrived = time.time()  # before the body is read: when the request reached us
+        ledger = request.app[POSTS]
+        activity = await request.json()
+        text = activity.get("text") if isinstance(activity.get("text"), str) else None
+        ledger.posts.append((request.match_info["conversation"], text, arrived))
+        ledger.texts += text is not None
+        return web.json_response({"id": f"activity-{next(ledger.ids)}"})
+
+    async def put(request: web.Request) -> web.Response:
+        ledger = request.app[POSTS]
+        await request.read()
+        ledger.updates += 1
+        ledger.updated.add(request.match_info["conversation"])
+        return web.json_response({"id": request.match_info["activity"]})
+
+    async def summary(request: web.Request) -> web.Response:
+        return web.json_response(request.app[POSTS].as_json(records=False))
+
+    async def records(request: web.Request) -> web.Response:
+        return web.json_response(request.app[POSTS].as_json(records=True))
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app[POSTS] = PostLedger()
+    app.router.add_post("/v3/conversations/{conversation}/activities", post)
+    app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", post)
+    app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", put)
+    app.router.add_get("/bench/summary", summary)
+    app.router.add_get("/bench/records", records)
+    return app
+
+
+# --- for bench/timers.py: the real app, with each scheduled job timed --------------------
+
+
+class JobTrace:
+    """Every run of each scheduled job: when it began (time.time()), how long it took and
+    what it returned when that was a count (the outbox: messages sent), else -1."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[tuple[float, float, int]]] = {}
+
+    def wrap(self, name: str, job: Callable[[datetime], Any]) -> Callable[[datetime], Any]:
+        calls = self.calls.setdefault(name, [])
+
+        async def timed(now: datetime) -> Any:
+            began, started = time.time(), time.perf_counter()
+            result: Any = None
+            try:
+                result = await job(now)
+                return result
+            finally:
+                count = result if isinstance(result, int) and not isinstance(result, bool) else -1
+                calls.append((began, time.perf_counter() - started, count))
+
+        return timed
+
+
+JOB_TRACE = web.AppKey("job_trace", JobTrace)
+
+
+def build_timer_bot(options: dict[str, Any]) -> web.Application:
+    from app import RUNTIME, create_app
+    from bot.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=options["database_url"],
+        encryption_keys=[options["encryption_key"]],
+        microsoft_app_id="",
+        microsoft_app_password="",
+        allowed_tenant_ids=[options["tenant"]],
+        protocols_dir=Path(options["protocols_dir"]),
+        session_card_refresh_seconds=options["refresh_seconds"],
+        scheduler_interval_seconds=options["scheduler_interval_seconds"],
+        log_level="WARNING",
+    )
+    # Teams sends `trigger` in an Action.Execute's value and botbuilder's model does not know
+    # it: msrest logs a warning for every button press, which would bury the bench's output.
+    logging.getLogger("msrest.serialization").setLevel(logging.ERROR)
+    app = create_app(settings)
+    app[JOB_TRACE] = JobTrace()
+
+    async def time_the_jobs(app: web.Application) -> None:
+        # Runs after create_app's own start-up: the scheduler exists and reads its job
+        # list afresh on every tick, so wrapping the entries times every later run.
+        scheduler = app[RUNTIME].scheduler
+        jobs = scheduler._jobs  # private, but this is the bench's own instrumentation
+        jobs[:] = [(name, app[JOB_TRACE].wrap(name, job)) for name, job in jobs]
+
+    async def job_calls(request: web.Request) -> web.Response:
+        return web.json_response(request.app[JOB_TRACE].calls)
+
+    app.on_startup.append(time_the_jobs)
+    app.router.add_get("/bench/jobs", job_calls)
+    return app
+
+
+BUILDERS["timer_connector"] = build_timer_connector
+BUILDERS["timer_bot"] = build_timer_bot

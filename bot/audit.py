@@ -30,6 +30,7 @@ class Action:
     ANSWER_RECEIVED = "referral.answer_received"
     DECLINED = "triage.declined"
     WITHDRAWN = "triage.withdrawn"
+    SCHEDULED = "triage.scheduled"
     REFUSED = "triage.refused"  # someone who is not an admin pressed an admin button
     LOST_RACE = "triage.already_decided"  # a second admin pressed on a decided referral
     AUDIT_READ = "audit.read"

@@ -102,6 +102,11 @@ class ReferralRow(Base):
     reminder_due_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, index=True
     )
+    # The session: when, the Teams meeting's join link, and its chat (from the link), so the
+    # bot knows which referral a meeting chat is for when the meeting starts.
+    session_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    meeting_join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    meeting_chat_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
 
 
 class TriageDesk(Base):
@@ -151,6 +156,15 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The waiting messages only: the table also holds a week of sent ones.
+        Index(
+            "ix_outbox_waiting",
+            "due_at",
+            postgresql_where=text("sent_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -168,7 +182,9 @@ class OutboxMessage(Base):
     activity_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 

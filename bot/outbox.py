@@ -12,11 +12,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import case, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # a claim held by an instance that died is free after this
 MAX_ATTEMPTS = 12
 BATCH = 50
+KEEP_SENT = timedelta(days=7)
+KEEP_FAILED = timedelta(days=30)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class Kind:
@@ -118,15 +121,44 @@ class Outbox:
     clock: Clock
     handlers: dict[str, Handler] = field(default_factory=dict)
 
-    async def run_due(self, now: datetime | None = None) -> int:
-        """Delivers every message due by `now`; returns how many were sent."""
+    async def run_due(self, now: datetime | None = None) -> datetime | None:
+        """Delivers the messages due by `now`, a batch at a time.
+
+        Returns when to run again: at once if the batch was full (more are waiting), else
+        when the next waiting message falls due (a retry after Retry-After), if any.
+        """
         now = now or self.clock.now()
-        sent = 0
-        for message_id in await self._due_ids(now):
+        due = await self._due_ids(now)
+        for message_id in due:
             delivery = await self._claim(message_id, now)
-            if delivery is not None and await self._deliver(delivery):
-                sent += 1
-        return sent
+            if delivery is not None:
+                await self._deliver(delivery)
+        if len(due) == BATCH:
+            return self.clock.now()
+        async with self.sessions() as session:
+            return _aware(
+                await session.scalar(
+                    select(func.min(OutboxMessage.due_at)).where(
+                        OutboxMessage.sent_at.is_(None),
+                        OutboxMessage.failed_at.is_(None),
+                        OutboxMessage.due_at > now,
+                    )
+                )
+            )
+
+    async def prune(self, now: datetime) -> datetime:
+        """Forgets messages sent a while ago (the table would otherwise grow by every card
+        redraw); returns when to prune again. Failed ones are kept longer, to look into."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                delete(OutboxMessage).where(
+                    or_(
+                        OutboxMessage.sent_at < now - KEEP_SENT,
+                        OutboxMessage.failed_at < now - KEEP_FAILED,
+                    )
+                )
+            )
+        return now + PRUNE_EVERY
 
     async def pending(self) -> int:
         async with self.sessions() as session:
@@ -160,7 +192,10 @@ class Outbox:
                     OutboxMessage.due_at <= now,
                     or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
                 )
-                .order_by(OutboxMessage.id)
+                # Prompts people are waiting for go before card redraws and the like.
+                .order_by(
+                    case((OutboxMessage.kind == Kind.CONVERSATION, 0), else_=1), OutboxMessage.id
+                )
                 .limit(BATCH)
             )
             return list(rows.all())
@@ -251,3 +286,8 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
     if retry_after is not None:
         return timedelta(seconds=retry_after)
     return timedelta(seconds=min(3600.0, 5.0 * 2 ** (attempts - 1)))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything here is UTC.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -1,9 +1,11 @@
-"""The app's scheduler: every few seconds, and whenever work is queued, it runs due jobs.
+"""The app's scheduler: runs each job when it is due, and at once when work is queued.
 
 Jobs keep their state in the database (what is due, what is claimed), so a restart loses
 nothing and two instances do each thing once. A job may return when it is next due (the
-session timer does: the end of a stage is due to the second); the scheduler then wakes at
-that moment rather than at the next interval. Tests drive `tick()` with an injected clock.
+session timer does: the end of a stage is due to the second; the outbox does when a batch
+was full or a retry waits for Retry-After); the scheduler then runs that job at that moment
+rather than at the next interval, without running the others with it. Tests drive `tick()`,
+which runs every job, with an injected clock.
 """
 
 from __future__ import annotations
@@ -19,59 +21,72 @@ from bot.clock import Clock
 log = logging.getLogger(__name__)
 
 Job = Callable[[datetime], Awaitable[object]]
+ONE_SECOND = timedelta(seconds=1)
+MIN_WAIT = 0.005  # a floor, so work another instance holds locked cannot spin the loop
+STOP_GRACE = 10.0  # seconds a run under way may take to finish when the app stops
 
 
 class Scheduler:
     def __init__(self, clock: Clock, interval_seconds: float, jobs: list[tuple[str, Job]]) -> None:
         self._clock = clock
-        self._interval = interval_seconds
+        self._interval = timedelta(seconds=interval_seconds)
         self._jobs = jobs
+        self._next: dict[str, datetime] = {}  # when each job is next due
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
-    async def tick(self) -> datetime | None:
-        """Runs every job once for the current time; one tick at a time per instance.
-
-        Returns the earliest moment a job said it is next due, if any did.
-        """
-        soonest: datetime | None = None
-        async with self._lock:
-            for name, job in self._jobs:
-                try:
-                    due = await job(self._clock.now())
-                except Exception:  # noqa: BLE001 - one failing job must not stop the others
-                    log.exception("scheduled job %s failed", name)
-                    continue
-                if isinstance(due, datetime) and (soonest is None or due < soonest):
-                    soonest = due
-        return soonest
+    async def tick(self) -> None:
+        """Runs every job once for the current time; one run at a time per instance."""
+        await self._run_jobs(everything=True)
 
     def wake(self) -> None:
-        """Work was queued: run soon rather than at the next interval."""
+        """Work was queued: run every job soon rather than when each is next due."""
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Lets a run under way finish (a message sent must be marked sent), then stops."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
-            soonest = await self.tick()
-            wait = self._interval
-            if soonest is not None:
-                # A floor, so work another instance holds locked cannot spin this loop.
-                wait = min(wait, max(MIN_WAIT, (soonest - self._clock.now()) / ONE_SECOND))
-            with contextlib.suppress(TimeoutError):
+        everything = True
+        while not self._stopping:
+            await self._run_jobs(everything)
+            if self._stopping:
+                return
+            wait = max(MIN_WAIT, (min(self._next.values()) - self._clock.now()) / ONE_SECOND)
+            try:
                 await asyncio.wait_for(self._wake.wait(), wait)
+                everything = True
+            except TimeoutError:
+                everything = False
             self._wake.clear()
 
-
-ONE_SECOND = timedelta(seconds=1)
-MIN_WAIT = 0.005
+    async def _run_jobs(self, everything: bool) -> None:
+        async with self._lock:
+            for name, job in self._jobs:
+                now = self._clock.now()
+                if not everything and self._next.get(name, now) > now:
+                    continue
+                due: object = None
+                try:
+                    due = await job(now)
+                except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                    log.exception("scheduled job %s failed", name)
+                latest = self._clock.now() + self._interval
+                self._next[name] = min(due, latest) if isinstance(due, datetime) else latest

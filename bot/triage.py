@@ -34,6 +34,7 @@ class Decision(StrEnum):
     ASK = "ask"
     DECLINE = "decline"
     WITHDRAW = "withdraw"
+    SCHEDULE = "schedule"
 
 
 OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
@@ -41,19 +42,23 @@ ALLOWED_FROM: dict[Decision, frozenset[ReferralStatus]] = {
     Decision.ACCEPT: OPEN,
     Decision.ASK: OPEN,
     Decision.DECLINE: OPEN,
-    Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED},
+    Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED},
+    # Scheduling again is rescheduling.
+    Decision.SCHEDULE: frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED}),
 }
 NEW_STATUS = {
     Decision.ACCEPT: ReferralStatus.ACCEPTED,
     Decision.ASK: ReferralStatus.MORE_INFO_REQUESTED,
     Decision.DECLINE: ReferralStatus.DECLINED,
     Decision.WITHDRAW: ReferralStatus.WITHDRAWN,
+    Decision.SCHEDULE: ReferralStatus.SCHEDULED,
 }
 AUDIT_ACTION = {
     Decision.ACCEPT: Action.ACCEPTED,
     Decision.ASK: Action.MORE_INFO_REQUESTED,
     Decision.DECLINE: Action.DECLINED,
     Decision.WITHDRAW: Action.WITHDRAWN,
+    Decision.SCHEDULE: Action.SCHEDULED,
 }
 
 
@@ -86,6 +91,8 @@ class TriageView:
     last_answer_at: datetime | None
     card_id: str | None  # the shared card on the desk, once posted
     card_conversation_id: str | None
+    session_at: datetime | None = None
+    meeting_join_url: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -127,6 +134,9 @@ class Change:
     note: str | None = None  # a decline reason, a withdrawal note: encrypted
     signpost: str | None = None
     question: str | None = None  # "more information, please": encrypted
+    session_at: datetime | None = None
+    meeting_join_url: str | None = None
+    meeting_chat_id: str | None = None
     audit_detail: str = ""
 
 
@@ -284,6 +294,10 @@ class TriageStore:
             values["decision_note_encrypted"] = self.cipher.encrypt(change.note)
         if change.signpost is not None:
             values["signpost"] = change.signpost
+        if change.session_at is not None:
+            values["session_at"] = change.session_at
+            values["meeting_join_url"] = change.meeting_join_url
+            values["meeting_chat_id"] = change.meeting_chat_id
         return values
 
     async def answer(
@@ -376,6 +390,8 @@ class TriageStore:
             last_answer_at=max(answered) if answered else None,
             card_id=row.triage_card_id,
             card_conversation_id=row.triage_conversation_id,
+            session_at=row.session_at,
+            meeting_join_url=row.meeting_join_url,
         )
 
 

@@ -39,10 +39,12 @@ class TriageVerb(StrEnum):
     ASK_FORM = "triage_ask_form"
     DECLINE_FORM = "triage_decline_form"
     WITHDRAW_FORM = "triage_withdraw_form"
+    SCHEDULE_FORM = "triage_schedule_form"
     ACCEPT = "triage_accept"
     ASK = "triage_ask"
     DECLINE = "triage_decline"
     WITHDRAW = "triage_withdraw"
+    SCHEDULE = "triage_schedule"
 
 
 class SessionVerb(StrEnum):
