@@ -96,7 +96,7 @@ def build_runtime(
         writer,
         calendar,
         settings.triage_reminder_working_days,
-        Notices(settings.partnership_name).after_decision,
+        Notices(settings.partnership_name, calendar).after_decision,
     )
     digests = Digests(sessions, writer, calendar, settings.digest_weekday, settings.digest_hour)
     session_messages = SessionMessages(calendar)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -23,6 +24,7 @@ from bot.clock import Clock
 from bot.digest import Digests
 from bot.identity import Actor, actor_of, tenant_of
 from bot.invoke import card_response, message_response
+from bot.meeting_links import chat_id_of, is_meeting_link
 from bot.outbox import Kind, Outbox
 from bot.referral import ReferralStatus
 from bot.settings import ModelName
@@ -47,6 +49,7 @@ FORMS = {
     TriageVerb.ASK_FORM: ("ask", Decision.ASK),
     TriageVerb.DECLINE_FORM: ("decline", Decision.DECLINE),
     TriageVerb.WITHDRAW_FORM: ("withdraw", Decision.WITHDRAW),
+    TriageVerb.SCHEDULE_FORM: ("schedule", Decision.SCHEDULE),
 }
 
 
@@ -222,7 +225,36 @@ class DeskHandler:
             if len(note) > MAX_NOTE_CHARS:
                 raise BadInput(f"Please keep the note to {MAX_NOTE_CHARS} characters.", "withdraw")
             return Decision.WITHDRAW, Change(note=note or None, audit_detail=why)
+        if verb is TriageVerb.SCHEDULE:
+            return Decision.SCHEDULE, self._read_schedule(data)
         raise AssertionError(f"unhandled triage verb {verb}")
+
+    def _read_schedule(self, data: dict[str, Any]) -> Change:
+        """A date, a time (local) and the Teams meeting's join link, typed by the admin."""
+        try:
+            day = date.fromisoformat(str(data.get("day", "")).strip())
+            at = time.fromisoformat(str(data.get("time", "")).strip())
+        except ValueError:
+            raise BadInput(
+                "Please give the date and the time of the session.", "schedule"
+            ) from None
+        local = datetime.combine(day, at, tzinfo=self.calendar.zone)
+        when_utc = local.astimezone(UTC)
+        if when_utc <= self.clock.now():
+            raise BadInput("That time has passed: please give a time still to come.", "schedule")
+        link = str(data.get("link", "")).strip()
+        if not is_meeting_link(link):
+            raise BadInput(
+                "Please paste the Teams meeting's join link (it starts https://teams.microsoft.com/"
+                "l/meetup-join/ or https://teams.microsoft.com/meet/).",
+                "schedule",
+            )
+        return Change(
+            session_at=when_utc,
+            meeting_join_url=link,
+            meeting_chat_id=chat_id_of(link),
+            audit_detail=f"session at {when_utc:%Y-%m-%d %H:%M} UTC",
+        )
 
     def _after(self, outcome: Outcome, decision: Decision) -> AdaptiveCardInvokeResponse:
         if not outcome.applied:
@@ -233,6 +265,10 @@ class DeskHandler:
             Decision.ASK: "Your question has gone to the referrer.",
             Decision.DECLINE: "Declined. The referrer is being told, with your signpost.",
             Decision.WITHDRAW: "Closed. The referrer is being told.",
+            Decision.SCHEDULE: (
+                "Scheduled. The referrer and the facilitator are being told, with the link. "
+                "Add me to the meeting so I can run the session there."
+            ),
         }[decision]
         return self._card(outcome.view, notice=done, notice_style="good")
 

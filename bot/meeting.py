@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.identity import actor_of, person_id_of, tenant_of
 from bot.invoke import card_response, message_response
 from bot.meeting_roles import MeetingRoles, meeting_id_of
-from bot.meeting_sessions import Holder, Rejected, SessionStore, SessionView
+from bot.meeting_sessions import Holder, ReferralLink, Rejected, SessionStore, SessionView
 from bot.pii import identifying_details_problem
 from bot.protocols import Collect, Protocol
 from bot.session_timing import Control
@@ -114,12 +114,53 @@ class MeetingHandler:
                 "cards are above."
             )
             return
-        await context.send_activity(card_activity(setup_card(self._choices())))
+        if not await self._open_scheduled(context):
+            await context.send_activity(card_activity(setup_card(self._choices())))
 
     async def on_meeting_start(self, context: TurnContext) -> None:
         live = await self.store.live_in(context.activity.conversation.id)
-        if live is None:
+        if live is None and not await self._open_scheduled(context):
             await context.send_activity(card_activity(setup_card(self._choices())))
+
+    async def _open_scheduled(self, context: TurnContext) -> bool:
+        """Sets up the session of the referral scheduled in this meeting, if there is one."""
+        link = await self.store.referral_for_chat(
+            context.activity.conversation.id, tenant_of(context)
+        )
+        protocol = self.protocols.get(link.model) if link is not None else None
+        if link is None or protocol is None:
+            return False
+        view, created = await self._open(context, protocol, link, link.independent, None)
+        if created:
+            await context.send_activity(
+                f"This meeting is for {view.reference} ({view.name}), facilitated by "
+                f"{view.facilitator_name}. The group agreement and the roles follow."
+            )
+        return True
+
+    async def _open(
+        self,
+        context: TurnContext,
+        protocol: Protocol,
+        link: ReferralLink | None,
+        independent: bool,
+        cycles: int | None,
+    ) -> tuple[SessionView, bool]:
+        reference = TurnContext.get_conversation_reference(context.activity).serialize()
+        reference.pop("activityId", None)
+        view, created = await self.store.create(
+            tenant_id=tenant_of(context),
+            conversation_reference=reference,
+            meeting_id=meeting_id_of(context),
+            protocol=protocol,
+            actor=actor_of(context),
+            referral=link,
+            independent=independent,
+            cycles=cycles,
+        )
+        if created:
+            self.wake()
+        return view, created
 
     async def note_joined(self, context: TurnContext, people: list[Holder]) -> None:
         live = await self.store.live_in(context.activity.conversation.id)
@@ -153,6 +194,8 @@ class MeetingHandler:
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
         live = await self.store.live_in(context.activity.conversation.id)
+        if live is None and await self._open_scheduled(context):
+            live = await self.store.live_in(context.activity.conversation.id)
         if live is not None:
             return card_response(roles_card(live, notice="A session is already set up here."))
         return card_response(setup_card(self._choices()))
@@ -186,22 +229,10 @@ class MeetingHandler:
                     f"Only {link.facilitator_name or 'the facilitator'} of {reference} or the "
                     "business support team can start its session."
                 )
-            independent = independent or link.rethink_strategy == 3
-        reference_doc = TurnContext.get_conversation_reference(context.activity).serialize()
-        reference_doc.pop("activityId", None)
-        view, created = await self.store.create(
-            tenant_id=tenant_of(context),
-            conversation_reference=reference_doc,
-            meeting_id=meeting_id_of(context),
-            protocol=protocol,
-            actor=actor,
-            referral=link,
-            independent=independent,
-            cycles=cycles,
-        )
+            independent = independent or link.independent
+        view, created = await self._open(context, protocol, link, independent, cycles)
         if not created:
             return card_response(roles_card(view, notice="A session is already set up here."))
-        self.wake()
         lines = [f"Reference {view.reference}. The group agreement and the roles are below."]
         if view.no_notes:
             lines.append("No notes are kept: nothing said or typed in this session is stored.")

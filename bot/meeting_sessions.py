@@ -126,6 +126,11 @@ class ReferralLink:
     facilitator_id: str | None
     facilitator_name: str | None
     rethink_strategy: int | None
+    model: str = ""
+
+    @property
+    def independent(self) -> bool:
+        return self.rethink_strategy == 3  # Re-think strategy 3: an independent facilitator
 
 
 class Rejected(ValueError):
@@ -180,10 +185,22 @@ class SessionStore:
                 ReferralStatus.SCHEDULED.value,
             ):
                 return None
-            return ReferralLink(
-                row.id, row.reference, row.facilitator_id, row.facilitator_name,
-                row.rethink_strategy,
-            )  # fmt: skip
+            return _link(row)
+
+    async def referral_for_chat(self, conversation_id: str, tenant_id: str) -> ReferralLink | None:
+        """The scheduled referral whose Teams meeting has this chat (from its join link)."""
+        async with self.sessions() as session:
+            row = await session.scalar(
+                select(ReferralRow)
+                .where(
+                    ReferralRow.meeting_chat_id == conversation_id,
+                    ReferralRow.tenant_id == tenant_id,
+                    ReferralRow.status == ReferralStatus.SCHEDULED.value,
+                )
+                .order_by(ReferralRow.session_at.desc())
+                .limit(1)
+            )
+            return None if row is None else _link(row)
 
     async def contributions(self, session_id: int, kinds: set[str]) -> list[Contribution]:
         async with self.sessions() as session:
@@ -524,6 +541,17 @@ class SessionStore:
             )
             actions = [self._contribution(c) for c in stored]
         self.outbox.add(session, self.closing(view_of(row), actions), now)
+
+
+def _link(row: ReferralRow) -> ReferralLink:
+    return ReferralLink(
+        row.id,
+        row.reference,
+        row.facilitator_id,
+        row.facilitator_name,
+        row.rethink_strategy,
+        row.model,
+    )
 
 
 def timing_of(row: MeetingSession) -> Timing:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.models import ReferralRow
 from bot.outbox import Kind, Message, triage_card
 from bot.referral import ReferralStatus
 from bot.triage import Change, TriageView
+from bot.working_days import WorkingCalendar
 from cards.send import card_message
 from cards.triage_cards import label_kind, label_model, notice_card, question_card, status_card
 
@@ -16,6 +18,7 @@ from cards.triage_cards import label_kind, label_model, notice_card, question_ca
 @dataclass(frozen=True)
 class Notices:
     partnership: str
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
 
     def after_decision(
         self, row: ReferralRow, view: TriageView, change: Change, question_id: int | None
@@ -37,7 +40,47 @@ class Notices:
                     row.id,
                 )
             )
+        if view.status is ReferralStatus.SCHEDULED and row.facilitator_id:
+            messages.append(
+                Message(
+                    Kind.PERSON,
+                    _person_target(row.facilitator_id, row),
+                    card_message(self.booked_card(view, for_facilitator=True)),
+                    row.id,
+                )
+            )
         return messages
+
+    def booked_card(self, view: TriageView, *, for_facilitator: bool = False) -> dict[str, Any]:
+        """When and where the session is: to the referrer and the facilitator, 1:1 only."""
+        assert view.session_at is not None
+        when_text = _long_when(view.session_at, self.calendar)
+        lines = [f"{label_model(view.model)}, {when_text}."]
+        if for_facilitator:
+            lines.append(
+                "Add me to the meeting (Apps in the meeting, or @mention me in its chat): when "
+                "it starts I post the group agreement and the roles, and keep time."
+            )
+        else:
+            lines.append(
+                "Please forward the invitation to the people you invited if they have not had "
+                "it. The meeting chat carries the reference only: keep case details out of it."
+            )
+        card = notice_card(
+            f"The session for {view.reference} is booked",
+            lines,
+            [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
+            "Good",
+        )
+        if view.meeting_join_url:
+            card["actions"] = [
+                {
+                    "type": "Action.OpenUrl",
+                    "title": "Join the meeting",
+                    "url": view.meeting_join_url,
+                }
+            ]
+        return card
 
     def referrer_card(
         self, view: TriageView, change: Change, question_id: int | None
@@ -61,6 +104,8 @@ class Notices:
                     "Business support will be in touch to arrange a time.",
                 ],
             )
+        elif status is ReferralStatus.SCHEDULED:
+            card = self.booked_card(view)
         elif status is ReferralStatus.DECLINED:
             card = status_card(
                 "Your referral has not been taken forward",
@@ -118,3 +163,8 @@ def _person_target(person_id: str, row: ReferralRow) -> dict[str, Any]:
         "service_url": reference.get("serviceUrl", ""),
         "bot": reference.get("bot") or {},
     }
+
+
+def _long_when(moment: datetime, calendar: WorkingCalendar) -> str:
+    local = calendar.local(moment)
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"

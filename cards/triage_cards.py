@@ -35,12 +35,13 @@ STATUS_COLORS = {
     ReferralStatus.COMPLETED: "Good",
     ReferralStatus.NOTED_ONE_TO_ONE: "Default",
 }
-PANELS = ("accept", "ask", "decline", "withdraw")
+PANELS = ("accept", "ask", "decline", "withdraw", "schedule")
 CONFIRM = {
     "accept": ("Accept", TriageVerb.ACCEPT),
     "ask": ("Send question", TriageVerb.ASK),
     "decline": ("Decline", TriageVerb.DECLINE),
     "withdraw": ("Close referral", TriageVerb.WITHDRAW),
+    "schedule": ("Schedule", TriageVerb.SCHEDULE),
 }
 
 
@@ -90,6 +91,8 @@ def facts(view: TriageView, calendar: WorkingCalendar, now: datetime) -> list[di
     ]
     if view.facilitator_name:
         rows.append(("Facilitator", view.facilitator_name))
+    if view.session_at is not None:
+        rows.append(("Session", when(view.session_at, calendar)))
     return [{"title": title, "value": value} for title, value in rows]
 
 
@@ -100,6 +103,7 @@ def decision_line(view: TriageView, calendar: WorkingCalendar) -> str:
         ReferralStatus.ACCEPTED: "Accepted",
         ReferralStatus.DECLINED: "Declined",
         ReferralStatus.WITHDRAWN: "Closed",
+        ReferralStatus.SCHEDULED: "Scheduled",
         ReferralStatus.MORE_INFO_REQUESTED: "More information asked",
         ReferralStatus.SUBMITTED: "More information asked",
     }.get(view.status, "Updated")
@@ -155,9 +159,21 @@ def triage_card(
             "signposts": [
                 {"title": text, "value": str(i)} for i, text in enumerate(options.signposts)
             ],
+            "schedule_day": _local_day(view.session_at, calendar),
+            "schedule_time": _local_time(view.session_at, calendar),
+            "schedule_link": view.meeting_join_url or "",
+            "zone": str(calendar.zone),
             "actions": _actions(view, details is not None, panel),
         },
     )
+
+
+def _local_day(moment: datetime | None, calendar: WorkingCalendar) -> str:
+    return f"{calendar.local(moment):%Y-%m-%d}" if moment is not None else ""
+
+
+def _local_time(moment: datetime | None, calendar: WorkingCalendar) -> str:
+    return f"{calendar.local(moment):%H:%M}" if moment is not None else "13:00"
 
 
 def _details(details: Details, calendar: WorkingCalendar) -> dict[str, Any]:
@@ -213,8 +229,12 @@ def _actions(view: TriageView, showing_details: bool, panel: str | None) -> list
             _execute("Decline", TriageVerb.DECLINE_FORM, view, "destructive"),
             _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True),
         ]
-    elif view.status is ReferralStatus.ACCEPTED:
-        actions.append(_execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view))
+    elif view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED):
+        title = "Schedule" if view.status is ReferralStatus.ACCEPTED else "Reschedule"
+        actions += [
+            _execute(title, TriageVerb.SCHEDULE_FORM, view, "positive"),
+            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True),
+        ]
     return actions
 
 

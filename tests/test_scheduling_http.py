@@ -1,0 +1,173 @@
+"""Scheduling a session by hand (no Graph): the date, time and join link on the triage card,
+then the meeting's chat runs that referral's session when the meeting starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.support.client import TeamsUser, card_text, cards_in
+from tests.support.connector import FakeConnector
+from tests.support.meeting import button_data
+from tests.support.triage import (
+    DESK,
+    FACILITATOR,
+    Scene,
+    accept,
+    press,
+    shown,
+    triage_scene,
+    verbs_on,
+    version_of,
+)
+
+THREAD = "19:meeting_NjA2ZTk1YjQtYjQ0MS00@thread.v2"
+JOIN = (
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjA2ZTk1YjQtYjQ0MS00%40thread.v2/0"
+    "?context=%7b%22Tid%22%3a%22aa%22%7d"
+)
+
+
+@pytest.fixture
+async def scene(
+    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> AsyncIterator[Scene]:
+    async with triage_scene(database_url, connector, http) as scene:
+        await scene.register_desk()
+        yield scene
+
+
+async def accepted(scene: Scene) -> tuple[str, int]:
+    reference = await scene.refer()
+    await accept(scene.admin, reference, version_of(scene.desk_card(reference)))
+    await scene.bot.settle()
+    return reference, version_of(scene.desk_card(reference))
+
+
+async def test_a_session_scheduled_by_hand_runs_in_its_meeting_chat(scene: Scene) -> None:
+    reference, version = await accepted(scene)
+    assert "triage_schedule_form" in verbs_on(scene.desk_card(reference))
+    form = await press(scene.admin, "triage_schedule_form", reference, version)
+    assert "Teams meeting join link" in shown(form)
+
+    # Mistakes are shown on the form and change nothing.
+    past = await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-11-20",
+        time="13:00",
+        link=JOIN,
+    )
+    assert "That time has passed" in shown(past)
+    bad_link = await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-12-01",
+        time="13:00",
+        link="https://example.org/meeting",
+    )
+    assert "join link" in shown(bad_link)
+
+    done = await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-12-01",
+        time="13:00",
+        link=JOIN,
+    )
+    assert "Scheduled." in shown(done)
+    await scene.bot.settle()
+    desk = card_text(scene.desk_card(reference))
+    assert "Session scheduled" in desk and "1 Dec 2026 13:00" in desk
+    assert "Reschedule" in desk
+
+    # The referrer and the facilitator hear in their 1:1 chats, with the link.
+    told = cards_in(scene.connector.sent_to(scene.practitioner.conversation_id))[-1]
+    assert f"The session for {reference} is booked" in card_text(told)
+    assert "Tuesday 1 December 2026 at 13:00" in card_text(told)
+    assert told["actions"][0]["url"] == JOIN
+    facilitator_chat = scene.connector.created[-1]["id"]
+    to_facilitator = cards_in(scene.connector.sent_to(facilitator_chat))[-1]
+    assert "Add me to the meeting" in card_text(to_facilitator)
+
+    # The meeting starts: its chat (named in the link) runs this referral's session.
+    facilitator = TeamsUser(
+        scene.bot.url,
+        scene.connector,
+        scene.admin.session,
+        name=FACILITATOR["name"],
+        aad_id=FACILITATOR["aad_object_id"],
+        conversation_type="groupChat",
+        conversation_id=THREAD,
+        meeting_id="meeting-1",
+    )
+    scene.clock.set(scene.clock.now().replace(day=1, month=12, hour=13))
+    started = await facilitator.post(
+        facilitator.activity(type="event", name="application/vnd.microsoft.meetingStart", value={})
+    )
+    assert (
+        f"This meeting is for {reference} (Space to Think), facilitated by Jo Facilitator"
+        in (started[0]["text"])
+    )
+    await scene.bot.settle()
+    roles = [c for c in cards_in(scene.connector.sent_to(THREAD)) if "Roles:" in card_text(c)][-1]
+    assert f"Reference {reference}" in card_text(roles)
+    begun = await facilitator.invoke("session_begin", button_data(roles, "session_begin"))
+    assert facilitator.last_status == 200 and "Begin the first stage" not in card_text(
+        begun["value"]
+    )
+    await scene.bot.settle()
+    stage = [c for c in cards_in(scene.connector.sent_to(THREAD)) if "Stage 1 of 6" in card_text(c)]
+    end = await facilitator.invoke("session_end", button_data(stage[-1], "session_end"))
+    assert "The session has ended" in card_text(end["value"])
+    await scene.bot.settle()
+    listing = cards_in(await scene.practitioner.say("my referrals"))[0]
+    assert "Session held" in card_text(listing)
+
+
+async def test_rescheduling_tells_people_again(scene: Scene) -> None:
+    reference, version = await accepted(scene)
+    await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-12-01",
+        time="13:00",
+        link=JOIN,
+    )
+    await scene.bot.settle()
+    version = version_of(scene.desk_card(reference))
+    again = await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-12-03",
+        time="14:30",
+        link=JOIN,
+    )
+    assert "Scheduled." in shown(again)
+    await scene.bot.settle()
+    told = cards_in(scene.connector.sent_to(scene.practitioner.conversation_id))[-1]
+    assert "Thursday 3 December 2026 at 14:30" in card_text(told)
+    # Stale: the first version's button changes nothing now.
+    stale = await press(
+        scene.admin,
+        "triage_schedule",
+        reference,
+        version,
+        day="2026-12-04",
+        time="10:00",
+        link=JOIN,
+    )
+    assert "has moved on" in shown(stale)
+    assert DESK
