@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +106,17 @@ def _digest() -> dict[str, Any]:
     )
 
 
+SCHEDULED = replace(
+    ACCEPTED,
+    status=ReferralStatus.SCHEDULED,
+    version=ACCEPTED.version + 1,
+    session_at=datetime(2026, 12, 1, 13, 0, tzinfo=UTC),
+    meeting_join_url=(
+        "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjA2ZTk1YjQ%40thread.v2/0"
+    ),
+)
+
+
 def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
     notices = Notices("Safeguarding Children Partnership")
 
@@ -138,6 +150,10 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
             or {}
         ),
         "facilitator-assigned": lambda: notices.facilitator_card(ACCEPTED),
+        "triage-schedule": card(ACCEPTED, panel="schedule"),
+        "triage-scheduled": card(SCHEDULED),
+        "referrer-booked": lambda: notices.booked_card(SCHEDULED),
+        "facilitator-booked": lambda: notices.booked_card(SCHEDULED, for_facilitator=True),
         "digest": _digest,
         "audit": lambda: render(
             "audit",
