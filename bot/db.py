@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, event, text
@@ -44,12 +45,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def database_is_up(engine: AsyncEngine) -> bool:
-    try:
+async def database_is_up(engine: AsyncEngine, within: float = 5.0) -> bool:
+    """Whether a trivial query answers within `within` seconds: a health check must be quick
+    (a database that cannot be opened otherwise kept /healthz waiting for the pool's 60 s)."""
+
+    async def ping() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(ping(), within)
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception:  # noqa: BLE001 - any failure, or no answer in time, means "not healthy"
         return False
 
 

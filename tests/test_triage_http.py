@@ -102,7 +102,7 @@ async def test_whole_triage_flow(scene: Scene) -> None:
     updated = cards_in(scene.connector.updates_to(DESK))[-1]
     assert "Accepted by Alex Admin, 23 Nov 2026 10:00." in card_text(updated)
     assert "Jo Facilitator" in card_text(updated)
-    assert verbs_on(updated) == ["triage_details", "triage_withdraw_form"]
+    assert verbs_on(updated) == ["triage_details", "triage_schedule_form", "triage_withdraw_form"]
     assert scene.posts_on_desk(reference) == 1
 
     # The referrer hears in their 1:1 chat, and `my referrals` shows it.
