@@ -62,6 +62,7 @@ STALE = (
     "Here is the card as it is now."
 )
 MAX_TEXT = 300
+MAX_ID = 2**31  # ids in buttons are checked against this before they reach the database
 Reply: TypeAlias = AdaptiveCardInvokeResponse
 Action = Callable[[TurnContext, SessionVerb, dict[str, Any]], Awaitable[Reply]]
 
@@ -81,7 +82,7 @@ class MeetingHandler:
     wake: Callable[[], None]
     partnership: str
     # Meeting roles that may drive a session besides its facilitator (SESSION_CONTROL_ROLES).
-    control_roles: frozenset[str] = frozenset({"organizer", "presenter"})
+    control_roles: frozenset[str] = frozenset({"organizer"})
     offered: tuple[str, ...] = ()  # OFFERED_MODELS, for the order of the set-up card
     _actions: dict[SessionVerb, Action] = field(init=False)
 
@@ -185,7 +186,7 @@ class MeetingHandler:
             return message_response(ONLY_IN_SHARED)
         try:
             return await self._actions[verb](context, verb, data)
-        except (KeyError, TypeError, ValueError) as problem:
+        except (KeyError, TypeError, ValueError, OverflowError) as problem:
             # A button from an old or altered card: say so, change nothing.
             log.warning("session button %s with unusable data: %s", verb.value, problem)
             return message_response("Sorry, I could not use that button. Please try again.")
@@ -218,17 +219,16 @@ class MeetingHandler:
         link = None
         if reference:
             link = await self.store.referral_link(reference, tenant_of(context))
-            if link is None:
+            is_theirs = link is not None and (link.facilitator_id or "").lower() == actor.id.lower()
+            if link is None or not (is_theirs or await self.admins.is_admin(context)):
+                # The same answer either way: a chat must not learn which references exist.
                 return again(
-                    f"I cannot find an accepted referral {reference}. Check the reference, or "
-                    "leave it empty for a session without a referral."
+                    f"I cannot start {reference} here. Check the reference (its facilitator or "
+                    "business support can start it), or leave it empty for a session without "
+                    "a referral."
                 )
-            is_theirs = (link.facilitator_id or "").lower() == actor.id.lower()
-            if not is_theirs and not await self.admins.is_admin(context):
-                return again(
-                    f"Only {link.facilitator_name or 'the facilitator'} of {reference} or the "
-                    "business support team can start its session."
-                )
+            # The referral decides the model, and whether its facilitator is independent.
+            protocol = self.protocols.get(link.model, protocol)
             independent = independent or link.independent
         view, created = await self._open(context, protocol, link, independent, cycles)
         if not created:
@@ -241,13 +241,13 @@ class MeetingHandler:
     async def _take_role(
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
-        view = await self._session(data)
+        view = await self._session(context, data)
         role = str(data.get("role", ""))
         taking_over = role == view.protocol["facilitator_role"] and view.facilitator_id
         if taking_over and not await self._may_control(context, view):
             return message_response(
-                f"{view.facilitator_name} is facilitating. The meeting organiser or a "
-                "presenter can hand the role over."
+                f"{view.facilitator_name} is facilitating. Only they, or the meeting's "
+                "organiser, can take the role over."
             )
         person = Holder(person_id_of(context), context.activity.from_property.name or "")
         change = await self.store.take_role(view.id, role, person)
@@ -266,7 +266,7 @@ class MeetingHandler:
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
         control = CONTROLS[verb]
-        view = await self._session(data)
+        view = await self._session(context, data)
         if not await self._may_control(context, view):
             log.info("session %d: %s refused to a participant", view.id, control.value)
             return message_response(self._not_yours(view))
@@ -278,7 +278,10 @@ class MeetingHandler:
             notice, style = "", "good"
         else:
             notice, style = change.problem or STALE, "warning"
-        if control is Control.BEGIN:
+        if control is Control.BEGIN or change.view.started_at is None:
+            # Pressed on the roles card (Begin, or Cancel this set-up).
+            if change.applied and control is Control.END:
+                notice = "Set-up cancelled: type start session to set one up again."
             return card_response(roles_card(change.view, notice=notice, notice_style=style))
         return card_response(
             stage_card(
@@ -289,9 +292,11 @@ class MeetingHandler:
     async def _contribute(
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
-        view = await self._session(data)
+        view = await self._session(context, data)
         step = int(data["step"])
         kind = Collect(str(data["kind"]))
+        if not 0 <= step < len(view.steps) or kind is Collect.NONE:
+            raise ValueError("no such collecting stage")
         values = {
             key: str(value)[:MAX_TEXT] for key, value in data.items() if isinstance(value, str)
         }
@@ -315,7 +320,7 @@ class MeetingHandler:
     async def _show_together(
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
-        view = await self._session(data)
+        view = await self._session(context, data)
         kind = Collect(str(data["kind"]))
         if not await self._may_control(context, view):
             return message_response(self._not_yours(view))
@@ -328,23 +333,33 @@ class MeetingHandler:
     async def _questions(
         self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
     ) -> Reply:
-        view = await self._session(data)
+        view = await self._session(context, data)
         await context.send_activity(card_activity(questions_card(view)))
         return message_response("The reflective questions are in the chat.")
 
     # --- helpers -----------------------------------------------------------------------------
 
-    async def _session(self, data: dict[str, Any]) -> SessionView:
-        view = await self.store.view(int(data["session"]))
-        if view is None:
-            raise KeyError("no such session")
+    async def _session(self, context: TurnContext, data: dict[str, Any]) -> SessionView:
+        """The session a button names, if it is this chat's: a button copied into another
+        chat (or a forged one) must not read or drive someone else's session."""
+        session_id = int(data["session"])
+        if not 0 < session_id < MAX_ID:
+            raise ValueError("session id out of range")
+        view = await self.store.view(session_id)
+        here = context.activity.conversation.id
+        if (
+            view is None
+            or view.conversation_reference.get("conversation", {}).get("id") != here
+            or view.tenant_id != tenant_of(context)
+        ):
+            raise KeyError("no such session in this chat")
         return view
 
     async def _may_control(self, context: TurnContext, view: SessionView) -> bool:
         person = person_id_of(context).lower()
         if view.facilitator_id and person == view.facilitator_id.lower():
             return True
-        meeting_id = meeting_id_of(context) or view.meeting_id
+        meeting_id = view.meeting_id
         aad_id = context.activity.from_property.aad_object_id
         if not meeting_id or not aad_id or not self.control_roles:
             return False
@@ -354,8 +369,8 @@ class MeetingHandler:
     def _not_yours(self, view: SessionView) -> str:
         who = view.facilitator_name or "the facilitator"
         return (
-            f"Sorry, only {who} (facilitating), the meeting organiser or a presenter can do "
-            "that. Please ask them."
+            f"Sorry, only {who} (facilitating) or the meeting's organiser can do that. "
+            "Please ask them."
         )
 
     def _choices(self) -> list[ProtocolChoice]:
@@ -403,5 +418,5 @@ def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
 def _whole(value: Any, default: int) -> int:
     try:
         return int(float(str(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default

@@ -38,7 +38,7 @@ class MeetingRoles:
     def __init__(self, clock: Clock, lookup: RoleLookup) -> None:
         self._clock = clock
         self._lookup = lookup
-        self._known: dict[tuple[str, str], tuple[str | None, datetime]] = {}
+        self._known: dict[tuple[str, str], tuple[str, datetime]] = {}
 
     async def role_of(
         self, context: TurnContext, meeting_id: str, participant_id: str, tenant_id: str
@@ -55,6 +55,8 @@ class MeetingRoles:
             # nobody gets a facilitator's powers on a guess. Not remembered: try again next time.
             log.warning("could not read a meeting participant's role", exc_info=True)
             return None
+        if role is None:
+            return None  # not in the meeting yet (or no permission yet): ask again next time
         if len(self._known) > MAX_REMEMBERED:
             self._known = {k: v for k, v in self._known.items() if v[1] > now}
         self._known[key] = (role, now + REMEMBER_FOR)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,7 +32,7 @@ from bot.models import (
     SessionContribution,
     SessionParticipant,
 )
-from bot.outbox import Kind, Message, OutboxWriter
+from bot.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.protocols import Collect, Protocol, Step, plan
 from bot.referral import ReferralStatus
 from bot.session_timing import Control, Rules, Status, Timing, apply, next_tick, tick
@@ -371,7 +371,8 @@ class SessionStore:
         """Stores a contribution (encrypted); raises Rejected in no-notes mode and the like."""
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            row = await session.get(MeetingSession, session_id)
+            # Locked, so a contribution and End (which reads the actions) do not cross.
+            row = await _locked(session, session_id)
             if row is None:
                 raise Rejected("I cannot find that session any more.")
             view = view_of(row)
@@ -428,24 +429,29 @@ class SessionStore:
                 )
                 pending = await _cards_waiting(session, [row.id for row in rows], now)
                 for row in rows:
+                    row_id = row.id
                     try:
-                        timing = timing_of(row)
-                        rules = self.rules(row)
-                        step_before = timing.step
-                        redraw = tick(timing, rules, now)
+                        async with session.begin_nested():
+                            timing = timing_of(row)
+                            rules = self.rules(row)
+                            step_before = timing.step
+                            redraw = tick(timing, rules, now)
+                            await self._write(
+                                session,
+                                row,
+                                timing,
+                                rules,
+                                now,
+                                bump=timing.step != step_before,
+                                redraw=redraw and row_id not in pending,
+                            )
                     except Exception:  # noqa: BLE001 - one broken session must not stop the rest
-                        log.exception("session %d: the timer could not run; retrying later", row.id)
-                        row.next_tick_at = now + BROKEN_RETRY
-                        continue
-                    await self._write(
-                        session,
-                        row,
-                        timing,
-                        rules,
-                        now,
-                        bump=timing.step != step_before,
-                        redraw=redraw and row.id not in pending,
-                    )
+                        log.exception("session %d: the timer could not run; retrying later", row_id)
+                        await session.execute(
+                            update(MeetingSession)
+                            .where(MeetingSession.id == row_id)
+                            .values(next_tick_at=now + BROKEN_RETRY)
+                        )
             if len(rows) < TIMER_BATCH:
                 break
         async with self.sessions() as session:
@@ -512,6 +518,10 @@ class SessionStore:
         self, session: AsyncSession, row: MeetingSession, actor: Actor, now: datetime
     ) -> None:
         """The session has ended: participants are due feedback; the referral is completed."""
+        if row.started_at is None:
+            # Cancelled before Begin: no feedback, no summary, and the referral stays as it
+            # was, to be run again.
+            return
         participants = await session.scalars(
             select(SessionParticipant).where(SessionParticipant.session_id == row.id)
         )
@@ -528,6 +538,7 @@ class SessionStore:
                 referral.status = ReferralStatus.COMPLETED.value
                 referral.updated_at = now
                 referral.version += 1
+                self.outbox.add(session, [triage_card(referral.id)], now)
             session.add(audit.entry(actor, Action.SESSION_ENDED, row.referral_id, row.model))
         actions: list[Contribution] = []
         if not row.no_notes:

@@ -72,8 +72,9 @@ class SessionMessages:
             return f"\u23f3 {minutes_text(left).capitalize()} left for **{step.title}**."
         if prompt.kind is PromptKind.TIME_UP:
             who = view.facilitator_name or "Facilitator"
+            button = "End session" if prompt.step + 1 >= len(view.steps) else "Next stage"
             return (
-                f"\u23f0 Time is up for **{step.title}**. {who}, press **Next stage** on the "
+                f"\u23f0 Time is up for **{step.title}**. {who}, press **{button}** on the "
                 f"card when the group is ready.{late}"
             )
         if prompt.kind is PromptKind.MOVED_ON:

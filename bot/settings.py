@@ -125,8 +125,9 @@ class Settings(BaseSettings):
     # updates in 30 s per conversation; once a minute keeps well inside that).
     session_card_refresh_seconds: float = Field(default=60.0, ge=5, le=600)
     # Meeting roles that may drive a session besides its facilitator; empty: facilitator only.
+    # Organiser only by default: many tenants let everyone present, guests included.
     session_control_roles: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["organizer", "presenter"]
+        default_factory=lambda: ["organizer"]
     )
 
     # Teams app package (make package).

@@ -123,6 +123,11 @@ def roles_card(
     if view.status is Status.READY:
         actions.append(_control("Begin the first stage", SessionVerb.BEGIN, view, "positive"))
     actions.append(_plain("Reflective questions", SessionVerb.QUESTIONS, view))
+    if view.status is Status.READY:
+        # A set-up made by mistake (the wrong model, say) is undone without holding anything.
+        actions.append(
+            _control("Cancel this set-up", SessionVerb.END, view, "destructive", secondary=True)
+        )
     independent_line = ""
     if view.model == "re_think":
         independent_line = (

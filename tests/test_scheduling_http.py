@@ -171,3 +171,40 @@ async def test_rescheduling_tells_people_again(scene: Scene) -> None:
     )
     assert "has moved on" in shown(stale)
     assert DESK
+
+
+async def test_a_referrals_session_takes_its_model_from_the_referral(scene: Scene) -> None:
+    reference = await scene.refer()
+    await accept(scene.admin, reference, version_of(scene.desk_card(reference)), model="re_think")
+    await scene.bot.settle()
+    facilitator = TeamsUser(
+        scene.bot.url,
+        scene.connector,
+        scene.admin.session,
+        name=FACILITATOR["name"],
+        aad_id=FACILITATOR["aad_object_id"],
+        conversation_type="groupChat",
+        conversation_id="19:group-chat@thread.v2",
+    )
+    answer = await facilitator.invoke(
+        "session_set_up", {"model": "think_space", "reference": reference.lower()}
+    )
+    assert "Re-think is set up" in card_text(answer["value"])
+    # Someone else in some chat learns nothing about a reference they try.
+    stranger = TeamsUser(
+        scene.bot.url,
+        scene.connector,
+        scene.admin.session,
+        name="Sam Stranger",
+        conversation_type="groupChat",
+        conversation_id="19:another@thread.v2",
+    )
+    tried = await stranger.invoke(
+        "session_set_up", {"model": "think_space", "reference": reference}
+    )
+    missing = await stranger.invoke(
+        "session_set_up", {"model": "think_space", "reference": "RP-2026-9999"}
+    )
+    said = [card_text(tried["value"]), card_text(missing["value"])]
+    assert all("I cannot start" in text for text in said)
+    assert "Jo Facilitator" not in said[0]

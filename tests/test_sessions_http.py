@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.support.client import card_text, cards_in, input_values
+from tests.support.client import TeamsUser, card_text, cards_in, input_values
 from tests.support.connector import Failure, FakeConnector
 from tests.support.meeting import (
     MEETING_CHAT,
+    MESSAGE,
     Meeting,
     button_data,
     meeting_scene,
@@ -251,13 +252,13 @@ async def test_only_the_facilitator_organiser_or_presenter_may_move_it_on(
     )
     assert "Checking of facts" in shown(moved)
     presenter = meeting.person("Prue Presenter", role="Presenter")
-    paused = await meeting.control(presenter, "session_pause")
-    assert "Paused" in shown(paused)
+    refused = await meeting.control(presenter, "session_pause")  # by default, organiser only
+    assert shown(refused).startswith("Sorry, only")
     lookups = [path for _, path in meeting.connector.requests if path.startswith("/v1/meetings/")]
     assert lookups and all("tenantId=" in path for path in lookups)
 
 
-async def test_only_the_facilitator_when_meeting_roles_are_not_trusted(
+async def test_meeting_roles_that_may_drive_a_session_are_configurable(
     database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
 ) -> None:
     async with meeting_scene(database_url, connector, http, session_control_roles="") as meeting:
@@ -268,6 +269,82 @@ async def test_only_the_facilitator_when_meeting_roles_are_not_trusted(
         )
         assert shown(refused).startswith("Sorry, only")
         assert (await meeting.session_row()).step == 0
+    meeting.connector.meeting_roles.clear()
+    async with meeting_scene(
+        database_url, connector, http, session_control_roles="organizer,presenter"
+    ) as meeting:
+        await begin(meeting, "space_to_think")
+        presenter = meeting.person("Prue Presenter", role="Presenter")
+        paused = await meeting.control(presenter, "session_pause")
+        assert "Paused" in shown(paused)
+
+
+async def test_a_button_from_another_chat_cannot_touch_this_session(meeting: Meeting) -> None:
+    await begin(meeting, "think_space")
+    await meeting.control(meeting.facilitator, "session_next")
+    await meeting.control(meeting.facilitator, "session_next")  # hopes, collected
+    form = meeting.posted_cards("Hopes for this session · ")[-1]
+    await meeting.press(
+        meeting.presenter,
+        "session_contribute",
+        **button_data(form, "session_contribute"),
+        hope="Private hope",
+    )
+    # Someone organises their own meeting, adds the bot, and replays this session's buttons.
+    elsewhere = TeamsUser(
+        meeting.bot.url,
+        meeting.connector,
+        meeting.http,
+        name="Mal Other",
+        conversation_type="groupChat",
+        conversation_id="19:meeting_other@thread.v2",
+        meeting_id="other-meeting",
+    )
+    meeting.connector.meeting_roles[("other-meeting", elsewhere.aad_id)] = "Organizer"
+    shown_there = await meeting.press(
+        elsewhere, "session_show_together", **button_data(form, "session_show_together")
+    )
+    assert "could not use that button" in shown(shown_there)
+    ended = await meeting.press(
+        elsewhere, "session_end", **button_data(meeting.stage_card(), "session_end")
+    )
+    assert "could not use that button" in shown(ended)
+    assert meeting.connector.sent_to("19:meeting_other@thread.v2") == []
+    assert (await meeting.session_row()).status == "running"
+
+
+async def test_odd_button_data_gets_a_polite_answer(meeting: Meeting) -> None:
+    await begin(meeting, "think_space")
+    odd = [
+        ("session_set_up", {"model": "think_space", "cycles": "1e999"}),
+        ("session_next", {"session": 3_000_000_000, "version": 1}),
+        ("session_next", {"session": "seven", "version": 1}),
+        ("session_contribute", {"session": 1, "step": 99, "kind": "hopes", "hope": "x"}),
+        ("session_contribute", {"session": 1, "step": 0, "kind": "none", "hope": "x"}),
+        ("session_take_role", {"session": 1}),
+        ("session_pause", {"session": 1}),
+    ]
+    for verb, data in odd:
+        answer = await meeting.facilitator.invoke(verb, data)
+        assert meeting.facilitator.last_status == 200, (verb, data)
+        assert answer["type"] in (MESSAGE, "application/vnd.microsoft.card.adaptive"), answer
+    assert await meeting.count("session_contributions") == 0
+
+
+async def test_a_set_up_cancelled_before_begin_leaves_no_trace_of_a_session(
+    meeting: Meeting,
+) -> None:
+    await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    await meeting.set_up("space_to_think")
+    roles = meeting.posted_cards("Roles: ")[-1]
+    cancelled = await meeting.press(
+        meeting.facilitator, "session_end", **button_data(roles, "session_end")
+    )
+    assert "Set-up cancelled" in shown(cancelled)
+    await meeting.bot.settle()
+    assert meeting.posted_cards("Session summary") == []
+    again = await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    assert "Set up a reflective session" in card_text(cards_in(again)[0])
 
 
 async def test_double_and_stale_presses_move_the_session_once(meeting: Meeting) -> None:
