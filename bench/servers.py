@@ -25,12 +25,14 @@ import contextlib
 import cProfile
 import itertools
 import logging
+import multiprocessing
 import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -459,3 +461,47 @@ def build_timer_bot(options: dict[str, Any]) -> web.Application:
 
 BUILDERS["timer_connector"] = build_timer_connector
 BUILDERS["timer_bot"] = build_timer_bot
+
+
+# --- the benches' end ------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A server process started by a bench, and the bench's end of its control pipe."""
+
+    def __init__(self, kind: str, options: dict[str, Any]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.kind = kind
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=run_server, args=(kind, child, options), name=f"bench-{kind}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def wait_ready(self, timeout: float) -> None:
+        if not self.conn.poll(timeout):
+            raise RuntimeError(f"the {self.kind} server did not start within {timeout:.0f} s")
+        message = self.conn.recv()
+        if message[0] != "ready":
+            raise RuntimeError(f"the {self.kind} server failed to start:\n{message[1]}")
+        self.port = int(message[1])
+
+    def command(self, *message: Any, timeout: float = 30) -> None:
+        self.conn.send(message)
+        if not self.conn.poll(timeout) or self.conn.recv()[0] != "ok":
+            raise RuntimeError(f"the {self.kind} server did not answer {message[0]}")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(("stop",))
+        self.process.join(15)
+        if self.process.is_alive():  # only this process, which the bench started
+            self.process.terminate()
+            self.process.join(5)
+        self.conn.close()

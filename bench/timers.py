@@ -50,7 +50,6 @@ import asyncio
 import contextlib
 import json
 import math
-import multiprocessing
 import os
 import platform
 import pstats
@@ -61,7 +60,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.servers import FAILURE_TEXTS, HOST, run_server  # noqa: E402
+from bench.servers import FAILURE_TEXTS, HOST, ServerProcess  # noqa: E402
 
 TENANT = "00000000-0000-0000-0000-0000000000aa"
 MODEL = "bench_timer"
@@ -116,36 +114,11 @@ minutes = {{ min = {STAGE_SECONDS / 60:g}, default = {STAGE_SECONDS / 60:g}, max
 # --- the processes -----------------------------------------------------------------------
 
 
-class Server:
-    """One server process of bench/servers.py and the bench's end of its control pipe."""
-
-    def __init__(self, kind: str, options: dict[str, Any]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.kind = kind
-        self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(
-            target=run_server, args=(kind, child, options), name=f"bench-{kind}", daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
-
-    def wait_ready(self, timeout: float) -> None:
-        if not self.conn.poll(timeout):
-            raise RuntimeError(f"the {self.kind} server did not start within {timeout:.0f} s")
-        message = self.conn.recv()
-        if message[0] != "ready":
-            raise RuntimeError(f"the {self.kind} server failed to start:\n{message[1]}")
-        self.port = int(message[1])
+class Server(ServerProcess):
+    """A bench/servers.py process that can also say how much memory it holds."""
 
     def command(self, *message: Any, timeout: float = 120) -> None:
-        self.conn.send(message)
-        if not self.conn.poll(timeout) or self.conn.recv()[0] != "ok":
-            raise RuntimeError(f"the {self.kind} server did not answer {message[0]}")
+        super().command(*message, timeout=timeout)
 
     def memory(self) -> tuple[int, int]:
         """The process's resident memory now and at its peak (VmRSS, VmHWM), in KiB."""
@@ -156,15 +129,6 @@ class Server:
                 if parts and parts[0] in found:
                     found[parts[0]] = int(parts[1])  # kB in /proc means KiB
         return found["VmRSS:"], found["VmHWM:"]
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(("stop",))
-        self.process.join(15)
-        if self.process.is_alive():  # only this process, which the bench started
-            self.process.terminate()
-            self.process.join(5)
-        self.conn.close()
 
 
 # --- the databases -----------------------------------------------------------------------

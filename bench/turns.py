@@ -30,7 +30,6 @@ import contextlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
 import pstats
 import shutil
@@ -40,7 +39,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.servers import HOST, run_server  # noqa: E402
+from bench.servers import HOST, ServerProcess  # noqa: E402
 from tests.support.referral_steps import HAPPY_PATH, SUBMIT  # noqa: E402
 
 SERVERS = ("bare", "echo", "referral")
@@ -67,47 +65,6 @@ SUBMIT_STEP = len(STEPS) - 1
 
 
 # --- the server processes ----------------------------------------------------------------
-
-
-class Server:
-    """One server process and the bench's end of its control pipe."""
-
-    def __init__(self, kind: str, options: dict[str, Any]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.kind = kind
-        self.conn, child = context.Pipe()
-        self.process: BaseProcess = context.Process(
-            target=run_server, args=(kind, child, options), name=f"bench-{kind}", daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
-
-    def wait_ready(self, timeout: float) -> None:
-        if not self.conn.poll(timeout):
-            raise RuntimeError(f"the {self.kind} server did not start within {timeout:.0f} s")
-        message = self.conn.recv()
-        if message[0] != "ready":
-            raise RuntimeError(f"the {self.kind} server failed to start:\n{message[1]}")
-        self.port = int(message[1])
-
-    def command(self, *message: Any, timeout: float = 30) -> None:
-        self.conn.send(message)
-        if not self.conn.poll(timeout) or self.conn.recv()[0] != "ok":
-            raise RuntimeError(f"the {self.kind} server did not answer {message[0]}")
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(("stop",))
-        self.process.join(10)
-        if self.process.is_alive():  # only this process, which the bench started
-            self.process.terminate()
-            self.process.join(5)
-        self.conn.close()
 
 
 # --- the load generator ------------------------------------------------------------------
@@ -201,8 +158,8 @@ class Phase:
 
 async def run_phase(
     http: aiohttp.ClientSession,
-    server: Server,
-    connector: Server,
+    server: ServerProcess,
+    connector: ServerProcess,
     *,
     label: str,
     concurrency: int,
@@ -533,7 +490,7 @@ def _is_scaffolding(name: str) -> bool:
     return any(part in name for part in SCAFFOLDING)
 
 
-async def drive(options: Options, servers: dict[str, Server], database: Path) -> int:
+async def drive(options: Options, servers: dict[str, ServerProcess], database: Path) -> int:
     connector = servers["connector"]
     phases: list[Phase] = []
     problems: list[str] = []
@@ -647,10 +604,10 @@ def main(argv: list[str] | None = None) -> int:
             "encryption_key": Fernet.generate_key().decode(),
             "tenant": TENANT,
         }
-        servers: dict[str, Server] = {}
+        servers: dict[str, ServerProcess] = {}
         try:
             for kind in ("connector", *SERVERS):
-                servers[kind] = Server(kind, referral_options if kind == "referral" else {})
+                servers[kind] = ServerProcess(kind, referral_options if kind == "referral" else {})
             upgrade(url)  # while the servers import
             for server in servers.values():
                 server.wait_ready(timeout=60)

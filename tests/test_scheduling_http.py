@@ -39,6 +39,15 @@ async def scene(
         yield scene
 
 
+async def schedule(
+    scene: Scene, reference: str, version: int, day: str, at: str, link: str
+) -> dict[str, object]:
+    """Presses Schedule on the triage card with a date, a time and a join link."""
+    return await press(
+        scene.admin, "triage_schedule", reference, version, day=day, time=at, link=link
+    )
+
+
 async def accepted(scene: Scene) -> tuple[str, int]:
     reference = await scene.refer()
     await accept(scene.admin, reference, version_of(scene.desk_card(reference)))
@@ -53,36 +62,14 @@ async def test_a_session_scheduled_by_hand_runs_in_its_meeting_chat(scene: Scene
     assert "Teams meeting join link" in shown(form)
 
     # Mistakes are shown on the form and change nothing.
-    past = await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-11-20",
-        time="13:00",
-        link=JOIN,
-    )
+    past = await schedule(scene, reference, version, "2026-11-20", "13:00", JOIN)
     assert "That time has passed" in shown(past)
-    bad_link = await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-01",
-        time="13:00",
-        link="https://example.org/meeting",
+    bad_link = await schedule(
+        scene, reference, version, "2026-12-01", "13:00", "https://example.org/meeting"
     )
     assert "join link" in shown(bad_link)
 
-    done = await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-01",
-        time="13:00",
-        link=JOIN,
-    )
+    done = await schedule(scene, reference, version, "2026-12-01", "13:00", JOIN)
     assert "Scheduled." in shown(done)
     await scene.bot.settle()
     desk = card_text(scene.desk_card(reference))
@@ -135,40 +122,16 @@ async def test_a_session_scheduled_by_hand_runs_in_its_meeting_chat(scene: Scene
 
 async def test_rescheduling_tells_people_again(scene: Scene) -> None:
     reference, version = await accepted(scene)
-    await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-01",
-        time="13:00",
-        link=JOIN,
-    )
+    await schedule(scene, reference, version, "2026-12-01", "13:00", JOIN)
     await scene.bot.settle()
     version = version_of(scene.desk_card(reference))
-    again = await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-03",
-        time="14:30",
-        link=JOIN,
-    )
+    again = await schedule(scene, reference, version, "2026-12-03", "14:30", JOIN)
     assert "Scheduled." in shown(again)
     await scene.bot.settle()
     told = cards_in(scene.connector.sent_to(scene.practitioner.conversation_id))[-1]
     assert "Thursday 3 December 2026 at 14:30" in card_text(told)
     # Stale: the first version's button changes nothing now.
-    stale = await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-04",
-        time="10:00",
-        link=JOIN,
-    )
+    stale = await schedule(scene, reference, version, "2026-12-04", "10:00", JOIN)
     assert "has moved on" in shown(stale)
     assert DESK
 
