@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -24,6 +24,7 @@ from bot import audit
 from bot.audit import Action
 from bot.clock import Clock
 from bot.crypto import Cipher
+from bot.db import as_utc
 from bot.identity import Actor
 from bot.models import (
     MeetingSession,
@@ -455,7 +456,7 @@ class SessionStore:
             if len(rows) < TIMER_BATCH:
                 break
         async with self.sessions() as session:
-            return _aware(await session.scalar(select(func.min(MeetingSession.next_tick_at))))
+            return as_utc(await session.scalar(select(func.min(MeetingSession.next_tick_at))))
 
     def rules(self, row: MeetingSession) -> Rules:
         return Rules(
@@ -569,16 +570,16 @@ def timing_of(row: MeetingSession) -> Timing:
     return Timing(
         Status(row.status),
         row.step,
-        _aware(row.ends_at),
+        as_utc(row.ends_at),
         row.remaining_seconds,
         row.allotted_seconds,
-        _aware(row.running_since),
+        as_utc(row.running_since),
         row.warned,
         row.time_up_sent,
         list(row.time_spent),
-        _aware(row.refreshed_at),
-        _aware(row.started_at),
-        _aware(row.ended_at),
+        as_utc(row.refreshed_at),
+        as_utc(row.started_at),
+        as_utc(row.ended_at),
     )
 
 
@@ -594,7 +595,7 @@ def view_of(row: MeetingSession) -> SessionView:
         status=Status(row.status),
         step=row.step,
         version=row.version,
-        ends_at=_aware(row.ends_at),
+        ends_at=as_utc(row.ends_at),
         remaining_seconds=row.remaining_seconds,
         allotted_seconds=row.allotted_seconds,
         time_spent=list(row.time_spent),
@@ -609,14 +610,9 @@ def view_of(row: MeetingSession) -> SessionView:
         meeting_id=row.meeting_id,
         stage_card_id=row.stage_card_id,
         roles_card_id=row.roles_card_id,
-        started_at=_aware(row.started_at),
-        ended_at=_aware(row.ended_at),
+        started_at=as_utc(row.started_at),
+        ended_at=as_utc(row.ended_at),
     )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything here is UTC.
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _holder_json(holder: Holder) -> dict[str, str]:

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.connector import RETRYABLE, ConnectorError
 from bot.crypto import Cipher
-from bot.db import rows_changed
+from bot.db import as_utc, rows_changed
 from bot.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Outbox:
         if len(due) == BATCH:
             return self.clock.now()
         async with self.sessions() as session:
-            return _aware(
+            return as_utc(
                 await session.scalar(
                     select(func.min(OutboxMessage.due_at)).where(
                         OutboxMessage.sent_at.is_(None),
@@ -289,8 +289,3 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
     if retry_after is not None:
         return timedelta(seconds=retry_after)
     return timedelta(seconds=min(3600.0, 5.0 * 2 ** (attempts - 1)))
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything here is UTC.
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
