@@ -224,11 +224,11 @@ def build_echo(_options: dict[str, Any]) -> web.Application:
 # --- the product: the referral bot, state in SQLite --------------------------------------
 
 
-def build_referral(options: dict[str, Any]) -> web.Application:
-    from app import create_app
+def bench_settings(options: dict[str, Any], **extra: Any) -> Any:
+    """The bot's settings in a bench: its own database and key, no inbound authentication."""
     from bot.settings import Settings
 
-    settings = Settings(
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=options["database_url"],
         encryption_keys=[options["encryption_key"]],
@@ -236,8 +236,14 @@ def build_referral(options: dict[str, Any]) -> web.Application:
         microsoft_app_password="",
         allowed_tenant_ids=[options["tenant"]],
         log_level="WARNING",
+        **extra,
     )
-    return create_app(settings)
+
+
+def build_referral(options: dict[str, Any]) -> web.Application:
+    from app import create_app
+
+    return create_app(bench_settings(options))
 
 
 BUILDERS: dict[str, Callable[[dict[str, Any]], web.Application]] = {
@@ -424,19 +430,12 @@ JOB_TRACE = web.AppKey("job_trace", JobTrace)
 
 def build_timer_bot(options: dict[str, Any]) -> web.Application:
     from app import RUNTIME, create_app
-    from bot.settings import Settings
 
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=options["database_url"],
-        encryption_keys=[options["encryption_key"]],
-        microsoft_app_id="",
-        microsoft_app_password="",
-        allowed_tenant_ids=[options["tenant"]],
+    settings = bench_settings(
+        options,
         protocols_dir=Path(options["protocols_dir"]),
         session_card_refresh_seconds=options["refresh_seconds"],
         scheduler_interval_seconds=options["scheduler_interval_seconds"],
-        log_level="WARNING",
     )
     # Teams sends `trigger` in an Action.Execute's value and botbuilder's model does not know
     # it: msrest logs a warning for every button press, which would bury the bench's output.
@@ -505,3 +504,13 @@ class ServerProcess:
             self.process.terminate()
             self.process.join(5)
         self.conn.close()
+
+
+def exit_code(problems: list[str], met: bool, require_target: bool) -> int:
+    """1 when a check failed (listed on stderr), 2 when only a required target was missed."""
+    if problems:
+        print("\nFAILED:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    return 2 if require_target and not met else 0

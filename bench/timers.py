@@ -69,7 +69,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.servers import FAILURE_TEXTS, HOST, ServerProcess  # noqa: E402
+from bench.servers import FAILURE_TEXTS, HOST, ServerProcess, exit_code  # noqa: E402
+from tests.support.databases import postgres_database, sqlite_database  # noqa: E402
 
 TENANT = "00000000-0000-0000-0000-0000000000aa"
 MODEL = "bench_timer"
@@ -134,34 +135,12 @@ class Server(ServerProcess):
 # --- the databases -----------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(directory: Path, postgres: bool, dsn: str) -> Any:
-    """A migrated database for one run: a SQLite file, or a PostgreSQL database dropped after."""
-    from bot.migrate import upgrade_async
-
-    if not postgres:
-        url = f"sqlite+aiosqlite:///{directory / 'sessions.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    import asyncpg
-
-    name = f"bench_timers_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
-    try:
-        await upgrade_async(url)
-        yield url
-    finally:
-        admin = await asyncpg.connect(dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+def fresh_database(directory: Path, postgres: bool, dsn: str) -> Any:
+    """A migrated database for one run: a SQLite file, or a PostgreSQL database dropped after
+    (the tests' own helpers)."""
+    if postgres:
+        return postgres_database(dsn, "bench_timers")
+    return sqlite_database(directory)
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -605,14 +584,7 @@ async def drive(
     )
     for warning in warnings:
         print(f"WARNING: {warning}")
-    if problems:
-        print("\nFAILED:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    if options.require_target and not met:
-        return 2
-    return 0
+    return exit_code(problems, met, options.require_target)
 
 
 # --- the report --------------------------------------------------------------------------

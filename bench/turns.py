@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.servers import HOST, ServerProcess  # noqa: E402
+from bench.servers import HOST, ServerProcess, exit_code  # noqa: E402
 from tests.support.referral_steps import HAPPY_PATH, SUBMIT  # noqa: E402
 
 SERVERS = ("bare", "echo", "referral")
@@ -578,14 +578,7 @@ async def drive(options: Options, servers: dict[str, ServerProcess], database: P
 
     if stored != submitted:
         problems.append(f"{submitted} referrals submitted but {stored} in the database")
-    if problems:
-        print("\nFAILED:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    if options.require_target and not met:
-        return 2
-    return 0
+    return exit_code(problems, met, options.require_target)
 
 
 def main(argv: list[str] | None = None) -> int:

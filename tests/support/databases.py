@@ -24,20 +24,21 @@ async def sqlite_database(directory: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"rp_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_DSN)
+async def postgres_database(dsn: str = POSTGRES_DSN, prefix: str = "rp_test") -> AsyncIterator[str]:
+    """A fresh, migrated database on the server at `dsn`, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     url = f"{base}/{name}"
     try:
         await upgrade_async(url)
         yield url
     finally:
-        admin = await asyncpg.connect(POSTGRES_DSN)
+        admin = await asyncpg.connect(dsn)
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
