@@ -6,15 +6,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import time, timedelta
 
 import aiohttp
 from aiohttp import web
+from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import BotAdapter
 from bot.admins import AdminCheck
 from bot.answers import AnswerHandler
 from bot.auth import AuthenticationUnavailable, StrictAuthentication
+from bot.bookings import BookingRules, Bookings
 from bot.clock import Clock, SystemClock
 from bot.connector import ConnectorSender
 from bot.crypto import cipher_from_settings
@@ -24,19 +27,23 @@ from bot.deliveries import Deliveries
 from bot.desk import DeskHandler
 from bot.digest import Digests
 from bot.errors import on_turn_error
+from bot.graph_calendar import config_from_settings, graph_calendar
 from bot.handler import ReflectiveBot
 from bot.meeting import MeetingHandler
 from bot.meeting_roles import MeetingRoles
 from bot.meeting_sessions import SessionStore
 from bot.notices import Notices
-from bot.outbox import Outbox, OutboxWriter
+from bot.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.proactive import Proactive
-from bot.protocols import BUILT_IN, load_protocols
+from bot.protocols import BUILT_IN, Protocol, load_protocols
 from bot.referrals import Intake, ReferralStore
 from bot.reminders import Reminders
 from bot.scheduler import Scheduler
+from bot.session_calendar import Calendar
 from bot.session_messages import SessionMessages
+from bot.session_reminders import FacilitatorReminders
 from bot.settings import Settings
+from bot.slots import Window
 from bot.state import FastConversationState
 from bot.storage import SqlStorage
 from bot.tenant import TenantGate
@@ -59,11 +66,35 @@ class Runtime:
     outbox: Outbox
     triage: TriageStore
     sessions: SessionStore
+    # Graph work (finding times, booking) runs on its own, so that a throttled Graph never
+    # holds back a session's prompts; None without Graph settings.
+    calendar_scheduler: Scheduler | None = None
+
+    @property
+    def schedulers(self) -> list[Scheduler]:
+        return [self.scheduler] + ([self.calendar_scheduler] if self.calendar_scheduler else [])
 
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
+GRAPH_CREDENTIAL = web.AppKey("graph_credential", AsyncTokenCredential)
 RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def booking_windows(protocols: dict[str, Protocol], settings: Settings) -> dict[str, Window]:
+    """Each model's booking window (its protocol file's [booking], or working hours)."""
+    day = (time(settings.working_day_start_hour), time(settings.working_day_end_hour % 24))
+    windows = {}
+    for model, protocol in protocols.items():
+        booking = protocol.booking_or_default(*day)
+        windows[model] = Window(
+            duration=timedelta(minutes=booking.minutes),
+            earliest=booking.earliest,
+            latest_end=booking.latest_end,
+            weekdays=frozenset(booking.weekdays),
+            step=timedelta(minutes=booking.step_minutes),
+        )
+    return windows
 
 
 def build_runtime(
@@ -71,6 +102,7 @@ def build_runtime(
     engine: AsyncEngine,
     http: aiohttp.ClientSession,
     clock: Clock | None = None,
+    calendar_port: Calendar | None = None,
 ) -> Runtime:
     clock = clock or SystemClock()
     cipher = cipher_from_settings(settings)
@@ -83,11 +115,25 @@ def build_runtime(
         settings.extra_bank_holidays,
     )
     writer = OutboxWriter(cipher)
-    outbox = Outbox(sessions, cipher, clock)
+    outbox = Outbox(sessions, cipher, clock, skip=CALENDAR_KINDS)
+    protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
+    protocols = load_protocols(protocol_dirs)
+    windows = booking_windows(protocols, settings)
     desk_options = DeskOptions(
         tuple(settings.facilitators),
         tuple(settings.offered_models),
         tuple(settings.decline_signposts),
+        graph=calendar_port is not None,
+        booking_minutes=tuple(
+            (model, int(window.duration / timedelta(minutes=1)))
+            for model, window in windows.items()
+        ),
+    )
+    notices = Notices(
+        settings.partnership_name,
+        calendar,
+        settings.reminder_day_before_hour,
+        settings.reminder_minutes_before,
     )
     triage = TriageStore(
         sessions,
@@ -96,7 +142,7 @@ def build_runtime(
         writer,
         calendar,
         settings.triage_reminder_working_days,
-        Notices(settings.partnership_name, calendar).after_decision,
+        notices.after_decision,
     )
     digests = Digests(sessions, writer, calendar, settings.digest_weekday, settings.digest_hour)
     session_messages = SessionMessages(calendar)
@@ -121,7 +167,38 @@ def build_runtime(
             ("outbox pruning", outbox.prune),
         ],
     )
-    writer.on_commit = scheduler.wake
+    calendar_scheduler = None
+    if calendar_port is not None:
+        calendar_outbox = Outbox(sessions, cipher, clock, only=CALENDAR_KINDS)
+        Bookings(
+            sessions,
+            calendar_port,
+            triage,
+            notices,
+            writer,
+            calendar,
+            clock,
+            {f.aad_object_id: f for f in settings.facilitators},
+            BookingRules(
+                windows,
+                settings.slot_search_days,
+                settings.slots_offered,
+                settings.teams_app_catalog_id,
+                settings.partnership_name,
+                settings.reminder_day_before_hour,
+                settings.reminder_minutes_before,
+            ),
+        ).register(calendar_outbox)
+        calendar_scheduler = Scheduler(
+            clock, settings.scheduler_interval_seconds, [("calendar", calendar_outbox.run_due)]
+        )
+    schedulers = [scheduler] + ([calendar_scheduler] if calendar_scheduler else [])
+
+    def wake_all() -> None:
+        for each in schedulers:
+            each.wake()
+
+    writer.on_commit = wake_all
     referrals = ReferralStore(
         sessions,
         cipher,
@@ -140,21 +217,21 @@ def build_runtime(
         calendar,
         clock,
         outbox,
-        scheduler.wake,
+        wake_all,
         settings.partnership_name,
         digests,
     )
     proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
     Deliveries(proactive, triage, calendar, desk_options, clock, session_store).register(outbox)
-    protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
+    FacilitatorReminders(sessions, proactive, notices).register(outbox)
     meeting = MeetingHandler(
         session_store,
-        load_protocols(protocol_dirs),
+        protocols,
         MeetingRoles(clock, adapter.meeting_role),
         admins,
         calendar,
         clock,
-        scheduler.wake,
+        wake_all,
         settings.partnership_name,
         frozenset(role.lower() for role in settings.session_control_roles),
         tuple(model.value for model in settings.offered_models),
@@ -171,24 +248,43 @@ def build_runtime(
         settings.partnership_name,
         settings.offered_models,
         desk,
-        AnswerHandler(triage, scheduler.wake),
+        AnswerHandler(triage, wake_all),
         meeting,
     )
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
-    return Runtime(settings, engine, adapter, bot, scheduler, outbox, triage, session_store)
+    return Runtime(
+        settings,
+        engine,
+        adapter,
+        bot,
+        scheduler,
+        outbox,
+        triage,
+        session_store,
+        calendar_scheduler,
+    )
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    runtime = build_runtime(settings, engine, http, app.get(CLOCK))
+    calendar = (
+        graph_calendar(config_from_settings(settings), app.get(GRAPH_CREDENTIAL))
+        if settings.graph_enabled
+        else None
+    )
+    runtime = build_runtime(settings, engine, http, app.get(CLOCK), calendar)
     app[RUNTIME] = runtime
-    runtime.scheduler.start()
+    for scheduler in runtime.schedulers:
+        scheduler.start()
     yield
-    await runtime.scheduler.stop()
+    for scheduler in runtime.schedulers:
+        await scheduler.stop()
+    if calendar is not None:
+        await calendar.close()
     await http.close()
     await engine.dispose()
 
@@ -216,11 +312,19 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"database": "ok" if ok else "down"}, status=200 if ok else 503)
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    graph_credential: AsyncTokenCredential | None = None,
+) -> web.Application:
+    """The app; `clock` and `graph_credential` replace the real ones (tests)."""
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings or Settings()
     if clock is not None:
         app[CLOCK] = clock
+    if graph_credential is not None:
+        app[GRAPH_CREDENTIAL] = graph_credential
     app.cleanup_ctx.append(_runtime_ctx)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -31,6 +31,9 @@ class Action:
     DECLINED = "triage.declined"
     WITHDRAWN = "triage.withdrawn"
     SCHEDULED = "triage.scheduled"
+    SESSION_CANCELLED = "triage.session_cancelled"
+    FIND_TIMES = "triage.find_times"
+    BOOKING_RETRIED = "triage.booking_retried"
     REFUSED = "triage.refused"  # someone who is not an admin pressed an admin button
     LOST_RACE = "triage.already_decided"  # a second admin pressed on a decided referral
     AUDIT_READ = "audit.read"

@@ -32,7 +32,7 @@ from bot.triage import ALLOWED_FROM, Change, Decision, Outcome, TriageStore, Tri
 from bot.working_days import WorkingCalendar
 from cards.binder import render
 from cards.send import card_activity
-from cards.triage_cards import DeskOptions, triage_card, when
+from cards.triage_cards import DeskOptions, offered_slots, triage_card, when
 from cards.verbs import TriageVerb
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,16 @@ NOT_ADMIN = (
 MAX_QUESTION_CHARS = 500
 MAX_REASON_CHARS = 500
 MAX_NOTE_CHARS = 200
+MAX_CANCEL_NOTE_CHARS = 300
 FORMS = {
     TriageVerb.ACCEPT_FORM: ("accept", Decision.ACCEPT),
     TriageVerb.ASK_FORM: ("ask", Decision.ASK),
     TriageVerb.DECLINE_FORM: ("decline", Decision.DECLINE),
     TriageVerb.WITHDRAW_FORM: ("withdraw", Decision.WITHDRAW),
     TriageVerb.SCHEDULE_FORM: ("schedule", Decision.SCHEDULE),
+    TriageVerb.CANCEL_FORM: ("cancel", Decision.CANCEL),
 }
+SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
 
 
 class BadInput(ValueError):
@@ -181,13 +184,37 @@ class DeskHandler:
             if view.version != version or view.status not in ALLOWED_FROM[decision]:
                 return self._card(view, notice=self._moved_on(view))
             return self._card(view, panel=panel)
-        decision, change = self._read_form(verb, data)
+        if verb in (TriageVerb.FIND_TIMES, TriageVerb.RETRY_BOOKING):
+            return await self._calendar_job(verb, view, actor)
+        decision, change = self._read_form(verb, data, view)
         outcome = await self.store.decide(view.reference, version, actor, decision, change)
         if outcome is None:
             return message_response(f"I cannot find referral {view.reference}.")
         return self._after(outcome, decision)
 
-    def _read_form(self, verb: TriageVerb, data: dict[str, Any]) -> tuple[Decision, Change]:
+    async def _calendar_job(
+        self, verb: TriageVerb, view: TriageView, actor: Actor
+    ) -> AdaptiveCardInvokeResponse:
+        """Find times, or book again after a failure: Graph work, done in the background."""
+        if not self.options.graph or view.status not in SCHEDULABLE:
+            return self._card(view, notice=self._moved_on(view))
+        if verb is TriageVerb.FIND_TIMES:
+            started = await self.store.find_times(view.reference, actor)
+            notice = (
+                "Looking at the calendars of the facilitator and the invitees: the times "
+                "will show on this card in a moment."
+            )
+        else:
+            started = await self.store.retry_booking(view.reference, actor)
+            notice = "Trying again: this card shows how it went in a moment."
+        if started is None:
+            return message_response(f"I cannot find referral {view.reference}.")
+        self.wake()
+        return self._card(started, notice=notice, notice_style="accent")
+
+    def _read_form(
+        self, verb: TriageVerb, data: dict[str, Any], view: TriageView
+    ) -> tuple[Decision, Change]:
         if verb is TriageVerb.ACCEPT:
             chosen = str(data.get("facilitator", ""))
             facilitator = next(
@@ -204,6 +231,7 @@ class DeskHandler:
                 facilitator_id=facilitator.aad_object_id,
                 facilitator_name=facilitator.name,
                 audit_detail=f"model {model.value}; facilitator {facilitator.name}",
+                find_times=self.options.graph,  # the admin sees times that suit straight away
             )
         if verb is TriageVerb.ASK:
             question = _text(data, "question", MAX_QUESTION_CHARS, "ask", "your question")
@@ -226,23 +254,36 @@ class DeskHandler:
                 raise BadInput(f"Please keep the note to {MAX_NOTE_CHARS} characters.", "withdraw")
             return Decision.WITHDRAW, Change(note=note or None, audit_detail=why)
         if verb is TriageVerb.SCHEDULE:
-            return Decision.SCHEDULE, self._read_schedule(data)
+            return Decision.SCHEDULE, self._read_schedule(data, view)
+        if verb is TriageVerb.CANCEL:
+            note = str(data.get("note", "")).strip()
+            if len(note) > MAX_CANCEL_NOTE_CHARS:
+                raise BadInput(
+                    f"Please keep the message to {MAX_CANCEL_NOTE_CHARS} characters.", "cancel"
+                )
+            assert view.session_at is not None  # CANCEL_FORM is offered on scheduled ones only
+            return Decision.CANCEL, Change(
+                note=note or None,
+                cancelled_at=view.session_at,
+                audit_detail=f"session at {view.session_at:%Y-%m-%d %H:%M} UTC cancelled",
+            )
         raise AssertionError(f"unhandled triage verb {verb}")
 
-    def _read_schedule(self, data: dict[str, Any]) -> Change:
-        """A date, a time (local) and the Teams meeting's join link, typed by the admin."""
-        try:
-            day = date.fromisoformat(str(data.get("day", "")).strip())
-            at = time.fromisoformat(str(data.get("time", "")).strip())
-        except ValueError:
-            raise BadInput(
-                "Please give the date and the time of the session.", "schedule"
-            ) from None
-        local = datetime.combine(day, at, tzinfo=self.calendar.zone)
-        when_utc = local.astimezone(UTC)
+    def _read_schedule(self, data: dict[str, Any], view: TriageView) -> Change:
+        """A time (a slot found, or a date and time typed, local) and, by hand, a join link."""
+        link = str(data.get("link", "")).strip()
+        by_hand = bool(link) or not self.options.graph
+        when_utc = self._chosen_time(data, view, by_hand)
         if when_utc <= self.clock.now():
             raise BadInput("That time has passed: please give a time still to come.", "schedule")
-        link = str(data.get("link", "")).strip()
+        minutes = self.options.minutes_for(view.model)
+        if not by_hand:
+            return Change(
+                session_at=when_utc,
+                session_minutes=minutes,
+                book_with_graph=True,
+                audit_detail=f"booking {when_utc:%Y-%m-%d %H:%M} UTC through Outlook",
+            )
         if not is_meeting_link(link):
             raise BadInput(
                 "Please paste the Teams meeting's join link (it starts https://teams.microsoft.com/"
@@ -251,10 +292,27 @@ class DeskHandler:
             )
         return Change(
             session_at=when_utc,
+            session_minutes=minutes,
             meeting_join_url=link,
             meeting_chat_id=chat_id_of(link),
             audit_detail=f"session at {when_utc:%Y-%m-%d %H:%M} UTC",
         )
+
+    def _chosen_time(self, data: dict[str, Any], view: TriageView, by_hand: bool) -> datetime:
+        slot = str(data.get("slot", "")).strip()
+        slots = offered_slots(view)
+        if not by_hand and slot.isdigit():
+            if int(slot) >= len(slots):
+                raise BadInput("Those times have changed since: please choose again.", "schedule")
+            return datetime.fromisoformat(slots[int(slot)]["start"]).astimezone(UTC)
+        try:
+            day = date.fromisoformat(str(data.get("day", "")).strip())
+            at = time.fromisoformat(str(data.get("time", "")).strip())
+        except ValueError:
+            raise BadInput(
+                "Please give the date and the time of the session.", "schedule"
+            ) from None
+        return datetime.combine(day, at, tzinfo=self.calendar.zone).astimezone(UTC)
 
     def _after(self, outcome: Outcome, decision: Decision) -> AdaptiveCardInvokeResponse:
         if not outcome.applied:
@@ -266,9 +324,13 @@ class DeskHandler:
             Decision.DECLINE: "Declined. The referrer is being told, with your signpost.",
             Decision.WITHDRAW: "Closed. The referrer is being told.",
             Decision.SCHEDULE: (
-                "Scheduled. The referrer and the facilitator are being told, with the link. "
-                "Add me to the meeting so I can run the session there."
+                "Booking the Teams meeting in Outlook: this card shows when it is done, and "
+                "the referrer and the facilitator are told then."
+                if outcome.view.booking_state == "booking"
+                else "Scheduled. The referrer and the facilitator are being told, with the "
+                "link. Add me to the meeting so I can run the session there."
             ),
+            Decision.CANCEL: "Cancelled. The referrer and the facilitator are being told.",
         }[decision]
         return self._card(outcome.view, notice=done, notice_style="good")
 

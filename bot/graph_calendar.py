@@ -10,6 +10,7 @@ tells the admin what to fix.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Awaitable, Sequence
@@ -68,8 +69,11 @@ from msgraph.graph_request_adapter import options as graph_middleware_options
 from msgraph_core import GraphClientFactory
 
 from bot.session_calendar import Booked, CalendarError, FreeBusy, NewMeeting
+from bot.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
+
+MANIFEST_TEMPLATE = PROJECT_ROOT / "manifest" / "manifest.template.json"
 
 GLOBAL_ENDPOINT = "https://graph.microsoft.com/v1.0"
 GLOBAL_AUTHORITY = "https://login.microsoftonline.com"
@@ -310,9 +314,11 @@ class GraphCalendar:
                 f"mailbox {self._organiser} needs a Teams licence and Teams as an allowed "
                 "online meeting provider. Cancel the event in Outlook once that is fixed.",
             )
-        return Booked(event_id=created.id, join_url=join_url, chat_id=await self._chat_of(join_url))
+        return Booked(
+            event_id=created.id, join_url=join_url, chat_id=await self.meeting_chat(join_url)
+        )
 
-    async def _chat_of(self, join_url: str) -> str | None:
+    async def meeting_chat(self, join_url: str) -> str | None:
         query = OnlineMeetingsRequestBuilder.OnlineMeetingsRequestBuilderGetQueryParameters(
             filter="JoinWebUrl eq '{}'".format(join_url.replace("'", "''"))
         )
@@ -537,10 +543,41 @@ def _with_note(body_html: str, note: str) -> str:
     return body_html[: opening.end()] + paragraph + body_html[opening.end() :]
 
 
-def graph_calendar(config: GraphConfig) -> GraphCalendar:
-    """The production calendar: signs in as configured and talks to `config.endpoint`."""
+def config_from_settings(settings: Settings) -> GraphConfig:
+    """Graph sign-in from settings; the bot's own app registration unless told otherwise."""
+    return GraphConfig(
+        tenant_id=settings.graph_tenant_id or settings.microsoft_app_tenant_id,
+        client_id=settings.graph_client_id or settings.microsoft_app_id,
+        client_secret=settings.graph_client_secret,
+        certificate_path=settings.graph_certificate_path,
+        use_managed_identity=settings.graph_use_managed_identity,
+        organiser=settings.graph_organiser,
+        endpoint=settings.graph_endpoint,
+        authority_host=settings.graph_authority_host,
+        consented_permissions=chat_permissions(),
+    )
+
+
+def chat_permissions() -> tuple[str, ...]:
+    """The app's chat-scoped RSC permissions, as its manifest declares them: consented to
+    when Graph installs the app in a meeting chat (team-scoped ones do not apply there)."""
+    manifest = json.loads(MANIFEST_TEMPLATE.read_text(encoding="utf-8"))
+    granted = manifest.get("authorization", {}).get("permissions", {})
+    return tuple(
+        str(item["name"])
+        for item in granted.get("resourceSpecific", [])
+        if item.get("type") == "Application" and str(item.get("name", "")).endswith(".Chat")
+    )
+
+
+def graph_calendar(
+    config: GraphConfig, credential: AsyncTokenCredential | None = None
+) -> GraphCalendar:
+    """The production calendar: signs in as configured and talks to `config.endpoint`.
+
+    `credential` replaces the configured sign-in (tests give a fixed token)."""
     return GraphCalendar.with_credential(
-        _credential(config),
+        credential or _credential(config),
         config.organiser,
         endpoint=config.endpoint,
         consented_permissions=config.consented_permissions,

@@ -20,6 +20,7 @@ from bot.commands import argument_command_of, command_of
 from bot.desk import DeskHandler
 from bot.identity import person_id_of
 from bot.meeting import MeetingHandler
+from bot.meeting_links import is_meeting_chat
 from bot.meeting_roles import meeting_id_of
 from bot.meeting_sessions import Holder
 from bot.referral import MODEL_LABELS, STATUS_LABELS
@@ -120,7 +121,8 @@ class ReflectiveBot(TeamsActivityHandler):
             return
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         bot_added = any(member.id == bot_id for member in members_added)
-        if bot_added and meeting_id_of(turn_context):
+        conversation_id = str(turn_context.activity.conversation.id)
+        if bot_added and (meeting_id_of(turn_context) or is_meeting_chat(conversation_id)):
             await self._meeting.post_opening(turn_context)
 
     async def on_teams_meeting_start_event(

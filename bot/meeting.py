@@ -24,6 +24,7 @@ from bot.identity import actor_of, person_id_of, tenant_of
 from bot.invoke import card_response, message_response
 from bot.meeting_roles import MeetingRoles, meeting_id_of
 from bot.meeting_sessions import Holder, ReferralLink, Rejected, SessionStore, SessionView
+from bot.notices import long_when
 from bot.pii import identifying_details_problem
 from bot.protocols import Collect, Protocol
 from bot.session_timing import Control
@@ -100,8 +101,25 @@ class MeetingHandler:
     # --- typed commands and meeting events ----------------------------------------------
 
     async def post_opening(self, context: TurnContext) -> None:
-        """The bot was added to a meeting chat: say what it does, with a Start button."""
-        await context.send_activity(card_activity(opening_card(self.partnership, self._choices())))
+        """The bot was added to a meeting chat: say what it does, with a Start button.
+
+        In the chat of a meeting it booked (or was told the link of), it says which referral
+        and when, so the facilitator knows it is ready."""
+        link = await self.store.referral_for_chat(
+            context.activity.conversation.id, tenant_of(context)
+        )
+        scheduled = ""
+        if link is not None:
+            protocol = self.protocols.get(link.model)
+            when = f", {long_when(link.session_at, self.calendar)}" if link.session_at else ""
+            scheduled = (
+                f"This meeting is for {link.reference} "
+                f"({protocol.name if protocol else link.model}){when}, facilitated by "
+                f"{link.facilitator_name or 'the facilitator'}. When the meeting starts I post "
+                "the group agreement and the roles here."
+            )
+        card = opening_card(self.partnership, self._choices(), scheduled)
+        await context.send_activity(card_activity(card))
 
     async def start(self, context: TurnContext) -> None:
         """`start session`, the opening card's button or the meetingStart event."""

@@ -38,3 +38,9 @@ def chat_id_of(url: str) -> str | None:
     if thread.startswith("19:") and "@thread." in thread:
         return thread
     return None
+
+
+def is_meeting_chat(conversation_id: str) -> bool:
+    """A Teams meeting's chat (19:meeting_...@thread.v2), e.g. one Graph installed the app in:
+    its conversationUpdate may come without the meeting in channelData."""
+    return conversation_id.startswith("19:meeting_")

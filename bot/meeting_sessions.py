@@ -128,6 +128,7 @@ class ReferralLink:
     facilitator_name: str | None
     rethink_strategy: int | None
     model: str = ""
+    session_at: datetime | None = None
 
     @property
     def independent(self) -> bool:
@@ -563,6 +564,7 @@ def _link(row: ReferralRow) -> ReferralLink:
         row.facilitator_name,
         row.rethink_strategy,
         row.model,
+        as_utc(row.session_at),
     )
 
 

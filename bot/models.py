@@ -107,6 +107,21 @@ class ReferralRow(Base):
     session_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     meeting_join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     meeting_chat_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    session_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Booking through Graph (bot.bookings): what the admin asked for is above; these say
+    # where the Outlook event has got to. booking_state: None (by hand), "booking", "booked",
+    # "cancelling", "failed" (booking_problem says why, for the admin).
+    booking_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    booking_problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Kept until the event is stored, so a retry after a crash finds the same event.
+    meeting_transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    meeting_event_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    meeting_event_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )  # the start the Outlook event has now (moving it catches up with session_at)
+    meeting_app_installed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last "find times": {"state", "at", "slots": [{"start", "end", "free", "of"}], ...}
+    slot_search: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class TriageDesk(Base):

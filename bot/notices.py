@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import ReferralRow
-from bot.outbox import Kind, Message, triage_card
+from bot.outbox import Kind, Message, person_target, triage_card
 from bot.referral import ReferralStatus
+from bot.session_reminders import facilitator_reminders
+from bot.slots import Slot, describe
 from bot.triage import Change, TriageView
 from bot.working_days import WorkingCalendar
 from cards.send import card_message
@@ -19,47 +21,74 @@ from cards.triage_cards import label_kind, label_model, notice_card, question_ca
 class Notices:
     partnership: str
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    # The facilitator's reminders (bot.session_reminders): the working day before at this
+    # hour, and this many minutes before the start.
+    day_before_hour: int = 9
+    minutes_before: int = 15
 
     def after_decision(
         self, row: ReferralRow, view: TriageView, change: Change, question_id: int | None
     ) -> list[Message]:
         messages = [triage_card(row.id)]
+        if row.booking_state in ("booking", "cancelling"):
+            # Graph does the rest in the background; people hear once it is done.
+            note = {"note": change.note} if change.note else {}
+            messages.append(Message(Kind.CALENDAR_SYNC, note, None, row.id))
+        if view.status is ReferralStatus.SCHEDULED:
+            if row.booking_state is None:  # booked by hand: the link is already here
+                messages += self.booked(row, view)
+            return messages
         to_referrer = self.referrer_card(view, change, question_id)
         if to_referrer is not None:
-            messages.append(
-                Message(
-                    Kind.CONVERSATION, row.conversation_reference, card_message(to_referrer), row.id
-                )
-            )
+            messages.append(self._to_referrer(row, to_referrer))
         if view.status is ReferralStatus.ACCEPTED and change.facilitator_id:
-            messages.append(
-                Message(
-                    Kind.PERSON,
-                    _person_target(change.facilitator_id, row),
-                    card_message(self.facilitator_card(view)),
-                    row.id,
-                )
-            )
-        if view.status is ReferralStatus.SCHEDULED and row.facilitator_id:
-            messages.append(
-                Message(
-                    Kind.PERSON,
-                    _person_target(row.facilitator_id, row),
-                    card_message(self.booked_card(view, for_facilitator=True)),
-                    row.id,
-                )
-            )
+            messages.append(self._to_facilitator(row, self.facilitator_card(view)))
+        if change.cancelled_at is not None and row.facilitator_id:
+            card = self.cancelled_card(view, change.cancelled_at)
+            messages.append(self._to_facilitator(row, card))
         return messages
+
+    def booked(self, row: ReferralRow, view: TriageView) -> list[Message]:
+        """The referrer and the facilitator hear when and where; reminders are queued."""
+        messages = [self._to_referrer(row, self.booked_card(view))]
+        if row.facilitator_id:
+            card = self.booked_card(view, for_facilitator=True)
+            messages.append(self._to_facilitator(row, card))
+        now = row.updated_at
+        return messages + facilitator_reminders(
+            row, now, self.calendar, self.day_before_hour, self.minutes_before
+        )
+
+    def _to_referrer(self, row: ReferralRow, card: dict[str, Any]) -> Message:
+        return Message(Kind.CONVERSATION, row.conversation_reference, card_message(card), row.id)
+
+    def _to_facilitator(self, row: ReferralRow, card: dict[str, Any]) -> Message:
+        assert row.facilitator_id is not None
+        target = person_target(row.facilitator_id, row)
+        return Message(Kind.PERSON, target, card_message(card), row.id)
+
+    def model_name(self, model: str) -> str:
+        return label_model(model)
 
     def booked_card(self, view: TriageView, *, for_facilitator: bool = False) -> dict[str, Any]:
         """When and where the session is: to the referrer and the facilitator, 1:1 only."""
         assert view.session_at is not None
-        when_text = _long_when(view.session_at, self.calendar)
+        when_text = long_when(view.session_at, self.calendar)
         lines = [f"{label_model(view.model)}, {when_text}."]
-        if for_facilitator:
+        if for_facilitator and view.bot_joins:
+            lines.append(
+                "I have joined the meeting's chat: when the meeting starts I post the group "
+                "agreement and the roles there, and keep time."
+            )
+        elif for_facilitator:
             lines.append(
                 "Add me to the meeting (Apps in the meeting, or @mention me in its chat): when "
                 "it starts I post the group agreement and the roles, and keep time."
+            )
+        elif view.booked_by_graph:
+            lines.append(
+                "The people you invited have the invitation in Outlook. The meeting chat "
+                "carries the reference only: keep case details out of it."
             )
         else:
             lines.append(
@@ -86,6 +115,8 @@ class Notices:
         self, view: TriageView, change: Change, question_id: int | None
     ) -> dict[str, Any] | None:
         status = view.status
+        if change.cancelled_at is not None:
+            return self.cancelled_card(view, change.cancelled_at)
         if status is ReferralStatus.MORE_INFO_REQUESTED and question_id is not None:
             card = question_card(view.reference, question_id, change.question or "")
         elif status is ReferralStatus.ACCEPTED:
@@ -138,6 +169,46 @@ class Notices:
             return None
         return card
 
+    def cancelled_card(self, view: TriageView, was_at: datetime) -> dict[str, Any]:
+        return notice_card(
+            f"The session for {view.reference} is cancelled",
+            [
+                f"The session that was booked for {long_when(was_at, self.calendar)} will not "
+                "take place. Business support will arrange another time.",
+            ],
+            color="Warning",
+        )
+
+    def slots_card(self, reference: str, slots: list[Slot]) -> dict[str, Any]:
+        """The facilitator sees the times business support is offered, to say which suits."""
+        return notice_card(
+            f"Times found for {reference}",
+            [
+                "Business support is booking one of these times for the session you "
+                "facilitate. If one suits you better, tell them now:",
+                *(f"- {describe(slot, self.calendar)}" for slot in slots),
+            ],
+        )
+
+    def reminder_card(self, row: ReferralRow, *, soon: bool) -> dict[str, Any]:
+        assert row.session_at is not None
+        local = self.calendar.local(row.session_at)
+        when_text = long_when(row.session_at, self.calendar)
+        headline = (
+            f"{row.reference} starts at {local:%H:%M}"
+            if soon
+            else f"Reminder: you facilitate {row.reference} on {when_text}"
+        )
+        lines = [f"{label_model(row.model)}, {when_text}."]
+        if not row.meeting_app_installed:
+            lines.append("Add me to the meeting so I can keep time in its chat.")
+        card = notice_card(headline, lines, color="Accent")
+        if row.meeting_join_url:
+            card["actions"] = [
+                {"type": "Action.OpenUrl", "title": "Join the meeting", "url": row.meeting_join_url}
+            ]
+        return card
+
     def facilitator_card(self, view: TriageView) -> dict[str, Any]:
         return notice_card(
             f"You are facilitating {view.reference}",
@@ -155,16 +226,6 @@ class Notices:
         )
 
 
-def _person_target(person_id: str, row: ReferralRow) -> dict[str, Any]:
-    reference = row.conversation_reference or {}
-    return {
-        "person_id": person_id,
-        "tenant_id": row.tenant_id,
-        "service_url": reference.get("serviceUrl", ""),
-        "bot": reference.get("bot") or {},
-    }
-
-
-def _long_when(moment: datetime, calendar: WorkingCalendar) -> str:
+def long_when(moment: datetime, calendar: WorkingCalendar) -> str:
     local = calendar.local(moment)
     return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"

@@ -18,12 +18,13 @@ from typing import Any
 import aiohttp
 from sqlalchemy import case, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import ColumnElement
 
 from bot.clock import Clock
 from bot.connector import RETRYABLE, ConnectorError
 from bot.crypto import Cipher
 from bot.db import as_utc, rows_changed
-from bot.models import OutboxMessage
+from bot.models import OutboxMessage, ReferralRow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,14 @@ class Kind:
     # Post or update a session's live stage card / roles card in its meeting chat.
     SESSION_STAGE_CARD = "session_stage_card"
     SESSION_ROLES_CARD = "session_roles_card"
+    # Calendar work through Graph (bot.bookings), run by its own outbox and scheduler.
+    FIND_TIMES = "find_times"  # target: {} (the referral says whose calendars)
+    CALENDAR_SYNC = "calendar_sync"  # make the Outlook event match the referral
+    FACILITATOR_REMINDER = "facilitator_reminder"  # target: {"session_at", "which"}
+
+
+# Graph calls may wait minutes on Retry-After: they must never hold up a session's prompts.
+CALENDAR_KINDS = frozenset({Kind.FIND_TIMES, Kind.CALENDAR_SYNC})
 
 
 @dataclass
@@ -57,6 +66,17 @@ class Message:
 def triage_card(referral_id: int) -> Message:
     """Post the referral's card on the triage desk, or bring the posted one up to date."""
     return Message(Kind.TRIAGE_CARD, {}, None, referral_id)
+
+
+def person_target(person_id: str, row: ReferralRow) -> dict[str, Any]:
+    """A 1:1 chat with someone in the referral's tenant, reached through its service URL."""
+    reference = row.conversation_reference or {}
+    return {
+        "person_id": person_id,
+        "tenant_id": row.tenant_id,
+        "service_url": reference.get("serviceUrl", ""),
+        "bot": reference.get("bot") or {},
+    }
 
 
 @dataclass
@@ -120,6 +140,9 @@ class Outbox:
     cipher: Cipher
     clock: Clock
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Which kinds this outbox delivers: those in `only` (if given), never those in `skip`.
+    only: frozenset[str] = frozenset()
+    skip: frozenset[str] = frozenset()
     _next_prune: datetime | None = field(default=None, init=False)
 
     async def run_due(self, now: datetime | None = None) -> datetime | None:
@@ -143,6 +166,7 @@ class Outbox:
                         OutboxMessage.sent_at.is_(None),
                         OutboxMessage.failed_at.is_(None),
                         OutboxMessage.due_at > now,
+                        *self._kinds(),
                     )
                 )
             )
@@ -194,6 +218,7 @@ class Outbox:
                     OutboxMessage.failed_at.is_(None),
                     OutboxMessage.due_at <= now,
                     or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                    *self._kinds(),
                 )
                 # Prompts people are waiting for go before card redraws and the like.
                 .order_by(
@@ -202,6 +227,14 @@ class Outbox:
                 .limit(BATCH)
             )
             return list(rows.all())
+
+    def _kinds(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.only:
+            conditions.append(OutboxMessage.kind.in_(sorted(self.only)))
+        if self.skip:
+            conditions.append(OutboxMessage.kind.not_in(sorted(self.skip)))
+        return conditions
 
     async def _claim(self, message_id: int, now: datetime) -> Delivery | None:
         async with self.sessions() as session, session.begin():

@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,33 @@ class Stage(_Strict):
         return self
 
 
+class Booking(_Strict):
+    """When this model's sessions may be booked, in the partnership's time zone."""
+
+    minutes: int = Field(gt=0, le=480)  # how long the meeting is booked for
+    earliest: time  # the first start, e.g. "13:00"
+    latest_end: time  # the meeting must end by then, e.g. "16:00"
+    weekdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1)
+    step_minutes: int = Field(default=30, ge=5, le=240)  # starts on :00 and :30 by default
+
+    @model_validator(mode="after")
+    def _fits(self) -> Booking:
+        if any(day not in range(7) for day in self.weekdays):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        span = datetime_span(self.earliest, self.latest_end)
+        if span < timedelta(minutes=self.minutes):
+            raise ValueError(
+                f"{self.minutes} minutes do not fit between {self.earliest:%H:%M} and "
+                f"{self.latest_end:%H:%M}"
+            )
+        return self
+
+
+def datetime_span(start: time, end: time) -> timedelta:
+    """The time from `start` to `end` on one day (negative if end comes first)."""
+    return timedelta(hours=end.hour - start.hour, minutes=end.minute - start.minute)
+
+
 class Protocol(_Strict):
     id: str = Field(pattern=_KEY)
     name: str = Field(min_length=1, max_length=60)
@@ -138,6 +166,8 @@ class Protocol(_Strict):
     extend_minutes: float = Field(default=5, gt=0, le=30)
     warning_minutes: float = Field(default=2, gt=0, le=10)
     stages: list[Stage] = Field(min_length=1)
+    # When it may be booked; without it, the planned length inside working hours.
+    booking: Booking | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Protocol:
@@ -167,6 +197,13 @@ class Protocol(_Strict):
                                 f"which is not one of {sorted(known)}"
                             )
         return self
+
+    def booking_or_default(self, day_start: time, day_end: time) -> Booking:
+        if self.booking is not None:
+            return self.booking
+        planned = sum(step.default_minutes for step in plan(self))
+        minutes = int(-(-planned // 15) * 15)  # rounded up to a quarter of an hour
+        return Booking(minutes=minutes, earliest=day_start, latest_end=day_end)
 
     def role_name(self, key: str) -> str:
         if key == EVERYONE:

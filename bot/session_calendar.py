@@ -68,6 +68,10 @@ class Calendar(Protocol):
         """Creates the Teams meeting (once per transaction id) and finds its chat."""
         ...
 
+    async def meeting_chat(self, join_url: str) -> str | None:
+        """The chat of the Teams meeting with this join link; None if not found (yet)."""
+        ...
+
     async def move(self, event_id: str, start: datetime, end: datetime, note: str) -> None:
         """Moves the meeting; attendees get the update with the note in its body."""
         ...

@@ -130,12 +130,38 @@ class Settings(BaseSettings):
         default_factory=lambda: ["organizer"]
     )
 
+    # Microsoft Graph: finding free times and booking Teams meetings. Off while GRAPH_ORGANISER
+    # is empty (admins then schedule by hand, with a join link).
+    graph_organiser: str = ""  # the mailbox the meetings live on: Entra object id or UPN
+    graph_tenant_id: str = ""  # empty: MICROSOFT_APP_TENANT_ID
+    graph_client_id: str = ""  # empty: MICROSOFT_APP_ID
+    # Exactly one way to sign in: a secret, a certificate file, or the host's managed identity.
+    graph_client_secret: str = ""
+    graph_certificate_path: str = ""
+    graph_use_managed_identity: bool = False
+    # National clouds use other hosts (https://graph.microsoft.us/v1.0, login.microsoftonline.us).
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+    graph_authority_host: str = "https://login.microsoftonline.com"
+    # The app's id in the organisation's app catalog, to install it in booked meetings' chats;
+    # empty: the facilitator adds the app to the meeting by hand.
+    teams_app_catalog_id: str = ""
+    # How far ahead to look for free times, in calendar days, and how many to offer.
+    slot_search_days: int = Field(default=21, ge=1, le=90)
+    slots_offered: int = Field(default=3, ge=1, le=6)
+    # The facilitator's reminders: the day before (at this hour) and this many minutes before.
+    reminder_day_before_hour: int = Field(default=9, ge=0, le=23)
+    reminder_minutes_before: int = Field(default=15, ge=1, le=240)
+
     # Teams app package (make package).
     app_name: str = "Reflective practice"
     app_developer_name: str = "Safeguarding Partnership"  # Teams allows 32 characters
     app_website_url: str = "https://example.org/reflective-practice"
     app_privacy_url: str = "https://example.org/reflective-practice/privacy"
     app_terms_url: str = "https://example.org/reflective-practice/terms"
+
+    @property
+    def graph_enabled(self) -> bool:
+        return bool(self.graph_organiser)
 
     _split = field_validator(
         "allowed_tenant_ids",
@@ -171,6 +197,17 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     "ALLOWED_TENANT_IDS is required in production: only your tenant(s) may "
                     "use the bot."
+                )
+        if self.graph_organiser:
+            ways = [
+                bool(self.graph_client_secret),
+                bool(self.graph_certificate_path),
+                self.graph_use_managed_identity,
+            ]
+            if sum(ways) != 1:
+                raise SettingsError(
+                    "GRAPH_ORGANISER is set, so set exactly one of GRAPH_CLIENT_SECRET, "
+                    "GRAPH_CERTIFICATE_PATH and GRAPH_USE_MANAGED_IDENTITY=true for Graph sign-in."
                 )
         if self.working_day_start_hour >= self.working_day_end_hour:
             raise SettingsError("WORKING_DAY_START_HOUR must be before WORKING_DAY_END_HOUR.")

@@ -23,7 +23,7 @@ from bot.crypto import Cipher
 from bot.db import rows_changed
 from bot.identity import Actor
 from bot.models import ReferralQuestion, ReferralRow, TriageDesk
-from bot.outbox import Message, OutboxWriter, triage_card
+from bot.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.referral import Narrative, ReferralStatus
 from bot.referrals import narrative_from_json
 from bot.working_days import WorkingCalendar
@@ -35,6 +35,7 @@ class Decision(StrEnum):
     DECLINE = "decline"
     WITHDRAW = "withdraw"
     SCHEDULE = "schedule"
+    CANCEL = "cancel"  # the booked session is off; the referral waits for a new time
 
 
 OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
@@ -45,6 +46,7 @@ ALLOWED_FROM: dict[Decision, frozenset[ReferralStatus]] = {
     Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED},
     # Scheduling again is rescheduling.
     Decision.SCHEDULE: frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED}),
+    Decision.CANCEL: frozenset({ReferralStatus.SCHEDULED}),
 }
 NEW_STATUS = {
     Decision.ACCEPT: ReferralStatus.ACCEPTED,
@@ -52,6 +54,7 @@ NEW_STATUS = {
     Decision.DECLINE: ReferralStatus.DECLINED,
     Decision.WITHDRAW: ReferralStatus.WITHDRAWN,
     Decision.SCHEDULE: ReferralStatus.SCHEDULED,
+    Decision.CANCEL: ReferralStatus.ACCEPTED,
 }
 AUDIT_ACTION = {
     Decision.ACCEPT: Action.ACCEPTED,
@@ -59,7 +62,13 @@ AUDIT_ACTION = {
     Decision.DECLINE: Action.DECLINED,
     Decision.WITHDRAW: Action.WITHDRAWN,
     Decision.SCHEDULE: Action.SCHEDULED,
+    Decision.CANCEL: Action.SESSION_CANCELLED,
 }
+
+
+def transaction_id(reference: str, version: int) -> str:
+    """Stable per booking: Graph makes one event however often it is sent."""
+    return f"{reference}-v{version}"
 
 
 @dataclass(frozen=True)
@@ -93,10 +102,24 @@ class TriageView:
     card_conversation_id: str | None
     session_at: datetime | None = None
     meeting_join_url: str | None = None
+    # Booking through Graph (bot.bookings): None when booked by hand.
+    booking_state: str | None = None
+    booking_problem: str | None = None
+    meeting_app_installed: bool = False
+    slot_search: dict[str, Any] | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN
+
+    @property
+    def booked_by_graph(self) -> bool:
+        return self.booking_state is not None
+
+    @property
+    def bot_joins(self) -> bool:
+        """The bot installed itself in the meeting's chat, so nobody needs to add it."""
+        return self.meeting_app_installed
 
 
 @dataclass(frozen=True)
@@ -135,8 +158,12 @@ class Change:
     signpost: str | None = None
     question: str | None = None  # "more information, please": encrypted
     session_at: datetime | None = None
+    session_minutes: int | None = None
     meeting_join_url: str | None = None
     meeting_chat_id: str | None = None
+    book_with_graph: bool = False  # the background job books (or moves) the Outlook event
+    cancelled_at: datetime | None = None  # the start of the session called off
+    find_times: bool = False  # look in Outlook for times that suit (Graph), in the background
     audit_detail: str = ""
 
 
@@ -181,12 +208,12 @@ class TriageStore:
     async def view(self, reference: str) -> TriageView | None:
         async with self.sessions() as session:
             row = await _by_reference(session, reference)
-            return None if row is None else await self._view(session, row)
+            return None if row is None else await self.view_of(session, row)
 
     async def view_by_id(self, referral_id: int) -> TriageView | None:
         async with self.sessions() as session:
             row = await session.get(ReferralRow, referral_id)
-            return None if row is None else await self._view(session, row)
+            return None if row is None else await self.view_of(session, row)
 
     async def details(self, reference: str, actor: Actor) -> Details | None:
         """The narrative and the questions and answers; the read is audited."""
@@ -232,7 +259,7 @@ class TriageStore:
                     audit.entry(actor, Action.LOST_RACE, row.id, f"{decision} on v{version}")
                 )
                 await session.refresh(row)
-                return Outcome(False, await self._view(session, row))
+                return Outcome(False, await self.view_of(session, row))
             question_id = None
             if change.question is not None:
                 question = ReferralQuestion(
@@ -247,8 +274,11 @@ class TriageStore:
                 question_id = question.id
             session.add(audit.entry(actor, AUDIT_ACTION[decision], row.id, change.audit_detail))
             await session.refresh(row)
-            view = await self._view(session, row)
-            self.outbox.add(session, self.notify(row, view, change, question_id), now)
+            view = await self.view_of(session, row)
+            messages = self.notify(row, view, change, question_id)
+            if change.find_times:
+                messages.append(Message(Kind.FIND_TIMES, {}, None, row.id))
+            self.outbox.add(session, messages, now)
             return Outcome(True, view, question_id)
 
     async def _apply(
@@ -267,16 +297,16 @@ class TriageStore:
         result = await session.execute(
             update(ReferralRow)
             .where(ReferralRow.id == row.id, ReferralRow.version == version)
-            .values(**self._values(decision, change, actor, now, version))
+            .values(**self._values(row, decision, change, actor, now))
             .execution_options(synchronize_session=False)
         )
         return rows_changed(result) == 1
 
     def _values(
-        self, decision: Decision, change: Change, actor: Actor, now: datetime, version: int
+        self, row: ReferralRow, decision: Decision, change: Change, actor: Actor, now: datetime
     ) -> dict[str, Any]:
         values: dict[str, Any] = {
-            "version": version + 1,
+            "version": row.version + 1,
             "status": NEW_STATUS[decision].value,
             "decided_by_id": actor.id,
             "decided_by_name": actor.name,
@@ -294,11 +324,73 @@ class TriageStore:
             values["decision_note_encrypted"] = self.cipher.encrypt(change.note)
         if change.signpost is not None:
             values["signpost"] = change.signpost
+        if change.find_times:
+            values["slot_search"] = {"state": "searching", "at": now.isoformat()}
         if change.session_at is not None:
             values["session_at"] = change.session_at
-            values["meeting_join_url"] = change.meeting_join_url
-            values["meeting_chat_id"] = change.meeting_chat_id
+            values["session_minutes"] = change.session_minutes
+            values |= self._booking(row, change)
+        if decision in (Decision.CANCEL, Decision.WITHDRAW) and row.session_at is not None:
+            values |= {"session_at": None, "meeting_join_url": None, "meeting_chat_id": None}
+            # An Outlook event (or one being made) is cancelled by the calendar job.
+            has_event = row.meeting_event_id or row.booking_state is not None
+            values["booking_state"] = "cancelling" if has_event else None
+            values["booking_problem"] = None
+            values["slot_search"] = None
         return values
+
+    @staticmethod
+    def _booking(row: ReferralRow, change: Change) -> dict[str, Any]:
+        if not change.book_with_graph:
+            # Booked by hand: the admin's link replaces any Outlook event the bot made
+            # (the calendar job cancels it when one exists).
+            return {
+                "meeting_join_url": change.meeting_join_url,
+                "meeting_chat_id": change.meeting_chat_id,
+                "meeting_app_installed": False,
+                "booking_state": "cancelling" if row.meeting_event_id else None,
+                "booking_problem": None,
+            }
+        values: dict[str, Any] = {"booking_state": "booking", "booking_problem": None}
+        if not row.meeting_event_id and not row.meeting_transaction_id:
+            # Kept until the event is stored: a retry, even after a crash, makes no second.
+            values["meeting_transaction_id"] = transaction_id(row.reference, row.version + 1)
+        return values
+
+    async def find_times(self, reference: str, actor: Actor) -> TriageView | None:
+        """Starts a search for free times (the calendar job stores what it finds)."""
+        return await self._calendar_job(
+            reference, actor, Action.FIND_TIMES, Kind.FIND_TIMES, {"state": "searching"}
+        )
+
+    async def retry_booking(self, reference: str, actor: Actor) -> TriageView | None:
+        """Books again after a failure (a permission fixed, say), with the same transaction id."""
+        return await self._calendar_job(
+            reference, actor, Action.BOOKING_RETRIED, Kind.CALENDAR_SYNC, None
+        )
+
+    async def _calendar_job(
+        self,
+        reference: str,
+        actor: Actor,
+        action: str,
+        kind: str,
+        search: dict[str, Any] | None,
+    ) -> TriageView | None:
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _by_reference(session, reference)
+            if row is None:
+                return None
+            if search is not None:
+                row.slot_search = {**search, "at": now.isoformat()}
+            elif row.booking_state == "failed":
+                row.booking_state = "booking" if row.session_at else "cancelling"
+                row.booking_problem = None
+            session.add(audit.entry(actor, action, row.id))
+            await session.flush()
+            self.outbox.add(session, [triage_card(row.id), Message(kind, {}, None, row.id)], now)
+            return await self.view_of(session, row)
 
     async def answer(
         self, question_id: int, referrer_id: str, actor: Actor, text: str
@@ -324,7 +416,7 @@ class TriageStore:
                 row.reminder_due_at = self.calendar.add_working_days(now, self.reminder_days)
             session.add(audit.entry(actor, Action.ANSWER_RECEIVED, row.id))
             await session.flush()
-            view = await self._view(session, row)
+            view = await self.view_of(session, row)
             self.outbox.add(session, [triage_card(row.id)], now)
             return view
 
@@ -355,7 +447,7 @@ class TriageStore:
             row = await _by_reference(session, reference) if reference else None
             session.add(audit.entry(actor, action, row.id if row else None, detail))
 
-    async def _view(self, session: AsyncSession, row: ReferralRow) -> TriageView:
+    async def view_of(self, session: AsyncSession, row: ReferralRow) -> TriageView:
         questions = list(
             await session.scalars(
                 select(ReferralQuestion).where(ReferralQuestion.referral_id == row.id)
@@ -392,6 +484,10 @@ class TriageStore:
             card_conversation_id=row.triage_conversation_id,
             session_at=row.session_at,
             meeting_join_url=row.meeting_join_url,
+            booking_state=row.booking_state,
+            booking_problem=row.booking_problem,
+            meeting_app_installed=row.meeting_app_installed,
+            slot_search=row.slot_search,
         )
 
 

@@ -38,6 +38,12 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return day
 
+    def previous_working_day(self, day: date) -> date:
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
     def add_working_days(self, moment: datetime, days: int) -> datetime:
         """`days` working days after `moment`, inside working hours; returned in UTC."""
         local = self._into_working_hours(self.local(moment))

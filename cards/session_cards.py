@@ -46,11 +46,14 @@ def minutes_text(seconds: float) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def opening_card(partnership: str, models: list[ProtocolChoice]) -> dict[str, Any]:
+def opening_card(
+    partnership: str, models: list[ProtocolChoice], scheduled: str = ""
+) -> dict[str, Any]:
     return render(
         "session_opening",
         {
             "partnership": partnership,
+            "scheduled": scheduled,
             "models": ", ".join(m.name for m in models),
             "verb": SessionVerb.START.value,
         },

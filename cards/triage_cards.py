@@ -35,14 +35,16 @@ STATUS_COLORS = {
     ReferralStatus.COMPLETED: "Good",
     ReferralStatus.NOTED_ONE_TO_ONE: "Default",
 }
-PANELS = ("accept", "ask", "decline", "withdraw", "schedule")
+PANELS = ("accept", "ask", "decline", "withdraw", "schedule", "cancel")
 CONFIRM = {
     "accept": ("Accept", TriageVerb.ACCEPT),
     "ask": ("Send question", TriageVerb.ASK),
     "decline": ("Decline", TriageVerb.DECLINE),
     "withdraw": ("Close referral", TriageVerb.WITHDRAW),
     "schedule": ("Schedule", TriageVerb.SCHEDULE),
+    "cancel": ("Cancel session", TriageVerb.CANCEL),
 }
+OTHER_TIME = "other"  # the slot choice that means "the date and time typed below"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,12 @@ class DeskOptions:
     facilitators: tuple[Facilitator, ...]
     models: tuple[ModelName, ...]
     signposts: tuple[str, ...]
+    # With Graph the bot finds times and books the meeting; without, the admin pastes a link.
+    graph: bool = False
+    booking_minutes: tuple[tuple[str, int], ...] = ()  # (model id, minutes booked)
+
+    def minutes_for(self, model: str) -> int:
+        return dict(self.booking_minutes).get(model, 60)
 
 
 def when(moment: datetime | None, calendar: WorkingCalendar) -> str:
@@ -159,13 +167,95 @@ def triage_card(
             "signposts": [
                 {"title": text, "value": str(i)} for i, text in enumerate(options.signposts)
             ],
+            "calendar_lines": calendar_lines(view, calendar),
+            "schedule": _schedule_form(view, calendar, options),
             "schedule_day": _local_day(view.session_at, calendar),
             "schedule_time": _local_time(view.session_at, calendar),
             "schedule_link": view.meeting_join_url or "",
             "zone": str(calendar.zone),
-            "actions": _actions(view, details is not None, panel),
+            "actions": _actions(view, details is not None, panel, options.graph),
         },
     )
+
+
+def offered_slots(view: TriageView) -> list[dict[str, Any]]:
+    """The times the last search found, if it found any."""
+    search = view.slot_search or {}
+    return list(search.get("slots") or []) if search.get("state") == "found" else []
+
+
+def _slot_text(slot: dict[str, Any], calendar: WorkingCalendar) -> str:
+    start = calendar.local(datetime.fromisoformat(slot["start"]))
+    end = calendar.local(datetime.fromisoformat(slot["end"]))
+    return (
+        f"{start:%a} {start.day} {start:%b} {start:%H:%M}-{end:%H:%M} "
+        f"({slot['free']} of {slot['of']} free)"
+    )
+
+
+def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str, str]]:
+    """What the bot is doing with Outlook for this referral, in a line or two."""
+    lines: list[tuple[str, str]] = []
+    search = view.slot_search or {}
+    state = search.get("state")
+    if view.status is ReferralStatus.ACCEPTED and state == "searching":
+        lines.append(("Looking for free times in the calendars\u2026", "Accent"))
+    elif view.status is ReferralStatus.ACCEPTED and state == "failed":
+        lines.append((f"Could not look for times: {search.get('problem', '')}", "Attention"))
+    elif view.status is ReferralStatus.ACCEPTED and state == "found":
+        slots = search.get("slots") or []
+        if slots:
+            lines.append(("Free times found (press Schedule to book one):", "Default"))
+            lines += [(f"\u2022 {_slot_text(slot, calendar)}", "Default") for slot in slots]
+        else:
+            lines.append(
+                ("No time in the search window suits the facilitator: give one by hand.", "Warning")
+            )
+        if search.get("unreadable"):
+            count = int(search["unreadable"])
+            lines.append(
+                (
+                    f"{count} calendar{'s' if count != 1 else ''} could not be read (outside "
+                    "the organisation, or no mailbox): not counted as free.",
+                    "Default",
+                )
+            )
+    if view.booking_state == "booking":
+        lines.append(("Booking the Teams meeting in Outlook\u2026", "Accent"))
+    elif view.booking_state == "cancelling":
+        lines.append(("Cancelling the Teams meeting in Outlook\u2026", "Accent"))
+    elif view.booking_state == "failed":
+        lines.append((f"The meeting is not booked: {view.booking_problem}", "Attention"))
+    elif view.booking_state == "booked":
+        joined = " I am in its chat." if view.meeting_app_installed else ""
+        lines.append((f"Teams meeting booked in Outlook.{joined}", "Good"))
+    return [{"text": text, "color": color} for text, color in lines]
+
+
+def _schedule_form(
+    view: TriageView, calendar: WorkingCalendar, options: DeskOptions
+) -> dict[str, Any]:
+    slots = offered_slots(view) if options.graph else []
+    choices = [
+        {"title": _slot_text(slot, calendar), "value": str(index)}
+        for index, slot in enumerate(slots)
+    ]
+    if choices:
+        choices.append({"title": "Another time (give it below)", "value": OTHER_TIME})
+    return {
+        "by_hand": not options.graph,
+        "with_graph": options.graph,
+        "minutes": options.minutes_for(view.model),
+        "has_slots": bool(choices),
+        "slots": choices,
+        "day_label": "Another date" if choices else "Date",
+        "time_label": f"Start time ({calendar.zone})",
+        "link_label": (
+            "Or: the join link of a meeting you booked yourself"
+            if options.graph
+            else "Teams meeting join link"
+        ),
+    }
 
 
 def _local_day(moment: datetime | None, calendar: WorkingCalendar) -> str:
@@ -209,9 +299,13 @@ def _execute(
     return action
 
 
-def _actions(view: TriageView, showing_details: bool, panel: str | None) -> list[dict[str, Any]]:
+def _actions(
+    view: TriageView, showing_details: bool, panel: str | None, graph: bool
+) -> list[dict[str, Any]]:
     if panel in CONFIRM:
         title, verb = CONFIRM[panel]
+        if panel == "schedule" and graph:
+            title = "Book"
         return [
             _execute(title, verb, view, "positive" if panel == "accept" else ""),
             _execute("Back", TriageVerb.HIDE, view),
@@ -231,10 +325,16 @@ def _actions(view: TriageView, showing_details: bool, panel: str | None) -> list
         ]
     elif view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED):
         title = "Schedule" if view.status is ReferralStatus.ACCEPTED else "Reschedule"
-        actions += [
-            _execute(title, TriageVerb.SCHEDULE_FORM, view, "positive"),
-            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True),
-        ]
+        actions.append(_execute(title, TriageVerb.SCHEDULE_FORM, view, "positive"))
+        if view.booking_state == "failed":
+            actions.append(_execute("Try booking again", TriageVerb.RETRY_BOOKING, view))
+        elif graph:
+            actions.append(_execute("Find times", TriageVerb.FIND_TIMES, view))
+        if view.status is ReferralStatus.SCHEDULED:
+            actions.append(_execute("Cancel session", TriageVerb.CANCEL_FORM, view, secondary=True))
+        actions.append(
+            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True)
+        )
     return actions
 
 

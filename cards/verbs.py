@@ -40,11 +40,15 @@ class TriageVerb(StrEnum):
     DECLINE_FORM = "triage_decline_form"
     WITHDRAW_FORM = "triage_withdraw_form"
     SCHEDULE_FORM = "triage_schedule_form"
+    CANCEL_FORM = "triage_cancel_form"
+    FIND_TIMES = "triage_find_times"  # look in Outlook for times that suit (Graph)
+    RETRY_BOOKING = "triage_retry_booking"
     ACCEPT = "triage_accept"
     ASK = "triage_ask"
     DECLINE = "triage_decline"
     WITHDRAW = "triage_withdraw"
     SCHEDULE = "triage_schedule"
+    CANCEL = "triage_cancel"
 
 
 class SessionVerb(StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from azure.core.credentials_async import AsyncTokenCredential
 from cryptography.fernet import Fernet
 
 from app import RUNTIME, Runtime, create_app
@@ -52,9 +53,15 @@ async def connector() -> AsyncIterator[FakeConnector]:
 class RunningBot:
     """The real app served on a loopback port; can be stopped and started again."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        graph_credential: AsyncTokenCredential | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.graph_credential = graph_credential
         self.server: TestServer | None = None
 
     @property
@@ -68,13 +75,15 @@ class RunningBot:
         return self.server.app[RUNTIME]
 
     async def start(self) -> None:
-        self.server = TestServer(create_app(self.settings, clock=self.clock), host="127.0.0.1")
+        app = create_app(self.settings, clock=self.clock, graph_credential=self.graph_credential)
+        self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
     async def settle(self) -> None:
         """Runs the scheduler until the work due now is done (messages sent, and so on)."""
         for _ in range(3):
-            await self.runtime.scheduler.tick()
+            for scheduler in self.runtime.schedulers:
+                await scheduler.tick()
 
     async def stop(self) -> None:
         if self.server is not None:

@@ -1,0 +1,352 @@
+"""Finding times and booking Teams meetings through the calendar port, in the background.
+
+An admin's press only records what they want (look for times; this time; cancel) and queues
+a job in the calendar outbox. The job asks Graph and stores what it learnt. Booking is a
+reconciliation: it makes the Outlook event match the referral (create, move or cancel), so
+running it twice, or after a crash half-way, does nothing twice: the event is created with
+the referral's stored transaction id, which Graph answers with the same event every time.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.db import as_utc
+from bot.models import ReferralRow
+from bot.notices import Notices
+from bot.outbox import (
+    Delivery,
+    Kind,
+    Message,
+    Outbox,
+    OutboxWriter,
+    RetryLater,
+    person_target,
+    triage_card,
+)
+from bot.referral import ReferralStatus
+from bot.session_calendar import Calendar, CalendarError, FreeBusy, NewMeeting
+from bot.session_reminders import facilitator_reminders
+from bot.settings import Facilitator
+from bot.slots import Busy, Slot, Window, find_slots
+from bot.triage import TriageStore, transaction_id
+from bot.working_days import WorkingCalendar
+from cards.send import card_message
+
+log = logging.getLogger(__name__)
+
+# Graph's own retry handler has already waited out Retry-After a few times by now.
+RETRYABLE = frozenset({0, 429, 500, 502, 503, 504})
+TRIES_BEFORE_TELLING = 3  # then the card says what went wrong, with Try again
+CHAT_NOT_VISIBLE_YET = timedelta(minutes=1)  # a new meeting takes a while to be found
+
+
+class BookingState:
+    """referrals.booking_state: where the Outlook event has got to (None: booked by hand)."""
+
+    BOOKING = "booking"  # asked for; the job is creating or moving the event
+    BOOKED = "booked"
+    CANCELLING = "cancelling"
+    FAILED = "failed"  # booking_problem says why
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """What the partnership configured: windows per model, how far to look, reminders."""
+
+    windows: dict[str, Window]  # by model id
+    search_days: int = 21
+    count: int = 3
+    teams_app_id: str = ""  # the app's catalog id; empty: the facilitator adds the app
+    partnership: str = ""
+    day_before_hour: int = 9
+    minutes_before: int = 15
+
+
+@dataclass
+class Bookings:
+    sessions: async_sessionmaker[AsyncSession]
+    port: Calendar
+    triage: TriageStore
+    notices: Notices
+    writer: OutboxWriter
+    working: WorkingCalendar
+    clock: Clock
+    facilitators: dict[str, Facilitator]  # by Entra object id
+    rules: BookingRules
+
+    def register(self, outbox: Outbox) -> None:
+        outbox.handlers[Kind.FIND_TIMES] = self.find_times
+        outbox.handlers[Kind.CALENDAR_SYNC] = self.sync
+
+    # --- finding times -----------------------------------------------------------------
+
+    async def find_times(self, delivery: Delivery) -> None:
+        """Reads everyone's free/busy and stores the best few slots on the referral."""
+        assert delivery.referral_id is not None
+        async with self.sessions() as session:
+            row = await session.get(ReferralRow, delivery.referral_id)
+        if row is None or row.status not in _SCHEDULABLE:
+            return
+        now = self.clock.now()
+        people = self._people(row)
+        facilitator = self.facilitators.get(row.facilitator_id or "")
+        window = self.rules.windows[row.model]
+        search_from = now + timedelta(days=1)  # a day's notice at least
+        try:
+            answers = await self.port.free_busy(
+                [email for _, email in people],
+                search_from,
+                search_from + timedelta(days=self.rules.search_days),
+            )
+        except CalendarError as error:
+            self._maybe_later(error, delivery)
+            await self._store_search(row.id, {"state": "failed", "problem": error.message}, now)
+            return
+        slots, readable = self._slots(answers, people, facilitator, window, search_from)
+        search = {
+            "state": "found",
+            "slots": [
+                {
+                    "start": slot.start.isoformat(),
+                    "end": slot.end.isoformat(),
+                    "free": len(slot.free),
+                    "of": len(slot.free) + len(slot.busy),
+                }
+                for slot in slots
+            ],
+            "checked": readable,
+            "unreadable": len(people) - readable,
+        }
+        await self._store_search(row.id, search, now, to_facilitator=slots)
+
+    def _people(self, row: ReferralRow) -> list[tuple[str, str]]:
+        """(name, email) of the facilitator and the invitees, each once."""
+        people: list[tuple[str, str]] = []
+        facilitator = self.facilitators.get(row.facilitator_id or "")
+        if facilitator is not None and facilitator.email:
+            people.append((facilitator.name, facilitator.email))
+        for invitee in row.invitees or []:
+            email = str(invitee.get("email", "")).strip()
+            if email:
+                people.append((str(invitee.get("name", "")), email))
+        seen: set[str] = set()
+        unique = []
+        for name, email in people:
+            if email.lower() not in seen:
+                seen.add(email.lower())
+                unique.append((name, email))
+        return unique
+
+    def _slots(
+        self,
+        answers: list[FreeBusy],
+        people: list[tuple[str, str]],
+        facilitator: Facilitator | None,
+        window: Window,
+        search_from: datetime,
+    ) -> tuple[list[Slot], int]:
+        # Only calendars Graph could read count: an unreadable one is not "free".
+        readable = [answer.person for answer in answers]
+        busy = [Busy(answer.person, start, end) for answer in answers for start, end in answer.busy]
+        required = frozenset(
+            person
+            for person in readable
+            if facilitator is not None and person.lower() == facilitator.email.lower()
+        )
+        slots = find_slots(
+            busy,
+            readable,
+            window,
+            self.working,
+            search_from,
+            self.rules.search_days,
+            self.rules.count,
+            required,
+        )
+        return slots, len(readable)
+
+    async def _store_search(
+        self,
+        referral_id: int,
+        search: dict[str, Any],
+        now: datetime,
+        to_facilitator: list[Slot] | None = None,
+    ) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(ReferralRow, referral_id)
+            if row is None:
+                return
+            row.slot_search = {**search, "at": now.isoformat()}
+            messages = [triage_card(row.id)]
+            if to_facilitator and row.facilitator_id:
+                card = self.notices.slots_card(row.reference, to_facilitator)
+                messages.append(
+                    Message(
+                        Kind.PERSON,
+                        person_target(row.facilitator_id, row),
+                        card_message(card),
+                        row.id,
+                    )
+                )
+            self.writer.add(session, messages, now)
+
+    # --- booking, moving, cancelling ---------------------------------------------------
+
+    async def sync(self, delivery: Delivery) -> None:
+        """Makes the Outlook event match the referral: create, move or cancel it."""
+        assert delivery.referral_id is not None
+        async with self.sessions() as session:
+            row = await session.get(ReferralRow, delivery.referral_id)
+        if row is None or row.booking_state is None:
+            return  # booked by hand, or gone
+        try:
+            if row.status == ReferralStatus.SCHEDULED.value and row.session_at is not None:
+                await self._book_or_move(row)
+            elif row.meeting_event_id:
+                await self._cancel(row, str(delivery.target.get("note", "")))
+        except CalendarError as error:
+            self._maybe_later(error, delivery)
+            log.warning("booking %s failed: %s", row.reference, error)
+            await self._set(
+                row.id,
+                {"booking_state": BookingState.FAILED, "booking_problem": error.message},
+                [triage_card(row.id)],
+            )
+
+    async def _book_or_move(self, row: ReferralRow) -> None:
+        assert row.session_at is not None
+        start = as_utc(row.session_at)
+        assert start is not None
+        end = start + timedelta(minutes=row.session_minutes or 60)
+        event_id, join_url, chat_id = row.meeting_event_id, row.meeting_join_url, None
+        changed = False
+        if event_id and as_utc(row.meeting_event_at) != start:
+            try:
+                await self.port.move(event_id, start, end, self._moved_note(start))
+                changed = True
+            except CalendarError as error:
+                if error.status != 404:
+                    raise
+                log.info("event of %s was deleted in Outlook: booking a new one", row.reference)
+                event_id = None
+        if not event_id:
+            booked = await self.port.book(self._meeting(row, start, end))
+            event_id, join_url, chat_id = booked.event_id, booked.join_url, booked.chat_id
+            changed = True
+        chat_id = chat_id or row.meeting_chat_id
+        if chat_id is None and join_url:
+            chat_id = await self.port.meeting_chat(join_url)
+        installed = row.meeting_app_installed
+        if chat_id and not installed and self.rules.teams_app_id:
+            await self.port.install_app(chat_id, self.rules.teams_app_id)
+            installed = True  # now, or already (409)
+        values = {
+            "meeting_event_id": event_id,
+            "meeting_event_at": start,
+            "meeting_join_url": join_url,
+            "meeting_chat_id": chat_id,
+            "meeting_transaction_id": None,
+            "meeting_app_installed": installed,
+            "booking_state": BookingState.BOOKED,
+            "booking_problem": None,
+        }
+        await self._set(row.id, values, [triage_card(row.id)], tell_people=changed)
+        if chat_id is None and self.rules.teams_app_id:
+            # The meeting is booked and people are told; its chat shows up a little later.
+            raise RetryLater(CHAT_NOT_VISIBLE_YET, "the meeting's chat is not visible yet")
+
+    async def _cancel(self, row: ReferralRow, note: str) -> None:
+        assert row.meeting_event_id is not None
+        await self.port.cancel(row.meeting_event_id, note or self._cancelled_note(row))
+        values = {
+            "meeting_event_id": None,
+            "meeting_event_at": None,
+            "meeting_transaction_id": None,
+            "meeting_app_installed": False,
+            "booking_state": None,
+            "booking_problem": None,
+        }
+        await self._set(row.id, values, [triage_card(row.id)])
+
+    async def _set(
+        self,
+        referral_id: int,
+        values: dict[str, Any],
+        messages: list[Message],
+        tell_people: bool = False,
+    ) -> None:
+        """Stores what Graph did, with the messages it causes, in one transaction."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(ReferralRow).where(ReferralRow.id == referral_id).values(**values)
+            )
+            row = await session.get_one(ReferralRow, referral_id)
+            await session.refresh(row)
+            if row.meeting_event_id and row.status != ReferralStatus.SCHEDULED.value:
+                # Cancelled or withdrawn while Graph was booking: cancel what it made.
+                row.booking_state = BookingState.CANCELLING
+                messages = messages + [Message(Kind.CALENDAR_SYNC, {}, None, row.id)]
+            elif tell_people and row.status == ReferralStatus.SCHEDULED.value:
+                view = await self.triage.view_of(session, row)
+                messages = messages + self.notices.booked(row, view)
+                messages += facilitator_reminders(
+                    row, now, self.working, self.rules.day_before_hour, self.rules.minutes_before
+                )
+            self.writer.add(session, messages, now)
+
+    def _maybe_later(self, error: CalendarError, delivery: Delivery) -> None:
+        """Throttling or an outage: try again later, quietly, a few times."""
+        if error.status in RETRYABLE and delivery.attempts < TRIES_BEFORE_TELLING:
+            after = timedelta(seconds=error.retry_after or 30 * delivery.attempts)
+            raise RetryLater(after, error.message) from error
+
+    # --- what the invitation says --------------------------------------------------------
+
+    def _meeting(self, row: ReferralRow, start: datetime, end: datetime) -> NewMeeting:
+        transaction = row.meeting_transaction_id or transaction_id(row.reference, row.version)
+        facilitator = self.facilitators.get(row.facilitator_id or "")
+        model = self.notices.model_name(row.model)
+        # The reference and the purpose only: attendees may be from other organisations.
+        body = (
+            f"<p>A multi-agency reflective practice session ({html.escape(model)}) arranged "
+            f"by {html.escape(self.rules.partnership)}, reference {html.escape(row.reference)}."
+            "</p>"
+            f"<p>Facilitator: {html.escape(row.facilitator_name or '-')}.</p>"
+            "<p>The meeting chat may include people from other organisations and stays after "
+            "the meeting: please keep case details out of it.</p>"
+        )
+        attendees = self._people(row)
+        if facilitator is not None and not facilitator.email:
+            log.warning("facilitator %s has no email: not invited by Graph", facilitator.name)
+        return NewMeeting(
+            transaction_id=transaction,
+            subject=f"{model}: reflective practice session {row.reference}",
+            body_html=body,
+            start=start,
+            end=end,
+            time_zone=str(self.working.zone),
+            attendees=attendees,
+        )
+
+    def _moved_note(self, start: datetime) -> str:
+        local = self.working.local(start)
+        return f"This session has moved to {local:%A} {local.day} {local:%B %Y} at {local:%H:%M}."
+
+    def _cancelled_note(self, row: ReferralRow) -> str:
+        return (
+            f"The reflective practice session {row.reference} has been cancelled by "
+            f"{self.rules.partnership}. Business support will arrange another time."
+        )
+
+
+_SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED.value, ReferralStatus.SCHEDULED.value})

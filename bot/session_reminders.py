@@ -1,0 +1,90 @@
+"""The facilitator's reminders: the working day before a session, and shortly before it.
+
+They are outbox messages due at those times, queued when the session is booked. Each one
+carries the start it was made for: a reminder for a session that has since moved or been
+cancelled finds the referral changed and is dropped, so nothing has to be taken back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import as_utc
+from bot.models import ReferralRow
+from bot.outbox import Delivery, Kind, Message, Outbox, person_target
+from bot.proactive import Proactive
+from bot.referral import ReferralStatus
+from bot.working_days import WorkingCalendar
+from cards.send import card_message
+
+if TYPE_CHECKING:
+    from bot.notices import Notices  # which builds on this module
+
+log = logging.getLogger(__name__)
+
+DAY_BEFORE = "day_before"
+SOON = "soon"
+
+
+def facilitator_reminders(
+    row: ReferralRow,
+    now: datetime,
+    calendar: WorkingCalendar,
+    day_before_hour: int,
+    minutes_before: int,
+) -> list[Message]:
+    """The reminders still to come for the referral's session, as outbox messages."""
+    start = as_utc(row.session_at)
+    now = as_utc(now) or now  # a row's own times come back naive from SQLite
+    if start is None or not row.facilitator_id:
+        return []
+    session_day = calendar.local(start).date()
+    day_before = datetime.combine(
+        calendar.previous_working_day(session_day), time(day_before_hour), calendar.zone
+    )
+    times = {DAY_BEFORE: day_before, SOON: start - timedelta(minutes=minutes_before)}
+    target = person_target(row.facilitator_id, row)
+    return [
+        Message(
+            Kind.FACILITATOR_REMINDER,
+            {**target, "session_at": start.isoformat(), "which": which},
+            None,
+            row.id,
+            due_at=due,
+        )
+        for which, due in times.items()
+        if due > now
+    ]
+
+
+@dataclass
+class FacilitatorReminders:
+    sessions: async_sessionmaker[AsyncSession]
+    proactive: Proactive
+    notices: Notices
+
+    def register(self, outbox: Outbox) -> None:
+        outbox.handlers[Kind.FACILITATOR_REMINDER] = self.deliver
+
+    async def deliver(self, delivery: Delivery) -> None:
+        assert delivery.referral_id is not None
+        async with self.sessions() as session:
+            row = await session.get(ReferralRow, delivery.referral_id)
+        target: dict[str, Any] = delivery.target
+        start = as_utc(row.session_at) if row is not None else None
+        if (
+            row is None
+            or row.status != ReferralStatus.SCHEDULED.value
+            or start is None
+            or start.isoformat() != target.get("session_at")
+            or row.facilitator_id != target.get("person_id")
+        ):
+            log.info("reminder %d dropped: the session has changed since", delivery.id)
+            return
+        card = self.notices.reminder_card(row, soon=target.get("which") == SOON)
+        await self.proactive.send_to_person(target, card_message(card))
