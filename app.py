@@ -185,8 +185,6 @@ def build_runtime(
                 settings.slots_offered,
                 settings.teams_app_catalog_id,
                 settings.partnership_name,
-                settings.reminder_day_before_hour,
-                settings.reminder_minutes_before,
             ),
         ).register(calendar_outbox)
         calendar_scheduler = Scheduler(

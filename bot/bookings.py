@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.db import as_utc
+from bot.db import as_utc, rows_changed
 from bot.models import ReferralRow
 from bot.notices import Notices
 from bot.outbox import (
@@ -34,7 +34,6 @@ from bot.outbox import (
 )
 from bot.referral import ReferralStatus
 from bot.session_calendar import Calendar, CalendarError, FreeBusy, NewMeeting
-from bot.session_reminders import facilitator_reminders
 from bot.settings import Facilitator
 from bot.slots import Busy, Slot, Window, find_slots
 from bot.triage import TriageStore, transaction_id
@@ -60,15 +59,13 @@ class BookingState:
 
 @dataclass(frozen=True)
 class BookingRules:
-    """What the partnership configured: windows per model, how far to look, reminders."""
+    """What the partnership configured: windows per model, how far to look, the app."""
 
     windows: dict[str, Window]  # by model id
     search_days: int = 21
     count: int = 3
     teams_app_id: str = ""  # the app's catalog id; empty: the facilitator adds the app
     partnership: str = ""
-    day_before_hour: int = 9
-    minutes_before: int = 15
 
 
 @dataclass
@@ -209,7 +206,8 @@ class Bookings:
         if row is None or row.booking_state is None:
             return  # booked by hand, or gone
         try:
-            if row.status == ReferralStatus.SCHEDULED.value and row.session_at is not None:
+            wanted = row.status == ReferralStatus.SCHEDULED.value and row.session_at is not None
+            if wanted and row.booking_state != BookingState.CANCELLING:
                 await self._book_or_move(row)
             elif row.meeting_event_id:
                 await self._cancel(row, str(delivery.target.get("note", "")))
@@ -220,6 +218,7 @@ class Bookings:
                 row.id,
                 {"booking_state": BookingState.FAILED, "booking_problem": error.message},
                 [triage_card(row.id)],
+                version=row.version,
             )
 
     async def _book_or_move(self, row: ReferralRow) -> None:
@@ -228,11 +227,9 @@ class Bookings:
         assert start is not None
         end = start + timedelta(minutes=row.session_minutes or 60)
         event_id, join_url, chat_id = row.meeting_event_id, row.meeting_join_url, None
-        changed = False
         if event_id and as_utc(row.meeting_event_at) != start:
             try:
                 await self.port.move(event_id, start, end, self._moved_note(start))
-                changed = True
             except CalendarError as error:
                 if error.status != 404:
                     raise
@@ -241,25 +238,33 @@ class Bookings:
         if not event_id:
             booked = await self.port.book(self._meeting(row, start, end))
             event_id, join_url, chat_id = booked.event_id, booked.join_url, booked.chat_id
-            changed = True
         chat_id = chat_id or row.meeting_chat_id
         if chat_id is None and join_url:
             chat_id = await self.port.meeting_chat(join_url)
-        installed = row.meeting_app_installed
-        if chat_id and not installed and self.rules.teams_app_id:
-            await self.port.install_app(chat_id, self.rules.teams_app_id)
-            installed = True  # now, or already (409)
-        values = {
+        # Stored before the app is installed: Teams tells the bot of the installation at
+        # once, and the bot then looks up which referral the chat is for.
+        event = {
             "meeting_event_id": event_id,
             "meeting_event_at": start,
             "meeting_join_url": join_url,
             "meeting_chat_id": chat_id,
             "meeting_transaction_id": None,
+        }
+        await self._set(row.id, event, [])
+        installed = row.meeting_app_installed
+        if chat_id and not installed and self.rules.teams_app_id:
+            await self.port.install_app(chat_id, self.rules.teams_app_id)
+            installed = True  # now, or already (409)
+        done = {
             "meeting_app_installed": installed,
             "booking_state": BookingState.BOOKED,
             "booking_problem": None,
         }
-        await self._set(row.id, values, [triage_card(row.id)], tell_people=changed)
+        # People hear once per booking or move: a later run that only installs says nothing.
+        first_time = row.booking_state != BookingState.BOOKED
+        await self._set(
+            row.id, done, [triage_card(row.id)], tell_people=first_time, version=row.version
+        )
         if chat_id is None and self.rules.teams_app_id:
             # The meeting is booked and people are told; its chat shows up a little later.
             raise RetryLater(CHAT_NOT_VISIBLE_YET, "the meeting's chat is not visible yet")
@@ -267,15 +272,15 @@ class Bookings:
     async def _cancel(self, row: ReferralRow, note: str) -> None:
         assert row.meeting_event_id is not None
         await self.port.cancel(row.meeting_event_id, note or self._cancelled_note(row))
-        values = {
+        gone = {
             "meeting_event_id": None,
             "meeting_event_at": None,
             "meeting_transaction_id": None,
             "meeting_app_installed": False,
-            "booking_state": None,
-            "booking_problem": None,
         }
-        await self._set(row.id, values, [triage_card(row.id)])
+        await self._set(row.id, gone, [])
+        idle = {"booking_state": None, "booking_problem": None}
+        await self._set(row.id, idle, [triage_card(row.id)], version=row.version)
 
     async def _set(
         self,
@@ -283,13 +288,20 @@ class Bookings:
         values: dict[str, Any],
         messages: list[Message],
         tell_people: bool = False,
+        version: int | None = None,
     ) -> None:
-        """Stores what Graph did, with the messages it causes, in one transaction."""
+        """Stores what Graph did, with the messages it causes, in one transaction.
+
+        With `version`, only if no admin has changed the referral since it was read: a newer
+        decision has queued its own job, which finishes the booking and tells people.
+        """
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(ReferralRow).where(ReferralRow.id == referral_id).values(**values)
-            )
+            change = update(ReferralRow).where(ReferralRow.id == referral_id).values(**values)
+            if version is not None:
+                change = change.where(ReferralRow.version == version)
+            if rows_changed(await session.execute(change)) == 0:
+                return
             row = await session.get_one(ReferralRow, referral_id)
             await session.refresh(row)
             if row.meeting_event_id and row.status != ReferralStatus.SCHEDULED.value:
@@ -298,10 +310,7 @@ class Bookings:
                 messages = messages + [Message(Kind.CALENDAR_SYNC, {}, None, row.id)]
             elif tell_people and row.status == ReferralStatus.SCHEDULED.value:
                 view = await self.triage.view_of(session, row)
-                messages = messages + self.notices.booked(row, view)
-                messages += facilitator_reminders(
-                    row, now, self.working, self.rules.day_before_hour, self.rules.minutes_before
-                )
+                messages = messages + self.notices.booked(row, view)  # and the reminders
             self.writer.add(session, messages, now)
 
     def _maybe_later(self, error: CalendarError, delivery: Delivery) -> None:

@@ -16,6 +16,7 @@ import itertools
 import re
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +162,8 @@ class FakeGraph:
         self.installed: dict[str, set[str]] = defaultdict(set)
         # chat id -> the installedApps bodies posted that were accepted
         self.installations: list[tuple[str, dict[str, Any]]] = []
+        # What Teams does after an installation: tell the bot (a conversationUpdate).
+        self.on_install: Callable[[str], Awaitable[None]] | None = None
         self._by_transaction: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
@@ -460,4 +463,6 @@ class FakeGraph:
             return graph_error(409, "Conflict", "App is already installed in this chat.")
         self.installed[chat].add(app_id)
         self.installations.append((chat, body))
+        if self.on_install is not None:
+            await self.on_install(chat)
         return web.Response(status=201)

@@ -116,6 +116,7 @@ async def triage_scene(
     database_url: str, connector: FakeConnector, http: aiohttp.ClientSession, **overrides: Any
 ) -> AsyncIterator[Scene]:
     clock = FakeClock(overrides.pop("start", MONDAY_MORNING))
+    graph_credential = overrides.pop("graph_credential", None)
     settings = make_settings(
         database_url,
         admin_ids=[ADMIN, SECOND_ADMIN],
@@ -124,7 +125,7 @@ async def triage_scene(
         scheduler_interval_seconds=3600,  # tests drive the scheduler with settle()
         **overrides,
     )
-    bot = RunningBot(settings, clock)
+    bot = RunningBot(settings, clock, graph_credential)
     await bot.start()
 
     def in_channel(name: str, aad_id: str | None = None) -> TeamsUser:
