@@ -32,7 +32,9 @@ class Notices:
         messages = [triage_card(row.id)]
         if row.booking_state in ("booking", "cancelling"):
             # Graph does the rest in the background; people hear once it is done.
-            note = {"note": change.note} if change.note else {}
+            # Only a cancellation's note is for the attendees; a withdrawal's is internal.
+            to_attendees = change.cancelled_at is not None and change.note
+            note = {"note": change.note} if to_attendees else {}
             messages.append(Message(Kind.CALENDAR_SYNC, note, None, row.id))
         if view.status is ReferralStatus.SCHEDULED:
             if row.booking_state is None:  # booked by hand: the link is already here

@@ -329,6 +329,7 @@ class TriageStore:
         if change.session_at is not None:
             values["session_at"] = change.session_at
             values["session_minutes"] = change.session_minutes
+            values["slot_search"] = None  # the times offered are used up
             values |= self._booking(row, change)
         if decision in (Decision.CANCEL, Decision.WITHDRAW) and row.session_at is not None:
             values |= {"session_at": None, "meeting_join_url": None, "meeting_chat_id": None}

@@ -197,12 +197,13 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
     """What the bot is doing with Outlook for this referral, in a line or two."""
     lines: list[tuple[str, str]] = []
     search = view.slot_search or {}
-    state = search.get("state")
-    if view.status is ReferralStatus.ACCEPTED and state == "searching":
+    schedulable = view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED)
+    state = search.get("state") if schedulable else None
+    if state == "searching":
         lines.append(("Looking for free times in the calendars\u2026", "Accent"))
-    elif view.status is ReferralStatus.ACCEPTED and state == "failed":
+    elif state == "failed":
         lines.append((f"Could not look for times: {search.get('problem', '')}", "Attention"))
-    elif view.status is ReferralStatus.ACCEPTED and state == "found":
+    elif state == "found":
         slots = search.get("slots") or []
         if slots:
             lines.append(("Free times found (press Schedule to book one):", "Default"))

@@ -417,3 +417,25 @@ async def test_without_graph_the_card_offers_no_find_times(
         form = await press(scene.admin, "triage_schedule_form", reference, version_of(card))
         assert "Teams meeting join link" in shown(form)
         assert "Book" not in [a["title"] for a in form["value"]["actions"]]
+
+
+async def test_withdrawing_a_booked_referral_cancels_the_meeting_without_the_internal_note(
+    booking: Booking,
+) -> None:
+    graph, scene = booking.graph, booking.scene
+    reference = await booking.accepted()
+    await booking.book(reference, slot="0")
+    (event_id,) = graph.events
+    version = version_of(booking.desk(reference))
+    await press(
+        scene.admin,
+        "triage_withdraw",
+        reference,
+        version,
+        why="duplicate",
+        note="Duplicate of RP-2026-0099",
+    )
+    await scene.bot.settle()
+    assert event_id in graph.cancelled and "RP-2026-0099" not in graph.cancelled[event_id]
+    assert f"{reference} has been cancelled" in graph.cancelled[event_id]
+    assert "Teams meeting booked" not in card_text(booking.desk(reference))

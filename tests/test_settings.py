@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.crypto import Cipher, cipher_from_settings
+from bot.graph_calendar import config_from_settings
 from bot.settings import ModelName, Settings, SettingsError
 
 
@@ -40,3 +41,37 @@ def test_an_empty_database_url_means_the_sqlite_file_in_the_checkout(
     monkeypatch.setenv("DATABASE_URL", "")
     url = Settings(_env_file=None).database_url
     assert url.startswith("sqlite+aiosqlite:////") and url.endswith("/reflective-practice.db")
+
+
+def test_graph_needs_exactly_one_way_to_sign_in() -> None:
+    with pytest.raises(ValidationError, match="exactly one of GRAPH_CLIENT_SECRET"):
+        Settings(_env_file=None, graph_organiser="rp@contoso.example")
+    with pytest.raises(ValidationError, match="exactly one of GRAPH_CLIENT_SECRET"):
+        Settings(
+            _env_file=None,
+            graph_organiser="rp@contoso.example",
+            graph_client_secret="s",
+            graph_use_managed_identity=True,
+        )
+    assert not Settings(_env_file=None).graph_enabled
+
+
+def test_graph_signs_in_as_the_bot_unless_told_otherwise() -> None:
+    settings = Settings(
+        _env_file=None,
+        graph_organiser="rp@contoso.example",
+        graph_client_secret="s",
+        microsoft_app_id="bot-app",
+        microsoft_app_tenant_id="tenant-1",
+        graph_endpoint="https://graph.microsoft.us/v1.0",
+        graph_authority_host="https://login.microsoftonline.us",
+    )
+    config = config_from_settings(settings)
+    assert (config.client_id, config.tenant_id) == ("bot-app", "tenant-1")
+    assert config.endpoint == "https://graph.microsoft.us/v1.0"
+    assert config.authority_host == "https://login.microsoftonline.us"
+    # Installing in a chat consents to the manifest's chat permissions, not the team one.
+    assert config.consented_permissions == (
+        "OnlineMeeting.ReadBasic.Chat",
+        "OnlineMeetingParticipant.Read.Chat",
+    )
