@@ -39,6 +39,7 @@ from bot.slots import Busy, Slot, Window, find_slots
 from bot.triage import TriageStore, transaction_id
 from bot.working_days import WorkingCalendar
 from cards.send import card_message
+from cards.triage_cards import found_search
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +110,7 @@ class Bookings:
             await self._store_search(row.id, {"state": "failed", "problem": error.message}, now)
             return
         slots, readable = self._slots(answers, people, facilitator, window, search_from)
-        search = {
-            "state": "found",
-            "slots": [
-                {
-                    "start": slot.start.isoformat(),
-                    "end": slot.end.isoformat(),
-                    "free": len(slot.free),
-                    "of": len(slot.free) + len(slot.busy),
-                }
-                for slot in slots
-            ],
-            "checked": readable,
-            "unreadable": len(people) - readable,
-        }
+        search = found_search(slots, readable, len(people) - readable)
         await self._store_search(row.id, search, now, to_facilitator=slots)
 
     def _people(self, row: ReferralRow) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from bot.referral import (
     Urgency,
 )
 from bot.settings import Facilitator, ModelName
+from bot.slots import Slot
 from bot.triage import OPEN, Details, TriageView
 from bot.working_days import WorkingCalendar
 from cards.binder import render
@@ -176,6 +177,24 @@ def triage_card(
             "actions": _actions(view, details is not None, panel, options.graph),
         },
     )
+
+
+def found_search(slots: list[Slot], checked: int, unreadable: int) -> dict[str, Any]:
+    """A finished search for times, as stored on the referral (`slot_search`)."""
+    return {
+        "state": "found",
+        "slots": [
+            {
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "free": len(slot.free),
+                "of": len(slot.free) + len(slot.busy),
+            }
+            for slot in slots
+        ],
+        "checked": checked,
+        "unreadable": unreadable,
+    }
 
 
 def offered_slots(view: TriageView) -> list[dict[str, Any]]:

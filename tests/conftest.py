@@ -18,6 +18,7 @@ from bot.settings import Settings
 from tests.support.client import TeamsUser
 from tests.support.connector import FakeConnector
 from tests.support.databases import postgres_database, sqlite_database
+from tests.support.graph import FakeGraph
 
 TEST_KEY = Fernet.generate_key().decode()
 
@@ -39,6 +40,15 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "encryption_keys": [TEST_KEY]}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    """A loopback server that answers like Microsoft Graph (tests.support.graph)."""
+    fake = FakeGraph()
+    await fake.start()
+    yield fake
+    await fake.close()
 
 
 @pytest.fixture

@@ -76,14 +76,6 @@ class Booking:
 
 
 @pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 async def booking(
     database_url: str,
     connector: FakeConnector,

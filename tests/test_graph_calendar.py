@@ -21,14 +21,6 @@ LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
-@pytest.fixture
 def credential() -> FixedTokenCredential:
     return FixedTokenCredential()
 
