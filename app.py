@@ -34,6 +34,7 @@ from bot.meeting_roles import MeetingRoles
 from bot.meeting_sessions import SessionStore
 from bot.notices import Notices
 from bot.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
+from bot.people import LearnPeople, People
 from bot.proactive import Proactive
 from bot.protocols import BUILT_IN, Protocol, load_protocols
 from bot.referrals import Intake, ReferralStore
@@ -222,6 +223,8 @@ def build_runtime(
     proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
     Deliveries(proactive, triage, calendar, desk_options, clock, session_store).register(outbox)
     FacilitatorReminders(sessions, proactive, notices).register(outbox)
+    people = People(sessions, writer, proactive, clock)
+    people.register(outbox)
     meeting = MeetingHandler(
         session_store,
         protocols,
@@ -252,6 +255,7 @@ def build_runtime(
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
     adapter.use(DropDuplicates(engine))
+    adapter.use(LearnPeople(people))
     return Runtime(
         settings,
         engine,

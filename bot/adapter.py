@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from http import HTTPStatus
+from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -81,7 +82,18 @@ class BotAdapter(CloudAdapter):
         """Whether the person is a member of another conversation the bot is in."""
         client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
         service_url = context.activity.service_url or client.config.base_url
-        return await self._sender.is_member(
+        details = await self._sender.member(
+            service_url, conversation_id, member_id, _token_source(client)
+        )
+        return details is not None
+
+    async def member(
+        self, context: TurnContext, conversation_id: str, member_id: str
+    ) -> dict[str, Any] | None:
+        """A member's details in a conversation the bot is in (see ConnectorSender.member)."""
+        client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
+        service_url = context.activity.service_url or client.config.base_url
+        return await self._sender.member(
             service_url, conversation_id, member_id, _token_source(client)
         )
 

@@ -93,19 +93,20 @@ class ConnectorSender:
         answer = await self._call("PUT", service_url, path, body, token, pace=conversation_id)
         return str(answer.get("id", activity_id))
 
-    async def is_member(
+    async def member(
         self, service_url: str, conversation_id: str, member_id: str, token: TokenSource
-    ) -> bool:
-        """Whether `member_id` (a Teams user id or Entra object id) is in the conversation."""
+    ) -> dict[str, Any] | None:
+        """A member's details (name, email, userPrincipalName, aadObjectId); None if the
+        person is not in the conversation. `member_id`: a Teams user id, Entra object id or UPN.
+        """
         conversation = quote(conversation_id, safe="")
         path = f"v3/conversations/{conversation}/members/{quote(member_id, safe='')}"
         try:
-            await self._call("GET", service_url, path, None, token)
+            return await self._call("GET", service_url, path, None, token)
         except ConnectorError as error:
             if error.status in (403, 404):  # not a member, or the bot is not in that chat
-                return False
+                return None
             raise
-        return True
 
     async def meeting_role(
         self,

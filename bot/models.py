@@ -163,6 +163,25 @@ class PersonalChat(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Person(Base):
+    """Someone who has talked to the bot 1:1, with the email Teams gave for them, so that a
+    session's invitees (known by email only) can be told in Teams without Graph."""
+
+    __tablename__ = "people"
+    __table_args__ = (
+        Index("ix_people_tenant_email", "tenant_id", "email"),
+        Index("ix_people_tenant_upn", "tenant_id", "upn"),
+    )
+
+    person_id: Mapped[str] = mapped_column(String(256), primary_key=True)  # Entra object id
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
+    upn: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    learnt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class OutboxMessage(Base):
     """A proactive message waiting to be sent; the scheduler delivers it, retrying if need be.
 

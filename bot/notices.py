@@ -56,6 +56,10 @@ class Notices:
         if row.facilitator_id:
             card = self.booked_card(view, for_facilitator=True)
             messages.append(self._to_facilitator(row, card))
+        if row.booking_state is None:
+            # Booked by hand: no Outlook invitation from the bot, so tell the invitees it
+            # can reach in Teams (bot.people); the referrer forwards it to the rest.
+            messages += self._to_invitees(row, self.invitee_card(view))
         now = row.updated_at
         return messages + facilitator_reminders(
             row, now, self.calendar, self.day_before_hour, self.minutes_before
@@ -63,6 +67,20 @@ class Notices:
 
     def _to_referrer(self, row: ReferralRow, card: dict[str, Any]) -> Message:
         return Message(Kind.CONVERSATION, row.conversation_reference, card_message(card), row.id)
+
+    def _to_invitees(self, row: ReferralRow, card: dict[str, Any]) -> list[Message]:
+        emails = {str(i.get("email", "")).strip().lower() for i in row.invitees or []}
+        reach = person_target("", row)
+        return [
+            Message(
+                Kind.INVITEE,
+                {"email": email, "tenant_id": row.tenant_id, **_where(reach)},
+                card_message(card),
+                row.id,
+            )
+            for email in sorted(emails)
+            if email
+        ]
 
     def _to_facilitator(self, row: ReferralRow, card: dict[str, Any]) -> Message:
         assert row.facilitator_id is not None
@@ -171,6 +189,29 @@ class Notices:
             return None
         return card
 
+    def invitee_card(self, view: TriageView) -> dict[str, Any]:
+        """To an invitee the bot can reach: the time and the link, nothing of the case."""
+        assert view.session_at is not None
+        card = notice_card(
+            f"You are invited to a reflective session ({view.reference})",
+            [
+                f"{view.referrer_name} ({view.referrer_agency}) has invited you to a "
+                f"{label_model(view.model)} session, {long_when(view.session_at, self.calendar)}.",
+                "The meeting chat carries the reference only: keep case details out of it.",
+            ],
+            [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
+            "Good",
+        )
+        if view.meeting_join_url:
+            card["actions"] = [
+                {
+                    "type": "Action.OpenUrl",
+                    "title": "Join the meeting",
+                    "url": view.meeting_join_url,
+                }
+            ]
+        return card
+
     def cancelled_card(self, view: TriageView, was_at: datetime) -> dict[str, Any]:
         return notice_card(
             f"The session for {view.reference} is cancelled",
@@ -226,6 +267,11 @@ class Notices:
             ],
             "Good",
         )
+
+
+def _where(target: dict[str, Any]) -> dict[str, Any]:
+    """A person target's service URL and bot account, without the person."""
+    return {key: value for key, value in target.items() if key != "person_id"}
 
 
 def long_when(moment: datetime, calendar: WorkingCalendar) -> str:

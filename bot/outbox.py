@@ -47,6 +47,8 @@ class Kind:
     FIND_TIMES = "find_times"  # target: {} (the referral says whose calendars)
     CALENDAR_SYNC = "calendar_sync"  # make the Outlook event match the referral
     FACILITATOR_REMINDER = "facilitator_reminder"  # target: {"session_at", "which"}
+    LEARN_PERSON = "learn_person"  # target: {"reference", "member_id"}: ask Teams for an email
+    INVITEE = "invitee"  # target: {"email", "tenant_id", "service_url", "bot"}
 
 
 # Graph calls may wait minutes on Retry-After: they must never hold up a session's prompts.

@@ -55,6 +55,17 @@ class Proactive:
 
         await self._continue(reference, update_it)
 
+    async def member(self, reference: dict[str, Any], member_id: str) -> dict[str, Any] | None:
+        """A member's details (email, UPN, name) in the referenced conversation."""
+        found: list[dict[str, Any] | None] = []
+
+        async def ask(context: TurnContext) -> None:
+            conversation = context.activity.conversation.id
+            found.append(await self.adapter.member(context, conversation, member_id))
+
+        await self._continue(reference, ask)
+        return found[0] if found else None
+
     async def send_to_person(self, target: dict[str, Any], activity: dict[str, Any]) -> str:
         """Sends to a person's 1:1 chat with the bot, opening the chat if need be.
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.meeting_sessions import Contribution, Holder, SessionView
+from bot.notices import long_when
 from bot.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
 from bot.session_timing import Status
 from bot.working_days import WorkingCalendar
@@ -94,6 +95,15 @@ def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
     ]  # fmt: skip
     return {
         "session-opening": lambda: opening_card("Safeguarding Children Partnership", choices),
+        # In the chat of a meeting the bot booked (or was given the link of): bot.meeting.
+        "session-opening-scheduled": lambda: opening_card(
+            "Safeguarding Children Partnership",
+            choices,
+            f"This meeting is for RP-2026-0007 ({rt.name}), "
+            f"{long_when(datetime(2026, 12, 1, 13, 0, tzinfo=UTC), CALENDAR)}, facilitated by "
+            "Ade Independent. When the meeting starts I post the group agreement and the roles "
+            "here.",
+        ),
         "session-setup": lambda: setup_card(choices),
         "session-setup-with-error": lambda: setup_card(
             choices,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.audit import AuditLine
@@ -13,10 +13,11 @@ from bot.models import ReferralRow
 from bot.notices import Notices
 from bot.referral import Narrative, ReferralStatus
 from bot.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
+from bot.slots import Slot
 from bot.triage import Change, Details, QuestionAndAnswer, TriageView
 from bot.working_days import WorkingCalendar
 from cards.binder import render
-from cards.triage_cards import DeskOptions, question_card, triage_card, when
+from cards.triage_cards import DeskOptions, found_search, question_card, triage_card, when
 
 NOW = datetime(2026, 11, 26, 11, 30, tzinfo=UTC)
 CALENDAR = WorkingCalendar()
@@ -116,12 +117,75 @@ SCHEDULED = replace(
     ),
 )
 
+# With Graph (GRAPH_ORGANISER set): the bot finds times and books the meeting itself.
+GRAPH_OPTIONS = replace(
+    OPTIONS,
+    graph=True,
+    booking_minutes=(("re_think", 120), ("space_to_think", 45), ("think_space", 90)),
+)
+ORGANISER = "reflective-practice@partnership.example"
+
+
+def _slot(start: datetime, free: int) -> Slot:
+    people = ("ade@partnership.example", "pat@oak.example", "chris@council.example")
+    return Slot(start, start + timedelta(minutes=120), people[:free], people[free:])
+
+
+# What a search finds for the Re-think above: 4 calendars asked for, 3 readable.
+SLOTS = [
+    _slot(datetime(2026, 12, 1, 13, 0, tzinfo=UTC), 3),
+    _slot(datetime(2026, 12, 2, 9, 30, tzinfo=UTC), 3),
+    _slot(datetime(2026, 11, 27, 14, 0, tzinfo=UTC), 2),
+]
+FOUND = replace(
+    ACCEPTED, slot_search={**found_search(SLOTS, checked=3, unreadable=1), "at": NOW.isoformat()}
+)
+BOOKING = replace(
+    FOUND,
+    status=ReferralStatus.SCHEDULED,
+    version=FOUND.version + 1,
+    session_at=SLOTS[0].start,
+    booking_state="booking",
+    slot_search=None,  # a time was chosen: the times offered are used up
+)
+BOOKED = replace(
+    BOOKING,
+    booking_state="booked",
+    meeting_app_installed=True,
+    meeting_join_url=SCHEDULED.meeting_join_url,
+)
+# What GraphCalendar says when the app lacks Calendars.ReadWrite (bot.graph_calendar).
+BOOKING_FAILED = replace(
+    BOOKING,
+    booking_state="failed",
+    booking_problem=(
+        "Graph refused to create the meeting in the organiser's calendar. Grant the "
+        "application permission Calendars.ReadWrite with admin consent; if an Exchange "
+        "application access policy (New-ApplicationAccessPolicy) or RBAC for Applications "
+        f"scopes the app, include the organiser mailbox {ORGANISER} (Graph: 403 "
+        "ErrorAccessDenied: Access is denied. Check credentials and try again.)"
+    ),
+)
+
+
+def _reminder_row(*, installed: bool) -> ReferralRow:
+    """The referral as the reminder job reads it (bot.session_reminders)."""
+    return ReferralRow(
+        reference=BOOKED.reference,
+        model=BOOKED.model,
+        session_at=BOOKED.session_at,
+        meeting_join_url=BOOKED.meeting_join_url,
+        meeting_app_installed=installed,
+    )
+
 
 def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
     notices = Notices("Safeguarding Children Partnership")
 
-    def card(view: TriageView, **kwargs: Any) -> Callable[[], dict[str, Any]]:
-        return lambda: triage_card(view, CALENDAR, NOW, OPTIONS, **kwargs)
+    def card(
+        view: TriageView, options: DeskOptions = OPTIONS, **kwargs: Any
+    ) -> Callable[[], dict[str, Any]]:
+        return lambda: triage_card(view, CALENDAR, NOW, options, **kwargs)
 
     declined = Change(note="This needs the strategy meeting.", signpost=DEFAULT_SIGNPOSTS[0])
     return {
@@ -154,6 +218,22 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-scheduled": card(SCHEDULED),
         "referrer-booked": lambda: notices.booked_card(SCHEDULED),
         "facilitator-booked": lambda: notices.booked_card(SCHEDULED, for_facilitator=True),
+        "triage-slots": card(FOUND, GRAPH_OPTIONS),
+        "triage-book": card(FOUND, GRAPH_OPTIONS, panel="schedule"),
+        "triage-booking": card(BOOKING, GRAPH_OPTIONS),
+        "triage-booked-graph": card(BOOKED, GRAPH_OPTIONS),
+        "triage-booking-failed": card(BOOKING_FAILED, GRAPH_OPTIONS),
+        "triage-cancel": card(BOOKED, GRAPH_OPTIONS, panel="cancel"),
+        "referrer-booked-graph": lambda: notices.booked_card(BOOKED),
+        "facilitator-booked-graph": lambda: notices.booked_card(BOOKED, for_facilitator=True),
+        "facilitator-slots": lambda: notices.slots_card(FOUND.reference, SLOTS),
+        "facilitator-reminder": lambda: notices.reminder_card(
+            _reminder_row(installed=True), soon=False
+        ),
+        "facilitator-reminder-soon": lambda: notices.reminder_card(
+            _reminder_row(installed=False), soon=True
+        ),
+        "facilitator-cancelled": lambda: notices.cancelled_card(BOOKED, SLOTS[0].start),
         "digest": _digest,
         "audit": lambda: render(
             "audit",

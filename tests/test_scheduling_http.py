@@ -171,3 +171,42 @@ async def test_a_referrals_session_takes_its_model_from_the_referral(scene: Scen
     said = [card_text(tried["value"]), card_text(missing["value"])]
     assert all("I cannot start" in text for text in said)
     assert "Jo Facilitator" not in said[0]
+
+
+async def test_invitees_who_use_the_bot_are_told_in_teams(scene: Scene) -> None:
+    # Pat (invited by email in the referral) has talked to the bot 1:1 before: Teams gives
+    # the bot her email then, in the background.
+    pat = TeamsUser(scene.bot.url, scene.connector, scene.admin.session, name="Pat Teacher")
+    scene.connector.profiles[pat.user_id] = {
+        "name": "Pat Teacher",
+        "aadObjectId": pat.aad_id,
+        "email": "Pat@Oak.example",
+        "userPrincipalName": "pat.teacher@oak.example",
+    }
+    await pat.say("help")
+    await pat.say("help")  # known by now: asked about once
+    await scene.bot.settle()
+    asked = [path for method, path in scene.connector.requests if "/members/" in path]
+    assert len(asked) == 1
+
+    reference, version = await accepted(scene)
+    await schedule(scene, reference, version, "2026-12-01", "13:00", JOIN)
+    await scene.bot.settle()
+
+    # Pat's 1:1 chat (opened by the bot with her Entra id) has the invitation and the link.
+    (chat,) = [c["id"] for c in scene.connector.created if pat.aad_id in str(c["members"])]
+    (invitation,) = cards_in(scene.connector.sent_to(chat))
+    assert f"You are invited to a reflective session ({reference})" in card_text(invitation)
+    assert "Tuesday 1 December 2026 at 13:00" in card_text(invitation)
+    assert invitation["actions"][0]["url"] == JOIN
+    assert "Child A" not in str(invitation)  # nothing of the case
+    # Two 1:1 chats opened: the facilitator's and Pat's.
+    assert len(scene.connector.created) == 2
+
+
+async def test_an_invitee_the_bot_has_never_met_is_not_messaged(scene: Scene) -> None:
+    reference, version = await accepted(scene)
+    await schedule(scene, reference, version, "2026-12-01", "13:00", JOIN)
+    await scene.bot.settle()
+    assert len(scene.connector.created) == 1  # the facilitator's chat only
+    assert await scene.bot.runtime.outbox.pending() == 2  # just the facilitator's reminders

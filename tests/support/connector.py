@@ -39,6 +39,9 @@ class FakeConnector:
         self.failures_for: dict[str, deque[Failure]] = defaultdict(deque)
         # conversation id -> member ids (Teams user ids or Entra object ids) in it
         self.members: dict[str, set[str]] = defaultdict(set)
+        # Teams user id -> what Teams answers about that person in their 1:1 chat with the bot
+        # (name, email, userPrincipalName, aadObjectId)
+        self.profiles: dict[str, dict[str, str]] = {}
         # the body of every "create conversation" call, with the id given to it
         self.created: list[dict[str, Any]] = []
         # (meeting id, Entra object id) -> the person's meeting role ("Organizer", ...)
@@ -125,6 +128,8 @@ class FakeConnector:
             return failed
         conversation = request.match_info["conversation"]
         member = request.match_info["member"]
+        if member in self.profiles:
+            return web.json_response({"id": member, **self.profiles[member]})
         if member not in self.members[conversation]:
             # What Teams answers for someone who is not in the conversation.
             return web.json_response(

@@ -1,0 +1,132 @@
+"""Whom the bot can reach in a 1:1 chat by email: learnt from the people who talk to it.
+
+Without Graph the bot cannot look anyone up by email, but Teams gives it the email and UPN
+of the members of a conversation it is in. So the first time someone talks to the bot 1:1,
+a background job asks Teams for their details and keeps them here (ids, name and work email
+only). A session booked by hand is then announced in Teams to the invitees found here; the
+others hear from the referrer, who forwards the invitation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botbuilder.core import Middleware, TurnContext
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.identity import tenant_of
+from bot.models import Person
+from bot.outbox import Delivery, Kind, Message, Outbox, OutboxWriter
+from bot.proactive import Proactive
+
+log = logging.getLogger(__name__)
+
+KNOWN_CACHE = 50_000  # ids this instance knows are stored, so most turns skip the look-up
+
+
+@dataclass
+class People:
+    sessions: async_sessionmaker[AsyncSession]
+    writer: OutboxWriter
+    proactive: Proactive
+    clock: Clock
+    _known: set[str] = field(default_factory=set, init=False)
+
+    def register(self, outbox: Outbox) -> None:
+        outbox.handlers[Kind.LEARN_PERSON] = self.learn
+        outbox.handlers[Kind.INVITEE] = self.tell_invitee
+
+    async def note(self, context: TurnContext) -> None:
+        """Someone wrote to the bot 1:1: if they are new, learn their email in the background."""
+        activity = context.activity
+        person_id = activity.from_property.aad_object_id if activity.from_property else None
+        tenant_id = tenant_of(context)
+        if not person_id or person_id in self._known:
+            return
+        now = self.clock.now()
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        reference.pop("activityId", None)
+        try:
+            async with self.sessions() as session, session.begin():
+                if await session.get(Person, person_id) is None:
+                    session.add(
+                        Person(
+                            person_id=person_id,
+                            tenant_id=tenant_id,
+                            name=activity.from_property.name or "",
+                            first_seen_at=now,
+                        )
+                    )
+                    member = {"reference": reference, "member_id": activity.from_property.id}
+                    self.writer.add(session, [Message(Kind.LEARN_PERSON, member)], now)
+        except IntegrityError:
+            pass  # another instance noted them at the same moment
+        if len(self._known) >= KNOWN_CACHE:
+            self._known.clear()
+        self._known.add(person_id)
+
+    async def learn(self, delivery: Delivery) -> None:
+        target = delivery.target
+        details = await self.proactive.member(target["reference"], target["member_id"])
+        if details is None:
+            return  # they left the chat (uninstalled the app): nothing to learn
+        person_id = str(details.get("aadObjectId") or "")
+        async with self.sessions() as session, session.begin():
+            person = await session.get(Person, person_id)
+            if person is None:
+                return
+            person.email = _lower(details.get("email"))
+            person.upn = _lower(details.get("userPrincipalName"))
+            person.name = str(details.get("name") or person.name)
+            person.learnt_at = self.clock.now()
+
+    async def reach(self, tenant_id: str, email: str) -> str | None:
+        """The Entra object id of the person with this work email or UPN, if the bot knows."""
+        address = email.strip().lower()
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(Person.person_id)
+                .where(
+                    Person.tenant_id == tenant_id,
+                    or_(Person.email == address, Person.upn == address),
+                )
+                .limit(1)
+            )
+
+    async def tell_invitee(self, delivery: Delivery) -> None:
+        """An invitee of a session booked by hand: told 1:1 if the bot can reach them."""
+        assert delivery.activity is not None
+        target = delivery.target
+        person_id = await self.reach(target["tenant_id"], target["email"])
+        if person_id is None:
+            log.info("invitee %d not told in Teams: they have not used the bot", delivery.id)
+            return
+        await self.proactive.send_to_person({**target, "person_id": person_id}, delivery.activity)
+
+
+class LearnPeople(Middleware):
+    """Notes everyone who writes to the bot 1:1 (see People.note); never stops a turn."""
+
+    def __init__(self, people: People) -> None:
+        self._people = people
+
+    async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
+        if context.activity.conversation and context.activity.conversation.conversation_type == (
+            "personal"
+        ):
+            try:
+                await self._people.note(context)
+            except Exception:  # noqa: BLE001 - learning an email is never worth a lost turn
+                log.exception("could not note who wrote to the bot")
+        await logic()
+
+
+def _lower(value: Any) -> str | None:
+    text = str(value or "").strip().lower()
+    return text or None
