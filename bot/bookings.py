@@ -110,7 +110,9 @@ class Bookings:
             await self._store_search(row.id, {"state": "failed", "problem": error.message}, now)
             return
         slots, readable = self._slots(answers, people, facilitator, window, search_from)
-        search = found_search(slots, readable, len(people) - readable)
+        answered = {answer.person.lower() for answer in answers}
+        checked = facilitator is not None and facilitator.email.lower() in answered
+        search = found_search(slots, readable, len(people) - readable, checked)
         await self._store_search(row.id, search, now, to_facilitator=slots)
 
     def _people(self, row: ReferralRow) -> list[tuple[str, str]]:

@@ -198,7 +198,7 @@ class GraphCalendar:
         consented_permissions: Sequence[str] = (),
     ) -> None:
         if not organiser:
-            raise ValueError("the organiser mailbox (UPN or object id) is required")
+            raise ValueError("the organiser mailbox (its Entra object id) is required")
         self._client = client
         self._organiser = organiser
         self._consented = tuple(consented_permissions)
@@ -216,7 +216,7 @@ class GraphCalendar:
         """Builds the SDK client on its own HTTP client; `close()` closes both and the
         credential. Tests pass a credential with a fixed token and a loopback endpoint."""
         if not organiser:
-            raise ValueError("the organiser mailbox (UPN or object id) is required")
+            raise ValueError("the organiser mailbox (its Entra object id) is required")
         _endpoint_host(endpoint)  # refuse a bad endpoint before opening anything
         # msgraph-core wraps the client's transport in an AsyncGraphTransport without
         # aclose(), so closing the client leaves its connections open: keep the real
@@ -433,7 +433,7 @@ class GraphCalendar:
         elif status == 404:
             text = (
                 f"Graph found no mailbox {organiser!r} to {call.value}: check the organiser "
-                "setting (its Entra object id, or a UPN with an Exchange Online mailbox)"
+                "setting (its Entra object id, of a user with an Exchange Online mailbox)"
             )
         elif status in (429, 503, 504):
             wait = f"; try again after {retry_after:g} s" if retry_after else ""
@@ -450,15 +450,15 @@ class GraphCalendar:
         if call is _Call.FREE_BUSY:
             return (
                 "Grant the application permission Calendars.ReadBasic (least; the bot's "
-                "Calendars.ReadWrite also covers it) with admin consent; if an Exchange "
-                "application access policy or RBAC for Applications scopes the app, include "
-                f"the organiser mailbox {organiser}"
+                "Calendars.ReadWrite also covers it) with admin consent; if RBAC for "
+                "Applications in Exchange Online (or an older application access policy) "
+                f"scopes the app, include the organiser mailbox {organiser}"
             )
         if call in _CALENDAR_CALLS:
             return (
                 "Grant the application permission Calendars.ReadWrite with admin consent; if "
-                "an Exchange application access policy (New-ApplicationAccessPolicy) or RBAC "
-                f"for Applications scopes the app, include the organiser mailbox {organiser}"
+                "RBAC for Applications in Exchange Online (or an older application access "
+                f"policy) scopes the app, include the organiser mailbox {organiser}"
             )
         if call is _Call.FIND_MEETING:
             return (
@@ -545,9 +545,15 @@ def _with_note(body_html: str, note: str) -> str:
 
 def config_from_settings(settings: Settings) -> GraphConfig:
     """Graph sign-in from settings; the bot's own app registration unless told otherwise."""
+    if settings.graph_use_managed_identity:
+        # The identity's own client id (user-assigned), or none (system-assigned): never
+        # the bot's app registration, which is not a managed identity.
+        client_id = settings.graph_client_id
+    else:
+        client_id = settings.graph_client_id or settings.microsoft_app_id
     return GraphConfig(
         tenant_id=settings.graph_tenant_id or settings.microsoft_app_tenant_id,
-        client_id=settings.graph_client_id or settings.microsoft_app_id,
+        client_id=client_id,
         client_secret=settings.graph_client_secret,
         certificate_path=settings.graph_certificate_path,
         use_managed_identity=settings.graph_use_managed_identity,

@@ -68,6 +68,16 @@ Reply: TypeAlias = AdaptiveCardInvokeResponse
 Action = Callable[[TurnContext, SessionVerb, dict[str, Any]], Awaitable[Reply]]
 
 
+def scheduled_line(link: ReferralLink, model_name: str, calendar: WorkingCalendar) -> str:
+    """The opening card's first line in the chat of a meeting booked for a referral."""
+    when = f", {long_when(link.session_at, calendar)}" if link.session_at else ""
+    return (
+        f"This meeting is for {link.reference} ({model_name}){when}, facilitated by "
+        f"{link.facilitator_name or 'the facilitator'}. When the meeting starts I post the "
+        "group agreement and the roles here."
+    )
+
+
 class BadInput(ValueError):
     """A contribution was not filled in properly; the message says what to fix."""
 
@@ -111,12 +121,8 @@ class MeetingHandler:
         scheduled = ""
         if link is not None:
             protocol = self.protocols.get(link.model)
-            when = f", {long_when(link.session_at, self.calendar)}" if link.session_at else ""
-            scheduled = (
-                f"This meeting is for {link.reference} "
-                f"({protocol.name if protocol else link.model}){when}, facilitated by "
-                f"{link.facilitator_name or 'the facilitator'}. When the meeting starts I post "
-                "the group agreement and the roles here."
+            scheduled = scheduled_line(
+                link, protocol.name if protocol else link.model, self.calendar
             )
         card = opening_card(self.partnership, self._choices(), scheduled)
         await context.send_activity(card_activity(card))

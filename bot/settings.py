@@ -6,6 +6,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +48,14 @@ DEFAULT_SIGNPOSTS = [
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message says which and what to do."""
+
+
+def _is_guid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _split_csv(value: object) -> object:
@@ -132,7 +141,9 @@ class Settings(BaseSettings):
 
     # Microsoft Graph: finding free times and booking Teams meetings. Off while GRAPH_ORGANISER
     # is empty (admins then schedule by hand, with a join link).
-    graph_organiser: str = ""  # the mailbox the meetings live on: Entra object id or UPN
+    # The mailbox the meetings live on, as its Entra object id: Graph's look-up of an online
+    # meeting by its join link takes the object id only, not a UPN.
+    graph_organiser: str = ""
     graph_tenant_id: str = ""  # empty: MICROSOFT_APP_TENANT_ID
     graph_client_id: str = ""  # empty: MICROSOFT_APP_ID
     # Exactly one way to sign in: a secret, a certificate file, or the host's managed identity.
@@ -199,6 +210,12 @@ class Settings(BaseSettings):
                     "use the bot."
                 )
         if self.graph_organiser:
+            if not _is_guid(self.graph_organiser):
+                raise SettingsError(
+                    "GRAPH_ORGANISER must be the organiser's Entra object id (a GUID such as "
+                    "3f2504e0-4f89-11d3-9a0c-0305e82c3301), not an email or UPN: Graph finds "
+                    "a meeting's chat only by the object id. Entra admin centre > Users shows it."
+                )
             ways = [
                 bool(self.graph_client_secret),
                 bool(self.graph_certificate_path),

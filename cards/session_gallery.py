@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.meeting_sessions import Contribution, Holder, SessionView
-from bot.notices import long_when
+from bot.meeting import scheduled_line
+from bot.meeting_sessions import Contribution, Holder, ReferralLink, SessionView
 from bot.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
 from bot.session_timing import Status
 from bot.working_days import WorkingCalendar
@@ -99,10 +99,19 @@ def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "session-opening-scheduled": lambda: opening_card(
             "Safeguarding Children Partnership",
             choices,
-            f"This meeting is for RP-2026-0007 ({rt.name}), "
-            f"{long_when(datetime(2026, 12, 1, 13, 0, tzinfo=UTC), CALENDAR)}, facilitated by "
-            "Ade Independent. When the meeting starts I post the group agreement and the roles "
-            "here.",
+            scheduled_line(
+                ReferralLink(
+                    7,
+                    "RP-2026-0007",
+                    "f-2",
+                    "Ade Independent",
+                    3,
+                    rt.id,
+                    datetime(2026, 12, 1, 13, 0, tzinfo=UTC),
+                ),
+                rt.name,
+                CALENDAR,
+            ),
         ),
         "session-setup": lambda: setup_card(choices),
         "session-setup-with-error": lambda: setup_card(

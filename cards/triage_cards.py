@@ -179,7 +179,9 @@ def triage_card(
     )
 
 
-def found_search(slots: list[Slot], checked: int, unreadable: int) -> dict[str, Any]:
+def found_search(
+    slots: list[Slot], checked: int, unreadable: int, facilitator_checked: bool = True
+) -> dict[str, Any]:
     """A finished search for times, as stored on the referral (`slot_search`)."""
     return {
         "state": "found",
@@ -194,6 +196,7 @@ def found_search(slots: list[Slot], checked: int, unreadable: int) -> dict[str, 
         ],
         "checked": checked,
         "unreadable": unreadable,
+        "facilitator_checked": facilitator_checked,
     }
 
 
@@ -230,6 +233,15 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
         else:
             lines.append(
                 ("No time in the search window suits the facilitator: give one by hand.", "Warning")
+            )
+        if not search.get("facilitator_checked", True):
+            lines.append(
+                (
+                    f"{view.facilitator_name or 'The facilitator'}'s calendar was not checked "
+                    "(no email for them in the facilitator pool, or it could not be read): "
+                    "ask them before booking.",
+                    "Warning",
+                )
             )
         if search.get("unreadable"):
             count = int(search["unreadable"])

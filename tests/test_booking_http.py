@@ -30,7 +30,7 @@ from tests.support.triage import (
     version_of,
 )
 
-ORGANISER = "reflective-practice@partnership.example"
+ORGANISER = "5b0a3c2e-7d41-4f6a-9e83-0c1d2e3f4a5b"  # the organiser mailbox's Entra object id
 APP_ID = "8f7e2c1a-0000-4000-8000-00000000c0de"  # the app's id in the org catalog
 PAT = "pat@oak.example"  # the invitee the referral steps name
 JO = FACILITATOR["email"]
@@ -431,3 +431,13 @@ async def test_withdrawing_a_booked_referral_cancels_the_meeting_without_the_int
     assert event_id in graph.cancelled and "RP-2026-0099" not in graph.cancelled[event_id]
     assert f"{reference} has been cancelled" in graph.cancelled[event_id]
     assert "Teams meeting booked" not in card_text(booking.desk(reference))
+
+
+async def test_a_facilitator_whose_calendar_is_unread_is_flagged_on_the_card(
+    booking: Booking,
+) -> None:
+    booking.graph.unknown_schedules.add(JO)
+    reference = await booking.accepted()
+    desk = card_text(booking.desk(reference))
+    assert "Jo Facilitator's calendar was not checked" in desk
+    assert "(1 of 1 free)" in desk  # Pat's calendar still counts

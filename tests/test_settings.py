@@ -43,13 +43,21 @@ def test_an_empty_database_url_means_the_sqlite_file_in_the_checkout(
     assert url.startswith("sqlite+aiosqlite:////") and url.endswith("/reflective-practice.db")
 
 
+ORGANISER_ID = "5b0a3c2e-7d41-4f6a-9e83-0c1d2e3f4a5b"
+
+
+def test_graph_organiser_is_an_object_id_not_an_email() -> None:
+    with pytest.raises(ValidationError, match="GRAPH_ORGANISER must be the organiser's Entra"):
+        Settings(_env_file=None, graph_organiser="rp@contoso.example", graph_client_secret="s")
+
+
 def test_graph_needs_exactly_one_way_to_sign_in() -> None:
     with pytest.raises(ValidationError, match="exactly one of GRAPH_CLIENT_SECRET"):
-        Settings(_env_file=None, graph_organiser="rp@contoso.example")
+        Settings(_env_file=None, graph_organiser=ORGANISER_ID)
     with pytest.raises(ValidationError, match="exactly one of GRAPH_CLIENT_SECRET"):
         Settings(
             _env_file=None,
-            graph_organiser="rp@contoso.example",
+            graph_organiser=ORGANISER_ID,
             graph_client_secret="s",
             graph_use_managed_identity=True,
         )
@@ -59,7 +67,7 @@ def test_graph_needs_exactly_one_way_to_sign_in() -> None:
 def test_graph_signs_in_as_the_bot_unless_told_otherwise() -> None:
     settings = Settings(
         _env_file=None,
-        graph_organiser="rp@contoso.example",
+        graph_organiser=ORGANISER_ID,
         graph_client_secret="s",
         microsoft_app_id="bot-app",
         microsoft_app_tenant_id="tenant-1",
@@ -71,6 +79,13 @@ def test_graph_signs_in_as_the_bot_unless_told_otherwise() -> None:
     assert config.endpoint == "https://graph.microsoft.us/v1.0"
     assert config.authority_host == "https://login.microsoftonline.us"
     # Installing in a chat consents to the manifest's chat permissions, not the team one.
+    managed = Settings(
+        _env_file=None,
+        graph_organiser=ORGANISER_ID,
+        graph_use_managed_identity=True,
+        microsoft_app_id="bot-app",
+    )
+    assert config_from_settings(managed).client_id == ""  # system-assigned, not the bot's
     assert config.consented_permissions == (
         "OnlineMeeting.ReadBasic.Chat",
         "OnlineMeetingParticipant.Read.Chat",
