@@ -12,7 +12,11 @@ one reply (the floor of this stack), the BotBuilder-Samples echo bot (the anchor
 the referral bot (`create_app`, state in SQLite). A fourth process is the loopback Bot
 Connector that takes the replies. This process is the load generator: each simulated
 conversation is a new user and conversation id that walks the referral form (refer, risk,
-kind, model, narrative, about, invitees, timing, submit) and then starts a new one. A turn
+kind, model, narrative, about, invitees, timing, submit) and then starts a new one. A
+conversation's turns are at least 0.3 s apart (the loops work on other conversations
+meanwhile), because Teams lets a bot send only 7 messages a second (8 in 2 s) in one
+conversation and the bot's pacer keeps to that: one conversation walked flat out would
+measure the pacer's waits. A turn
 is one POST of one activity, timed from send until the HTTP response; the bots reply to
 the connector before they answer the POST.
 
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,7 @@ from tests.support.referral_steps import HAPPY_PATH, SUBMIT  # noqa: E402
 SERVERS = ("bare", "echo", "referral")
 TARGET = 5.0  # the referral bot's turns/s, as a multiple of the echo bot's
 TENANT = "00000000-0000-0000-0000-0000000000aa"
+SPACING = 0.3  # s between turns of one conversation: under Teams' 8 messages in 2 s
 
 # One walk through the referral form: typed "refer", a button per step, then submit.
 STEPS: list[dict[str, Any]] = [
@@ -165,9 +171,15 @@ async def run_phase(
     concurrency: int,
     turns: int,
     seconds: float,
+    walks: list[deque[tuple[float, Conversation, int]]] | None = None,
 ) -> Phase:
-    """`concurrency` conversations, each sending its next turn after the previous response,
-    until `turns` turns were sent or `seconds` passed; then checks the connector's replies."""
+    """`concurrency` loops, each sending its next turn after the previous response, until
+    `turns` turns were sent or `seconds` passed; then checks the connector's replies.
+
+    `walks` (one queue per loop) carries conversations part-way through the form from one
+    round to the next, so that short rounds still reach the submit step."""
+    if walks is None:
+        walks = [deque() for _ in range(concurrency)]
     phase = Phase(server.kind, concurrency)
     budget = [turns]
     numbers = itertools.count()
@@ -175,34 +187,40 @@ async def run_phase(
     headers = {"Content-Type": "application/json"}
     deadline = time.monotonic() + seconds
 
-    async def conversation_loop() -> None:
-        while True:
-            conversation = Conversation(label, connector.url)
-            for index, fields in enumerate(STEPS):
-                if budget[0] <= 0 or time.monotonic() > deadline:
-                    return
-                budget[0] -= 1
-                activity_id = f"in-{label}-{next(numbers)}"
-                body = json.dumps(conversation.activity(activity_id, **fields)).encode()
-                started = time.perf_counter()
-                try:
-                    async with http.post(url, data=body, headers=headers) as response:
-                        await response.read()
-                        status = response.status
-                except (TimeoutError, aiohttp.ClientError) as error:
-                    status, reason = 0, f"{type(error).__name__}: {error}"
-                else:
-                    reason = str(status)
-                phase.latencies.append(time.perf_counter() - started)
-                if not 200 <= status < 300:
-                    phase.bad_statuses.append(reason)
-                    break  # this conversation is off the rails: start a new one
-                phase.ok_ids.append(activity_id)
-                if index == SUBMIT_STEP:
-                    phase.submits += 1
+    async def conversation_loop(waiting: deque[tuple[float, Conversation, int]]) -> None:
+        # The loop sends the next turn of the conversation that has waited SPACING since its
+        # last turn, or else of a new conversation: Teams lets a bot send only 7 messages a
+        # second (8 in 2 s, 60 in 30 s) in one conversation and the bot's pacer keeps to
+        # that, so a conversation walked flat out would measure the pacer's waits.
+        while budget[0] > 0 and time.monotonic() <= deadline:
+            budget[0] -= 1
+            if waiting and waiting[0][0] <= time.monotonic():
+                _, conversation, index = waiting.popleft()
+            else:
+                conversation, index = Conversation(label, connector.url), 0
+            activity_id = f"in-{label}-{next(numbers)}"
+            body = json.dumps(conversation.activity(activity_id, **STEPS[index])).encode()
+            started = time.perf_counter()
+            try:
+                async with http.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    status = response.status
+            except (TimeoutError, aiohttp.ClientError) as error:
+                status, reason = 0, f"{type(error).__name__}: {error}"
+            else:
+                reason = str(status)
+            phase.latencies.append(time.perf_counter() - started)
+            if not 200 <= status < 300:
+                phase.bad_statuses.append(reason)
+                continue  # this conversation is off the rails: drop it
+            phase.ok_ids.append(activity_id)
+            if index == SUBMIT_STEP:
+                phase.submits += 1
+            if index + 1 < len(STEPS):
+                waiting.append((time.monotonic() + SPACING, conversation, index + 1))
 
     started = time.perf_counter()
-    await asyncio.gather(*(conversation_loop() for _ in range(concurrency)))
+    await asyncio.gather(*(conversation_loop(waiting) for waiting in walks))
     phase.elapsed = time.perf_counter() - started
 
     # Every answered turn must have had a reply at the connector, and no failure message.
@@ -516,6 +534,9 @@ async def drive(options: Options, servers: dict[str, ServerProcess], database: P
 
         for concurrency in options.concurrencies:
             totals = {kind: Phase(kind, concurrency) for kind in SERVERS}
+            walks: dict[str, list[deque[tuple[float, Conversation, int]]]] = {
+                kind: [deque() for _ in range(concurrency)] for kind in SERVERS
+            }
             for round_number in range(options.rounds):
                 # Each round starts with a different server, so none always goes first.
                 order = SERVERS[round_number % 3 :] + SERVERS[: round_number % 3]
@@ -528,6 +549,7 @@ async def drive(options: Options, servers: dict[str, ServerProcess], database: P
                         concurrency=concurrency,
                         turns=-(-options.turns[concurrency] // options.rounds),
                         seconds=options.seconds / options.rounds,
+                        walks=walks[kind],
                     )
                     totals[kind].add(phase)
             for kind, phase in totals.items():
