@@ -121,15 +121,7 @@ class Notices:
             [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
             "Good",
         )
-        if view.meeting_join_url:
-            card["actions"] = [
-                {
-                    "type": "Action.OpenUrl",
-                    "title": "Join the meeting",
-                    "url": view.meeting_join_url,
-                }
-            ]
-        return card
+        return _with_join(card, view.meeting_join_url)
 
     def referrer_card(
         self, view: TriageView, change: Change, question_id: int | None
@@ -202,15 +194,7 @@ class Notices:
             [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
             "Good",
         )
-        if view.meeting_join_url:
-            card["actions"] = [
-                {
-                    "type": "Action.OpenUrl",
-                    "title": "Join the meeting",
-                    "url": view.meeting_join_url,
-                }
-            ]
-        return card
+        return _with_join(card, view.meeting_join_url)
 
     def cancelled_card(self, view: TriageView, was_at: datetime) -> dict[str, Any]:
         return notice_card(
@@ -246,11 +230,7 @@ class Notices:
         if not row.meeting_app_installed:
             lines.append("Add me to the meeting so I can keep time in its chat.")
         card = notice_card(headline, lines, color="Accent")
-        if row.meeting_join_url:
-            card["actions"] = [
-                {"type": "Action.OpenUrl", "title": "Join the meeting", "url": row.meeting_join_url}
-            ]
-        return card
+        return _with_join(card, row.meeting_join_url)
 
     def facilitator_card(self, view: TriageView) -> dict[str, Any]:
         return notice_card(
@@ -267,6 +247,13 @@ class Notices:
             ],
             "Good",
         )
+
+
+def _with_join(card: dict[str, Any], join_url: str | None) -> dict[str, Any]:
+    """The card with a Join button, when there is a meeting link."""
+    if join_url:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Join the meeting", "url": join_url}]
+    return card
 
 
 def _where(target: dict[str, Any]) -> dict[str, Any]:
