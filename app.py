@@ -168,6 +168,9 @@ def build_runtime(
             ("outbox pruning", outbox.prune),
         ],
     )
+    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
+    proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
+    people = People(sessions, writer, proactive, clock)
     calendar_scheduler = None
     if calendar_port is not None:
         calendar_outbox = Outbox(sessions, cipher, clock, only=CALENDAR_KINDS)
@@ -187,6 +190,7 @@ def build_runtime(
                 settings.teams_app_catalog_id,
                 settings.partnership_name,
             ),
+            people,
         ).register(calendar_outbox)
         calendar_scheduler = Scheduler(
             clock, settings.scheduler_interval_seconds, [("calendar", calendar_outbox.run_due)]
@@ -205,7 +209,6 @@ def build_runtime(
         intake=Intake(writer, calendar, settings.triage_reminder_working_days),
         clock=clock,
     )
-    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
     admins = AdminCheck(
         settings.admin_ids, settings.admin_group_conversation_id, adapter.is_member, clock
     )
@@ -220,10 +223,8 @@ def build_runtime(
         settings.partnership_name,
         digests,
     )
-    proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
     Deliveries(proactive, triage, calendar, desk_options, clock, session_store).register(outbox)
     FacilitatorReminders(sessions, proactive, notices).register(outbox)
-    people = People(sessions, writer, proactive, clock)
     people.register(outbox)
     meeting = MeetingHandler(
         session_store,

@@ -32,6 +32,7 @@ from bot.outbox import (
     person_target,
     triage_card,
 )
+from bot.people import People
 from bot.referral import ReferralStatus
 from bot.session_calendar import Calendar, CalendarError, FreeBusy, NewMeeting
 from bot.settings import Facilitator
@@ -80,6 +81,7 @@ class Bookings:
     clock: Clock
     facilitators: dict[str, Facilitator]  # by Entra object id
     rules: BookingRules
+    directory: People | None = None  # the referrer's email, once Teams has given it
 
     def register(self, outbox: Outbox) -> None:
         outbox.handlers[Kind.FIND_TIMES] = self.find_times
@@ -95,7 +97,7 @@ class Bookings:
         if row is None or row.status not in _SCHEDULABLE:
             return
         now = self.clock.now()
-        people = self._people(row)
+        people = await self._people(row)
         facilitator = self.facilitators.get(row.facilitator_id or "")
         window = self.rules.windows[row.model]
         search_from = now + timedelta(days=1)  # a day's notice at least
@@ -115,9 +117,13 @@ class Bookings:
         search = found_search(slots, readable, len(people) - readable, checked)
         await self._store_search(row.id, search, now, to_facilitator=slots)
 
-    def _people(self, row: ReferralRow) -> list[tuple[str, str]]:
-        """(name, email) of the facilitator and the invitees, each once."""
+    async def _people(self, row: ReferralRow) -> list[tuple[str, str]]:
+        """(name, email) of the facilitator, the referrer (if the bot knows their email: see
+        bot.people) and the invitees, each once."""
         people: list[tuple[str, str]] = []
+        referrer = await self.directory.email_of(row.referrer_id) if self.directory else None
+        if referrer:
+            people.append((row.referrer_name, referrer))
         facilitator = self.facilitators.get(row.facilitator_id or "")
         if facilitator is not None and facilitator.email:
             people.append((facilitator.name, facilitator.email))
@@ -226,7 +232,8 @@ class Bookings:
                 log.info("event of %s was deleted in Outlook: booking a new one", row.reference)
                 event_id = None
         if not event_id:
-            booked = await self.port.book(self._meeting(row, start, end))
+            attendees = await self._people(row)
+            booked = await self.port.book(self._meeting(row, start, end, attendees))
             event_id, join_url, chat_id = booked.event_id, booked.join_url, booked.chat_id
         chat_id = chat_id or row.meeting_chat_id
         if chat_id is None and join_url:
@@ -311,7 +318,9 @@ class Bookings:
 
     # --- what the invitation says --------------------------------------------------------
 
-    def _meeting(self, row: ReferralRow, start: datetime, end: datetime) -> NewMeeting:
+    def _meeting(
+        self, row: ReferralRow, start: datetime, end: datetime, attendees: list[tuple[str, str]]
+    ) -> NewMeeting:
         transaction = row.meeting_transaction_id or transaction_id(row.reference, row.version)
         facilitator = self.facilitators.get(row.facilitator_id or "")
         model = self.notices.model_name(row.model)
@@ -324,7 +333,6 @@ class Bookings:
             "<p>The meeting chat may include people from other organisations and stays after "
             "the meeting: please keep case details out of it.</p>"
         )
-        attendees = self._people(row)
         if facilitator is not None and not facilitator.email:
             log.warning("facilitator %s has no email: not invited by Graph", facilitator.name)
         return NewMeeting(

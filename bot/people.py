@@ -99,6 +99,12 @@ class People:
                 .limit(1)
             )
 
+    async def email_of(self, person_id: str) -> str | None:
+        """The work email (or UPN) Teams gave for the person, if they have talked to the bot."""
+        async with self.sessions() as session:
+            person = await session.get(Person, person_id)
+            return (person.email or person.upn) if person is not None else None
+
     async def tell_invitee(self, delivery: Delivery) -> None:
         """An invitee of a session booked by hand: told 1:1 if the bot can reach them."""
         assert delivery.activity is not None

@@ -441,3 +441,30 @@ async def test_a_facilitator_whose_calendar_is_unread_is_flagged_on_the_card(
     desk = card_text(booking.desk(reference))
     assert "Jo Facilitator's calendar was not checked" in desk
     assert "(1 of 1 free)" in desk  # Pat's calendar still counts
+
+
+async def test_a_referrer_the_bot_knows_is_asked_about_and_invited(booking: Booking) -> None:
+    """Teams gave the bot the referrer's email when they first wrote to it (bot.people)."""
+    scene, graph = booking.scene, booking.graph
+    referrer = scene.practitioner
+    scene.connector.profiles[referrer.user_id] = {
+        "name": referrer.name,
+        "aadObjectId": referrer.aad_id,
+        "email": "sam.referrer@hv.example",
+        "userPrincipalName": "sam.referrer@hv.example",
+    }
+    graph.busy["sam.referrer@hv.example"] = [BusyItem(utc(2026, 11, 25, 0), utc(2026, 11, 26, 0))]
+    reference = await booking.accepted()
+    (asked,) = graph.calls("POST", "/calendar/getSchedule")
+    schedules = {k.lower(): v for k, v in asked.body.items()}["schedules"]
+    assert "sam.referrer@hv.example" in schedules
+    desk = card_text(booking.desk(reference))
+    # Everyone is free on three other days, so Wednesday (the referrer busy) is not offered.
+    assert "Wed 25 Nov" not in desk
+    assert "Tue 24 Nov 10:30-11:15 (3 of 3 free)" in desk  # a day ahead at least
+    assert "Fri 27 Nov 09:30-10:15 (3 of 3 free)" in desk
+
+    await booking.book(reference, slot="0")
+    (created,) = graph.calls("POST", "/events")
+    invited = {a["emailAddress"]["address"] for a in created.body["attendees"]}
+    assert invited == {"sam.referrer@hv.example", JO, PAT}
