@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botbuilder.core import Middleware, TurnContext
+from botbuilder.schema import DeliveryModes
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -123,9 +124,11 @@ class LearnPeople(Middleware):
         self._people = people
 
     async def on_turn(self, context: TurnContext, logic: Callable[[], Awaitable[None]]) -> None:
-        if context.activity.conversation and context.activity.conversation.conversation_type == (
-            "personal"
-        ):
+        activity = context.activity
+        personal = activity.conversation and activity.conversation.conversation_type == "personal"
+        # A caller that wants its replies in the HTTP response (expectReplies: a skill host,
+        # a test harness) is not a Teams user the bot could message later.
+        if personal and activity.delivery_mode != DeliveryModes.expect_replies:
             try:
                 await self._people.note(context)
             except Exception:  # noqa: BLE001 - learning an email is never worth a lost turn

@@ -185,7 +185,7 @@ async def test_updates_are_paced_and_member_lookups_are_not(connector: FakeConne
     async with aiohttp.ClientSession() as http:
         sender = ConnectorSender(http, sleep=clock.sleep, pacer=fake_pacer(clock, ((5.0, 1),)))
         await sender.send(connector.url, MEETING, {"type": "message", "text": "x"}, no_token)
-        assert await sender.is_member(connector.url, MEETING, "aad-1", no_token)
+        assert await sender.member(connector.url, MEETING, "aad-1", no_token) is not None
         assert clock.now() == 0.0
         await sender.update(connector.url, MEETING, "act-1", {"type": "message"}, no_token)
         assert clock.now() == pytest.approx(5.0)
