@@ -173,7 +173,10 @@ def build_runtime(
     people = People(sessions, writer, proactive, clock)
     calendar_scheduler = None
     if calendar_port is not None:
-        calendar_outbox = Outbox(sessions, cipher, clock, only=CALENDAR_KINDS)
+        # msgraph's retry handler may wait up to 3 x 180 s on Retry-After within one call.
+        calendar_outbox = Outbox(
+            sessions, cipher, clock, only=CALENDAR_KINDS, lease=timedelta(minutes=15)
+        )
         Bookings(
             sessions,
             calendar_port,

@@ -14,12 +14,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.db import as_utc, rows_changed
+from bot.meeting_links import chat_id_of
 from bot.models import ReferralRow
 from bot.notices import Notices
 from bot.outbox import (
@@ -176,11 +178,13 @@ class Bookings:
     ) -> None:
         async with self.sessions() as session, session.begin():
             row = await session.get(ReferralRow, referral_id)
-            if row is None:
-                return
+            if row is None or row.status not in _SCHEDULABLE:
+                return  # withdrawn meanwhile: no times to offer
+            before = (row.slot_search or {}).get("slots")
             row.slot_search = {**search, "at": now.isoformat()}
             messages = [triage_card(row.id)]
-            if to_facilitator and row.facilitator_id:
+            # The facilitator hears of times found, not of every search finding the same.
+            if to_facilitator and row.facilitator_id and search.get("slots") != before:
                 card = self.notices.slots_card(row.reference, to_facilitator)
                 messages.append(
                     Message(
@@ -201,81 +205,119 @@ class Bookings:
             row = await session.get(ReferralRow, delivery.referral_id)
         if row is None or row.booking_state is None:
             return  # booked by hand, or gone
+        note = str((delivery.activity or {}).get("note", ""))  # the admin's, encrypted
         try:
             wanted = row.status == ReferralStatus.SCHEDULED.value and row.session_at is not None
             if wanted and row.booking_state != BookingState.CANCELLING:
                 await self._book_or_move(row)
-            elif row.meeting_event_id:
-                await self._cancel(row, str(delivery.target.get("note", "")))
+            else:
+                await self._cancel(row, note)
         except CalendarError as error:
             self._maybe_later(error, delivery)
-            log.warning("booking %s failed: %s", row.reference, error)
-            await self._set(
-                row.id,
-                {"booking_state": BookingState.FAILED, "booking_problem": error.message},
-                [triage_card(row.id)],
-                version=row.version,
-            )
+            log.warning("calendar job for %s failed: %s", row.reference, error)
+            # The card shows why, with Try again; nothing is queued again by itself.
+            failed = {"booking_state": BookingState.FAILED, "booking_problem": error.message}
+            await self._set(row.id, failed, [triage_card(row.id)], version=row.version)
 
     async def _book_or_move(self, row: ReferralRow) -> None:
         assert row.session_at is not None
         start = as_utc(row.session_at)
         assert start is not None
         end = start + timedelta(minutes=row.session_minutes or 60)
-        event_id, join_url, chat_id = row.meeting_event_id, row.meeting_join_url, None
-        if event_id and as_utc(row.meeting_event_at) != start:
+        event_id, event_at = row.meeting_event_id, as_utc(row.meeting_event_at)
+        join_url, chat_id = row.meeting_join_url, row.meeting_chat_id
+        if not event_id:
+            attendees = await self._people(row)
+            booked = await self.port.book(self._meeting(row, start, end, attendees))
+            event_id, event_at = booked.event_id, booked.start or start
+            join_url, chat_id = booked.join_url, booked.chat_id
+            # Stored at once, unconditionally: the event exists whatever happens next, and
+            # a cancellation must be able to find it.
+            created = {"meeting_event_id": event_id, "meeting_event_at": event_at}
+            await self._set(row.id, created, [])
+        if event_at != start:
+            # Moved by the admin, or a retry found the event made for an earlier time.
             try:
                 await self.port.move(event_id, start, end, self._moved_note(start))
             except CalendarError as error:
                 if error.status != 404:
                     raise
                 log.info("event of %s was deleted in Outlook: booking a new one", row.reference)
-                event_id = None
-        if not event_id:
-            attendees = await self._people(row)
-            booked = await self.port.book(self._meeting(row, start, end, attendees))
-            event_id, join_url, chat_id = booked.event_id, booked.join_url, booked.chat_id
-        chat_id = chat_id or row.meeting_chat_id
-        if chat_id is None and join_url:
-            chat_id = await self.port.meeting_chat(join_url)
-        # Stored before the app is installed: Teams tells the bot of the installation at
-        # once, and the bot then looks up which referral the chat is for.
-        event = {
-            "meeting_event_id": event_id,
+                # A new transaction id, stored first, so a retry of this finds the new event.
+                fresh = {**_NO_EVENT, "meeting_transaction_id": f"{row.reference}-{uuid4().hex}"}
+                await self._set(row.id, fresh, [])
+                async with self.sessions() as session:
+                    again = await session.get_one(ReferralRow, row.id)
+                return await self._book_or_move(again)
+        problem = None
+        try:
+            if chat_id is None and join_url:
+                chat_id = await self._chat_of(join_url)
+            installed = row.meeting_app_installed
+            if chat_id and not installed and self.rules.teams_app_id:
+                # Stored first: Teams tells the bot of the installation at once, and the bot
+                # then looks up which referral the chat is for.
+                await self._set(row.id, {"meeting_chat_id": chat_id}, [], version=row.version)
+                await self.port.install_app(chat_id, self.rules.teams_app_id)
+                installed = True  # now, or already (409)
+        except CalendarError as error:
+            # The meeting is booked and invitations are out: joining its chat is a bonus.
+            log.warning("booked %s but could not join its chat: %s", row.reference, error)
+            problem = f"Booked, but I could not join the meeting's chat: {error.message}"
+            installed = False
+        done = {
             "meeting_event_at": start,
             "meeting_join_url": join_url,
             "meeting_chat_id": chat_id,
             "meeting_transaction_id": None,
-        }
-        await self._set(row.id, event, [])
-        installed = row.meeting_app_installed
-        if chat_id and not installed and self.rules.teams_app_id:
-            await self.port.install_app(chat_id, self.rules.teams_app_id)
-            installed = True  # now, or already (409)
-        done = {
             "meeting_app_installed": installed,
             "booking_state": BookingState.BOOKED,
-            "booking_problem": None,
+            "booking_problem": problem,
         }
         # People hear once per booking or move: a later run that only installs says nothing.
         first_time = row.booking_state != BookingState.BOOKED
-        await self._set(
+        applied = await self._set(
             row.id, done, [triage_card(row.id)], tell_people=first_time, version=row.version
         )
-        if chat_id is None and self.rules.teams_app_id:
-            # The meeting is booked and people are told; its chat shows up a little later.
+        if not applied:
+            await self._after_newer_decision(row.id)
+        elif chat_id is None and self.rules.teams_app_id and problem is None:
+            # Booked and people told; the meeting's chat shows up a little later.
             raise RetryLater(CHAT_NOT_VISIBLE_YET, "the meeting's chat is not visible yet")
 
+    async def _chat_of(self, join_url: str) -> str | None:
+        """The meeting's chat: from Graph's onlineMeeting for the join link, or else from
+        the link itself (a classic join link carries the chat's thread id)."""
+        try:
+            found = await self.port.meeting_chat(join_url)
+        except CalendarError as error:
+            from_link = chat_id_of(join_url)
+            if from_link is None:
+                raise
+            log.warning("meeting chat taken from the join link: %s", error)
+            return from_link
+        return found or chat_id_of(join_url)
+
+    async def _after_newer_decision(self, referral_id: int) -> None:
+        """An admin decided something while Graph was booking. If that left the event this
+        job made with nothing to do (cancelled, withdrawn, booked by hand instead), cancel it;
+        otherwise the newer decision's own job finishes the work."""
+        async with self.sessions() as session, session.begin():
+            row = await session.get_one(ReferralRow, referral_id)
+            stray = row.meeting_event_id and (
+                row.status != ReferralStatus.SCHEDULED.value or row.booking_state is None
+            )
+            if stray and row.booking_state != BookingState.CANCELLING:
+                row.booking_state = BookingState.CANCELLING
+                self.writer.add(
+                    session, [Message(Kind.CALENDAR_SYNC, {}, None, row.id)], self.clock.now()
+                )
+
     async def _cancel(self, row: ReferralRow, note: str) -> None:
-        assert row.meeting_event_id is not None
-        await self.port.cancel(row.meeting_event_id, note or self._cancelled_note(row))
-        gone = {
-            "meeting_event_id": None,
-            "meeting_event_at": None,
-            "meeting_transaction_id": None,
-            "meeting_app_installed": False,
-        }
-        await self._set(row.id, gone, [])
+        if row.meeting_event_id:
+            await self.port.cancel(row.meeting_event_id, note or self._cancelled_note(row))
+        # A meeting booked by hand replaces this one: its join link and chat stay.
+        await self._set(row.id, _NO_EVENT, [])
         idle = {"booking_state": None, "booking_problem": None}
         await self._set(row.id, idle, [triage_card(row.id)], version=row.version)
 
@@ -286,11 +328,11 @@ class Bookings:
         messages: list[Message],
         tell_people: bool = False,
         version: int | None = None,
-    ) -> None:
+    ) -> bool:
         """Stores what Graph did, with the messages it causes, in one transaction.
 
-        With `version`, only if no admin has changed the referral since it was read: a newer
-        decision has queued its own job, which finishes the booking and tells people.
+        With `version`, only if no admin has changed the referral since it was read (False
+        if one has): a newer decision has queued its own job.
         """
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
@@ -298,17 +340,15 @@ class Bookings:
             if version is not None:
                 change = change.where(ReferralRow.version == version)
             if rows_changed(await session.execute(change)) == 0:
-                return
-            row = await session.get_one(ReferralRow, referral_id)
-            await session.refresh(row)
-            if row.meeting_event_id and row.status != ReferralStatus.SCHEDULED.value:
-                # Cancelled or withdrawn while Graph was booking: cancel what it made.
-                row.booking_state = BookingState.CANCELLING
-                messages = messages + [Message(Kind.CALENDAR_SYNC, {}, None, row.id)]
-            elif tell_people and row.status == ReferralStatus.SCHEDULED.value:
-                view = await self.triage.view_of(session, row)
-                messages = messages + self.notices.booked(row, view)  # and the reminders
+                return False
+            if tell_people:
+                row = await session.get_one(ReferralRow, referral_id)
+                await session.refresh(row)
+                if row.status == ReferralStatus.SCHEDULED.value:
+                    view = await self.triage.view_of(session, row)
+                    messages = messages + self.notices.booked(row, view, now)  # and reminders
             self.writer.add(session, messages, now)
+            return True
 
     def _maybe_later(self, error: CalendarError, delivery: Delivery) -> None:
         """Throttling or an outage: try again later, quietly, a few times."""
@@ -350,10 +390,23 @@ class Bookings:
         return f"This session has moved to {local:%A} {local.day} {local:%B %Y} at {local:%H:%M}."
 
     def _cancelled_note(self, row: ReferralRow) -> str:
+        if row.status == ReferralStatus.SCHEDULED.value:  # booked by hand instead
+            return (
+                f"This Teams meeting for {row.reference} is replaced by another one: "
+                f"{self.rules.partnership} sends its details separately."
+            )
         return (
             f"The reflective practice session {row.reference} has been cancelled by "
             f"{self.rules.partnership}. Business support will arrange another time."
         )
+
+
+_NO_EVENT = {
+    "meeting_event_id": None,
+    "meeting_event_at": None,
+    "meeting_transaction_id": None,
+    "meeting_app_installed": False,
+}
 
 
 _SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED.value, ReferralStatus.SCHEDULED.value})

@@ -26,13 +26,14 @@ from bot.identity import Actor, actor_of, tenant_of
 from bot.invoke import card_response, message_response
 from bot.meeting_links import chat_id_of, is_meeting_link
 from bot.outbox import Kind, Outbox
+from bot.pii import identifying_details_problem
 from bot.referral import ReferralStatus
 from bot.settings import ModelName
 from bot.triage import ALLOWED_FROM, Change, Decision, Outcome, TriageStore, TriageView
 from bot.working_days import WorkingCalendar
 from cards.binder import render
 from cards.send import card_activity
-from cards.triage_cards import DeskOptions, offered_slots, triage_card, when
+from cards.triage_cards import OTHER_TIME, DeskOptions, offered_slots, triage_card, when
 from cards.verbs import TriageVerb
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,14 @@ FORMS = {
     TriageVerb.CANCEL_FORM: ("cancel", Decision.CANCEL),
 }
 SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
+DECISIONS = {
+    TriageVerb.ACCEPT: Decision.ACCEPT,
+    TriageVerb.ASK: Decision.ASK,
+    TriageVerb.DECLINE: Decision.DECLINE,
+    TriageVerb.WITHDRAW: Decision.WITHDRAW,
+    TriageVerb.SCHEDULE: Decision.SCHEDULE,
+    TriageVerb.CANCEL: Decision.CANCEL,
+}
 
 
 class BadInput(ValueError):
@@ -186,6 +195,9 @@ class DeskHandler:
             return self._card(view, panel=panel)
         if verb in (TriageVerb.FIND_TIMES, TriageVerb.RETRY_BOOKING):
             return await self._calendar_job(verb, view, actor)
+        if view.version != version or view.status not in ALLOWED_FROM[DECISIONS[verb]]:
+            # A double press, or a card drawn before someone else decided: change nothing.
+            return self._card(view, notice=self._moved_on(view))
         decision, change = self._read_form(verb, data, view)
         outcome = await self.store.decide(view.reference, version, actor, decision, change)
         if outcome is None:
@@ -252,7 +264,10 @@ class DeskHandler:
             note = str(data.get("note", "")).strip()
             if len(note) > MAX_NOTE_CHARS:
                 raise BadInput(f"Please keep the note to {MAX_NOTE_CHARS} characters.", "withdraw")
-            return Decision.WITHDRAW, Change(note=note or None, audit_detail=why)
+            # Withdrawn once scheduled: the facilitator hears the session is off.
+            return Decision.WITHDRAW, Change(
+                note=note or None, audit_detail=why, cancelled_at=view.session_at
+            )
         if verb is TriageVerb.SCHEDULE:
             return Decision.SCHEDULE, self._read_schedule(data, view)
         if verb is TriageVerb.CANCEL:
@@ -261,9 +276,14 @@ class DeskHandler:
                 raise BadInput(
                     f"Please keep the message to {MAX_CANCEL_NOTE_CHARS} characters.", "cancel"
                 )
-            assert view.session_at is not None  # CANCEL_FORM is offered on scheduled ones only
+            # It goes to everyone invited, other organisations included.
+            problem = identifying_details_problem(note)
+            if problem is not None:
+                raise BadInput(problem, "cancel")
+            assert view.session_at is not None  # checked in _act: only a scheduled one
             return Decision.CANCEL, Change(
                 note=note or None,
+                attendee_note=note or None,
                 cancelled_at=view.session_at,
                 audit_detail=f"session at {view.session_at:%Y-%m-%d %H:%M} UTC cancelled",
             )
@@ -300,11 +320,10 @@ class DeskHandler:
 
     def _chosen_time(self, data: dict[str, Any], view: TriageView, by_hand: bool) -> datetime:
         slot = str(data.get("slot", "")).strip()
-        slots = offered_slots(view)
-        if not by_hand and slot.isdigit():
-            if int(slot) >= len(slots):
+        if not by_hand and slot and slot != OTHER_TIME:
+            if slot not in {offered["start"] for offered in offered_slots(view)}:
                 raise BadInput("Those times have changed since: please choose again.", "schedule")
-            return datetime.fromisoformat(slots[int(slot)]["start"]).astimezone(UTC)
+            return datetime.fromisoformat(slot).astimezone(UTC)
         try:
             day = date.fromisoformat(str(data.get("day", "")).strip())
             at = time.fromisoformat(str(data.get("time", "")).strip())

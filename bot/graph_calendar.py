@@ -314,9 +314,10 @@ class GraphCalendar:
                 f"mailbox {self._organiser} needs a Teams licence and Teams as an allowed "
                 "online meeting provider. Cancel the event in Outlook once that is fixed.",
             )
-        return Booked(
-            event_id=created.id, join_url=join_url, chat_id=await self.meeting_chat(join_url)
-        )
+        # The chat is looked up separately (meeting_chat): a failure there must not hide
+        # the id of an event that now exists.
+        start = _utc(created.start) if created.start and created.start.date_time else None
+        return Booked(event_id=created.id, join_url=join_url, chat_id=None, start=start)
 
     async def meeting_chat(self, join_url: str) -> str | None:
         query = OnlineMeetingsRequestBuilder.OnlineMeetingsRequestBuilderGetQueryParameters(

@@ -31,36 +31,40 @@ class Notices:
     ) -> list[Message]:
         messages = [triage_card(row.id)]
         if row.booking_state in ("booking", "cancelling"):
-            # Graph does the rest in the background; people hear once it is done.
-            # Only a cancellation's note is for the attendees; a withdrawal's is internal.
-            to_attendees = change.cancelled_at is not None and change.note
-            note = {"note": change.note} if to_attendees else {}
-            messages.append(Message(Kind.CALENDAR_SYNC, note, None, row.id))
+            # Graph does the rest in the background; people hear once it is done. The
+            # note for the attendees travels encrypted, as the message's activity.
+            note = {"note": change.attendee_note} if change.attendee_note else None
+            messages.append(Message(Kind.CALENDAR_SYNC, {}, note, row.id))
         if view.status is ReferralStatus.SCHEDULED:
-            if row.booking_state is None:  # booked by hand: the link is already here
-                messages += self.booked(row, view)
+            if not change.book_with_graph:  # booked by hand: the link is here already
+                messages += self.booked(row, view, row.updated_at, by_hand=True)
             return messages
         to_referrer = self.referrer_card(view, change, question_id)
         if to_referrer is not None:
             messages.append(self._to_referrer(row, to_referrer))
         if view.status is ReferralStatus.ACCEPTED and change.facilitator_id:
             messages.append(self._to_facilitator(row, self.facilitator_card(view)))
-        if change.cancelled_at is not None and row.facilitator_id:
+        if change.cancelled_at is not None:  # cancelled, or withdrawn once scheduled
             card = self.cancelled_card(view, change.cancelled_at)
-            messages.append(self._to_facilitator(row, card))
+            if row.facilitator_id:
+                messages.append(self._to_facilitator(row, card))
+            if row.booking_state is None:
+                # No Outlook meeting to cancel: those told in Teams hear it there.
+                messages += self._to_invitees(row, card)
         return messages
 
-    def booked(self, row: ReferralRow, view: TriageView) -> list[Message]:
+    def booked(
+        self, row: ReferralRow, view: TriageView, now: datetime, *, by_hand: bool = False
+    ) -> list[Message]:
         """The referrer and the facilitator hear when and where; reminders are queued."""
         messages = [self._to_referrer(row, self.booked_card(view))]
         if row.facilitator_id:
             card = self.booked_card(view, for_facilitator=True)
             messages.append(self._to_facilitator(row, card))
-        if row.booking_state is None:
-            # Booked by hand: no Outlook invitation from the bot, so tell the invitees it
-            # can reach in Teams (bot.people); the referrer forwards it to the rest.
+        if by_hand:
+            # No Outlook invitation from the bot, so tell the invitees it can reach in
+            # Teams (bot.people); the referrer forwards it to the rest.
             messages += self._to_invitees(row, self.invitee_card(view))
-        now = row.updated_at
         return messages + facilitator_reminders(
             row, now, self.calendar, self.day_before_hour, self.minutes_before
         )
@@ -127,7 +131,7 @@ class Notices:
         self, view: TriageView, change: Change, question_id: int | None
     ) -> dict[str, Any] | None:
         status = view.status
-        if change.cancelled_at is not None:
+        if change.cancelled_at is not None and status is ReferralStatus.ACCEPTED:
             return self.cancelled_card(view, change.cancelled_at)
         if status is ReferralStatus.MORE_INFO_REQUESTED and question_id is not None:
             card = question_card(view.reference, question_id, change.question or "")

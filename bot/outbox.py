@@ -145,6 +145,9 @@ class Outbox:
     # Which kinds this outbox delivers: those in `only` (if given), never those in `skip`.
     only: frozenset[str] = frozenset()
     skip: frozenset[str] = frozenset()
+    # How long a claim holds: longer than one delivery can take, or a second instance takes
+    # the message over while the first is still at it.
+    lease: timedelta = LEASE
     _next_prune: datetime | None = field(default=None, init=False)
 
     async def run_due(self, now: datetime | None = None) -> datetime | None:
@@ -248,7 +251,7 @@ class Outbox:
                     OutboxMessage.failed_at.is_(None),
                     or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
                 )
-                .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .values(claimed_until=now + self.lease, attempts=OutboxMessage.attempts + 1)
             )
             if rows_changed(claimed) != 1:
                 return None  # another instance has it

@@ -52,7 +52,10 @@ class NewMeeting:
 class Booked:
     event_id: str
     join_url: str
-    chat_id: str | None  # the meeting chat, 19:meeting_...@thread.v2; None if not found yet
+    chat_id: str | None  # the meeting chat, 19:meeting_...@thread.v2, if already known
+    # When the event starts, as the calendar has it: a retry with an old transaction id gets
+    # back the event made the first time, at the time asked for then.
+    start: datetime | None = None
 
 
 class Calendar(Protocol):
@@ -65,7 +68,7 @@ class Calendar(Protocol):
         ...
 
     async def book(self, meeting: NewMeeting) -> Booked:
-        """Creates the Teams meeting (once per transaction id) and finds its chat."""
+        """Creates the Teams meeting (once per transaction id); see meeting_chat for its chat."""
         ...
 
     async def meeting_chat(self, join_url: str) -> str | None:

@@ -52,7 +52,8 @@ def facilitator_reminders(
     return [
         Message(
             Kind.FACILITATOR_REMINDER,
-            {**target, "session_at": start.isoformat(), "which": which},
+            # The version too: a session moved away and back must not remind twice.
+            {**target, "session_at": start.isoformat(), "which": which, "version": row.version},
             None,
             row.id,
             due_at=due,
@@ -83,6 +84,7 @@ class FacilitatorReminders:
             or start is None
             or start.isoformat() != target.get("session_at")
             or row.facilitator_id != target.get("person_id")
+            or row.version != target.get("version")
         ):
             log.info("reminder %d dropped: the session has changed since", delivery.id)
             return

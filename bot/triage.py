@@ -163,6 +163,7 @@ class Change:
     meeting_chat_id: str | None = None
     book_with_graph: bool = False  # the background job books (or moves) the Outlook event
     cancelled_at: datetime | None = None  # the start of the session called off
+    attendee_note: str | None = None  # with a cancellation: for everyone invited
     find_times: bool = False  # look in Outlook for times that suit (Graph), in the background
     audit_detail: str = ""
 

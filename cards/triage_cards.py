@@ -261,6 +261,8 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
     elif view.booking_state == "booked":
         joined = " I am in its chat." if view.meeting_app_installed else ""
         lines.append((f"Teams meeting booked in Outlook.{joined}", "Good"))
+        if view.booking_problem:  # booked, but the bot could not join the meeting's chat
+            lines.append((f"{view.booking_problem} Add me to the meeting by hand.", "Warning"))
     return [{"text": text, "color": color} for text, color in lines]
 
 
@@ -268,10 +270,9 @@ def _schedule_form(
     view: TriageView, calendar: WorkingCalendar, options: DeskOptions
 ) -> dict[str, Any]:
     slots = offered_slots(view) if options.graph else []
-    choices = [
-        {"title": _slot_text(slot, calendar), "value": str(index)}
-        for index, slot in enumerate(slots)
-    ]
+    # The value is the slot's start, so a press on a card drawn before another search
+    # can only book a time that admin saw.
+    choices = [{"title": _slot_text(slot, calendar), "value": slot["start"]} for slot in slots]
     if choices:
         choices.append({"title": "Another time (give it below)", "value": OTHER_TIME})
     return {

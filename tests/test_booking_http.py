@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.client import TeamsUser, card_text, cards_in
+from tests.support.client import TeamsUser, card_text, cards_in, nodes
 from tests.support.connector import FakeConnector
 from tests.support.graph import BusyItem, Failure, FakeGraph, FixedTokenCredential
 from tests.support.referral_steps import NARRATIVE
@@ -40,6 +40,12 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
 
 
+def slot_values(card: dict[str, Any]) -> list[str]:
+    """The values of the time choices on a Schedule panel, in order."""
+    (choices,) = [n for n in nodes(card) if n.get("id") == "slot"]
+    return [choice["value"] for choice in choices["choices"]]
+
+
 @dataclass
 class Booking:
     scene: Scene
@@ -60,6 +66,8 @@ class Booking:
         version = version_of(self.desk(reference))
         form = await press(self.scene.admin, "triage_schedule_form", reference, version)
         assert "Book" in [a["title"] for a in form["value"]["actions"]]
+        if str(inputs.get("slot", "")).isdigit():  # the n-th time offered, as Teams sends it
+            inputs["slot"] = slot_values(form["value"])[int(inputs["slot"])]
         done = await press(self.scene.admin, "triage_schedule", reference, version, **inputs)
         await self.scene.bot.settle()
         return done
@@ -279,26 +287,30 @@ async def test_an_app_already_in_the_chat_counts_as_installed(booking: Booking) 
     assert "I am in its chat." in card_text(booking.desk(reference))
 
 
-async def test_a_crash_after_the_event_is_made_retries_without_a_second_meeting(
+async def test_a_lost_answer_after_the_event_is_made_retries_without_a_second_meeting(
     booking: Booking,
 ) -> None:
-    """Graph makes the event, then the bot cannot finish (the meeting look-up fails): the
-    event's id is never stored. The job runs again later with the stored transaction id."""
+    """Graph makes the event but its answers are lost (as if the bot crashed before storing
+    the id). The job runs again later with the stored transaction id; meanwhile the admin
+    has moved the session, and the event Graph hands back is moved to the new time."""
     graph, scene = booking.graph, booking.scene
     reference = await booking.accepted()
-    # msgraph retries a 503 three times (Retry-After: 0); the fourth answer ends the attempt.
-    graph.fail_for("/onlineMeetings", *[Failure(503, {"Retry-After": "0"})] * 4)
+    graph.lose_create_answers = 4  # the first try and msgraph's three retries
     await booking.book(reference, slot="0")
-    assert len(graph.events) == 1
+    assert len(graph.events) == 1 and len(graph.calls("POST", "/events")) == 4
     assert "Booking the Teams meeting" in card_text(booking.desk(reference))
     assert not any("is booked" in t for t in booking.referrer_cards())
 
-    scene.clock.advance(seconds=61)
+    await booking.book(reference, slot="other", day="2026-12-03", time="10:00")
+    scene.clock.advance(seconds=31)
     await scene.bot.settle()
-    created = graph.calls("POST", "/events")
-    assert len(created) == 2 and len(graph.events) == 1  # the same event came back
-    assert "Teams meeting booked in Outlook" in card_text(booking.desk(reference))
-    assert len([t for t in booking.referrer_cards() if "is booked" in t]) == 1
+    (event,) = graph.events.values()  # still one meeting
+    assert {r.body["transactionId"] for r in graph.calls("POST", "/events")} == {f"{reference}-v2"}
+    assert event["start"] == {"dateTime": "2026-12-03T10:00:00", "timeZone": "UTC"}
+    desk = card_text(booking.desk(reference))
+    assert "Teams meeting booked in Outlook" in desk and "3 Dec 2026 10:00" in desk
+    told = [t for t in booking.referrer_cards() if "is booked" in t]
+    assert len(told) == 1 and "Thursday 3 December 2026 at 10:00" in told[0]
 
 
 async def test_rescheduling_moves_the_event_and_cancelling_cancels_it(booking: Booking) -> None:
@@ -468,3 +480,123 @@ async def test_a_referrer_the_bot_knows_is_asked_about_and_invited(booking: Book
     (created,) = graph.calls("POST", "/events")
     invited = {a["emailAddress"]["address"] for a in created.body["attendees"]}
     assert invited == {"sam.referrer@hv.example", JO, PAT}
+
+
+async def test_a_refused_cancellation_says_why_once_and_try_again_cancels(
+    booking: Booking,
+) -> None:
+    graph, scene = booking.graph, booking.scene
+    reference = await booking.accepted()
+    await booking.book(reference, slot="0")
+    (event_id,) = graph.events
+    graph.fail_for("/cancel", Failure(403))
+    await press(scene.admin, "triage_cancel", reference, version_of(booking.desk(reference)))
+    for _ in range(3):
+        await scene.bot.settle()
+    assert len(graph.calls("POST", "/cancel")) == 1  # no loop against Graph
+    desk = booking.desk(reference)
+    assert "The meeting is not booked: Graph refused to cancel the meeting" in card_text(desk)
+    assert "triage_retry_booking" in verbs_on(desk)
+    again = await press(scene.admin, "triage_retry_booking", reference, version_of(desk))
+    assert "Trying again" in shown(again)
+    await scene.bot.settle()
+    assert event_id in graph.cancelled
+    assert "not booked" not in card_text(booking.desk(reference))
+
+
+async def test_booking_by_hand_over_a_graph_meeting_replaces_it_and_tells_people(
+    booking: Booking,
+) -> None:
+    graph = booking.graph
+    reference = await booking.accepted()
+    await booking.book(reference, slot="0")
+    (event_id,) = graph.events
+    hand_link = (
+        "https://teams.microsoft.com/l/meetup-join/19%3ameeting_SGFuZEJvb2tlZA%40thread.v2/0"
+        "?context=%7b%22Tid%22%3a%22aa%22%7d"
+    )
+    await booking.book(reference, slot="other", day="2026-12-04", time="11:00", link=hand_link)
+    assert "replaced by another one" in graph.cancelled[event_id]
+    told = [t for t in booking.referrer_cards() if "is booked" in t]
+    assert len(told) == 2 and "Friday 4 December 2026 at 11:00" in told[-1]
+    desk = card_text(booking.desk(reference))
+    assert "4 Dec 2026 11:00" in desk and "Teams meeting booked in Outlook" not in desk
+
+
+async def test_stale_and_odd_presses_change_nothing_and_crash_nothing(booking: Booking) -> None:
+    graph, scene = booking.graph, booking.scene
+    reference = await booking.accepted()
+    version = version_of(booking.desk(reference))
+    form = await press(scene.admin, "triage_schedule_form", reference, version)
+    first_offer = slot_values(form["value"])[0]
+
+    # Another search finds other times (Jo is now busy then): the old choice is refused.
+    graph.busy[JO] = [BusyItem(utc(2026, 11, 24, 0), utc(2026, 11, 28, 0))]
+    await press(scene.admin, "triage_find_times", reference, version)
+    await scene.bot.settle()
+    stale = await press(scene.admin, "triage_schedule", reference, version, slot=first_offer)
+    assert "Those times have changed since" in shown(stale)
+    odd = await press(scene.admin, "triage_schedule", reference, version, slot="\u00b2")
+    assert "Those times have changed since" in shown(odd)
+    assert graph.calls("POST", "/events") == []
+
+    await booking.book(reference, slot="0")
+    version = version_of(booking.desk(reference))
+    await press(scene.admin, "triage_cancel", reference, version)
+    twice = await press(scene.admin, "triage_cancel", reference, version)
+    assert "This referral has moved on" in shown(twice)
+    await scene.bot.settle()
+    assert len(graph.calls("POST", "/cancel")) == 1
+
+
+async def test_a_cancellation_note_that_names_a_child_is_refused(booking: Booking) -> None:
+    scene = booking.scene
+    reference = await booking.accepted()
+    await booking.book(reference, slot="0")
+    version = version_of(booking.desk(reference))
+    refused = await press(
+        scene.admin, "triage_cancel", reference, version, note="Child DOB 03/04/2019 moved away"
+    )
+    assert "Session scheduled" in shown(refused)  # nothing changed
+    assert "date of birth" in shown(refused).lower()
+    assert booking.graph.cancelled == {}
+
+
+async def test_an_install_refused_still_books_and_tells_people(booking: Booking) -> None:
+    graph = booking.graph
+    reference = await booking.accepted()
+    graph.fail_for("/installedApps", Failure(403))
+    await booking.book(reference, slot="0")
+    desk = card_text(booking.desk(reference))
+    assert "Teams meeting booked in Outlook." in desk
+    assert "Booked, but I could not join the meeting's chat" in desk
+    assert "TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All" in desk
+    assert len([t for t in booking.referrer_cards() if "is booked" in t]) == 1
+    told_jo = [t for t in booking.facilitator_cards() if "is booked" in t]
+    assert "Add me to the meeting" in told_jo[0]
+
+
+async def test_a_session_moved_away_and_back_reminds_once(booking: Booking) -> None:
+    scene = booking.scene
+    reference = await booking.accepted()
+    await booking.book(reference, slot="other", day="2026-12-01", time="13:00")
+    await booking.book(reference, slot="other", day="2026-12-02", time="13:00")
+    await booking.book(reference, slot="other", day="2026-12-01", time="13:00")
+    scene.clock.set(utc(2026, 12, 1, 12, 46))
+    await scene.bot.settle()
+    soon = [t for t in booking.facilitator_cards() if f"{reference} starts at 13:00" in t]
+    assert len(soon) == 1
+
+
+async def test_withdrawing_a_scheduled_referral_tells_the_facilitator(booking: Booking) -> None:
+    scene = booking.scene
+    reference = await booking.accepted()
+    await booking.book(reference, slot="0")
+    version = version_of(booking.desk(reference))
+    await press(scene.admin, "triage_withdraw", reference, version, why="withdrawn")
+    await scene.bot.settle()
+    assert any(
+        f"The session for {reference} is cancelled" in t for t in booking.facilitator_cards()
+    )
+    closed = [t for t in booking.referrer_cards() if "has been closed" in t]
+    assert len(closed) == 1

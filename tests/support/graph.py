@@ -162,6 +162,9 @@ class FakeGraph:
         self.installed: dict[str, set[str]] = defaultdict(set)
         # chat id -> the installedApps bodies posted that were accepted
         self.installations: list[tuple[str, dict[str, Any]]] = []
+        # Creates whose answer is lost: the event is made, then a 504 goes back (a gateway
+        # timing out after the mailbox wrote it), as if the caller crashed before storing it.
+        self.lose_create_answers = 0
         # What Teams does after an installation: tell the bot (a conversationUpdate).
         self.on_install: Callable[[str], Awaitable[None]] | None = None
         self._by_transaction: dict[str, str] = {}
@@ -316,7 +319,7 @@ class FakeGraph:
         transaction = body.get("transactionId")
         if transaction and transaction in self._by_transaction:
             # What Graph does with a transactionId it has seen: no second event.
-            return web.json_response(self.events[self._by_transaction[transaction]], status=201)
+            return self._created(self.events[self._by_transaction[transaction]])
         try:
             _parse_time(body["start"])
             _parse_time(body["end"])
@@ -369,6 +372,14 @@ class FakeGraph:
         self.events[event_id] = event
         if transaction:
             self._by_transaction[transaction] = event_id
+        return self._created(event)
+
+    def _created(self, event: dict[str, Any]) -> web.Response:
+        if self.lose_create_answers > 0:
+            self.lose_create_answers -= 1
+            answer = graph_error(504)
+            answer.headers["Retry-After"] = "0"
+            return answer
         return web.json_response(event, status=201)
 
     @staticmethod
