@@ -59,6 +59,13 @@ class Booking:
         await self.scene.bot.settle()
         return reference
 
+    async def booked_at_first_time(self) -> tuple[str, str]:
+        """A referral accepted and booked at the first time offered, and its event's id."""
+        reference = await self.accepted()
+        await self.book(reference, slot="0")
+        (event_id,) = self.graph.events
+        return reference, event_id
+
     def desk(self, reference: str) -> dict[str, Any]:
         return self.scene.desk_card(reference)
 
@@ -315,9 +322,7 @@ async def test_a_lost_answer_after_the_event_is_made_retries_without_a_second_me
 
 async def test_rescheduling_moves_the_event_and_cancelling_cancels_it(booking: Booking) -> None:
     graph, scene = booking.graph, booking.scene
-    reference = await booking.accepted()
-    await booking.book(reference, slot="0")
-    (event_id,) = graph.events
+    reference, event_id = await booking.booked_at_first_time()
 
     await booking.book(reference, slot="other", day="2026-12-02", time="14:00")
     (moved,) = graph.calls("PATCH", f"/events/{event_id}")
@@ -427,9 +432,7 @@ async def test_withdrawing_a_booked_referral_cancels_the_meeting_without_the_int
     booking: Booking,
 ) -> None:
     graph, scene = booking.graph, booking.scene
-    reference = await booking.accepted()
-    await booking.book(reference, slot="0")
-    (event_id,) = graph.events
+    reference, event_id = await booking.booked_at_first_time()
     version = version_of(booking.desk(reference))
     await press(
         scene.admin,
@@ -486,9 +489,7 @@ async def test_a_refused_cancellation_says_why_once_and_try_again_cancels(
     booking: Booking,
 ) -> None:
     graph, scene = booking.graph, booking.scene
-    reference = await booking.accepted()
-    await booking.book(reference, slot="0")
-    (event_id,) = graph.events
+    reference, event_id = await booking.booked_at_first_time()
     graph.fail_for("/cancel", Failure(403))
     await press(scene.admin, "triage_cancel", reference, version_of(booking.desk(reference)))
     for _ in range(3):
@@ -508,9 +509,7 @@ async def test_booking_by_hand_over_a_graph_meeting_replaces_it_and_tells_people
     booking: Booking,
 ) -> None:
     graph = booking.graph
-    reference = await booking.accepted()
-    await booking.book(reference, slot="0")
-    (event_id,) = graph.events
+    reference, event_id = await booking.booked_at_first_time()
     hand_link = (
         "https://teams.microsoft.com/l/meetup-join/19%3ameeting_SGFuZEJvb2tlZA%40thread.v2/0"
         "?context=%7b%22Tid%22%3a%22aa%22%7d"
