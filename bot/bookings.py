@@ -35,11 +35,11 @@ from bot.outbox import (
     triage_card,
 )
 from bot.people import People
-from bot.referral import ReferralStatus
+from bot.referral import BookingState, ReferralStatus
 from bot.session_calendar import Calendar, CalendarError, FreeBusy, NewMeeting
 from bot.settings import Facilitator
 from bot.slots import Busy, Slot, Window, find_slots
-from bot.triage import TriageStore, transaction_id
+from bot.triage import SCHEDULABLE, TriageStore, transaction_id
 from bot.working_days import WorkingCalendar
 from cards.send import card_message
 from cards.triage_cards import found_search
@@ -50,15 +50,6 @@ log = logging.getLogger(__name__)
 RETRYABLE = frozenset({0, 429, 500, 502, 503, 504})
 TRIES_BEFORE_TELLING = 3  # then the card says what went wrong, with Try again
 CHAT_NOT_VISIBLE_YET = timedelta(minutes=1)  # a new meeting takes a while to be found
-
-
-class BookingState:
-    """referrals.booking_state: where the Outlook event has got to (None: booked by hand)."""
-
-    BOOKING = "booking"  # asked for; the job is creating or moving the event
-    BOOKED = "booked"
-    CANCELLING = "cancelling"
-    FAILED = "failed"  # booking_problem says why
 
 
 @dataclass(frozen=True)
@@ -96,7 +87,7 @@ class Bookings:
         assert delivery.referral_id is not None
         async with self.sessions() as session:
             row = await session.get(ReferralRow, delivery.referral_id)
-        if row is None or row.status not in _SCHEDULABLE:
+        if row is None or row.status not in SCHEDULABLE:
             return
         now = self.clock.now()
         people = await self._people(row)
@@ -178,7 +169,7 @@ class Bookings:
     ) -> None:
         async with self.sessions() as session, session.begin():
             row = await session.get(ReferralRow, referral_id)
-            if row is None or row.status not in _SCHEDULABLE:
+            if row is None or row.status not in SCHEDULABLE:
                 return  # withdrawn meanwhile: no times to offer
             before = (row.slot_search or {}).get("slots")
             row.slot_search = {**search, "at": now.isoformat()}
@@ -407,6 +398,3 @@ _NO_EVENT = {
     "meeting_transaction_id": None,
     "meeting_app_installed": False,
 }
-
-
-_SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED.value, ReferralStatus.SCHEDULED.value})

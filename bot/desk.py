@@ -27,13 +27,28 @@ from bot.invoke import card_response, message_response
 from bot.meeting_links import chat_id_of, is_meeting_link
 from bot.outbox import Kind, Outbox
 from bot.pii import identifying_details_problem
-from bot.referral import ReferralStatus
+from bot.referral import BookingState, ReferralStatus
 from bot.settings import ModelName
-from bot.triage import ALLOWED_FROM, Change, Decision, Outcome, TriageStore, TriageView
+from bot.triage import (
+    ALLOWED_FROM,
+    SCHEDULABLE,
+    Change,
+    Decision,
+    Outcome,
+    TriageStore,
+    TriageView,
+)
 from bot.working_days import WorkingCalendar
 from cards.binder import render
 from cards.send import card_activity
-from cards.triage_cards import OTHER_TIME, DeskOptions, offered_slots, triage_card, when
+from cards.triage_cards import (
+    CONFIRM,
+    OTHER_TIME,
+    DeskOptions,
+    offered_slots,
+    triage_card,
+    when,
+)
 from cards.verbs import TriageVerb
 
 log = logging.getLogger(__name__)
@@ -54,15 +69,8 @@ FORMS = {
     TriageVerb.SCHEDULE_FORM: ("schedule", Decision.SCHEDULE),
     TriageVerb.CANCEL_FORM: ("cancel", Decision.CANCEL),
 }
-SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
-DECISIONS = {
-    TriageVerb.ACCEPT: Decision.ACCEPT,
-    TriageVerb.ASK: Decision.ASK,
-    TriageVerb.DECLINE: Decision.DECLINE,
-    TriageVerb.WITHDRAW: Decision.WITHDRAW,
-    TriageVerb.SCHEDULE: Decision.SCHEDULE,
-    TriageVerb.CANCEL: Decision.CANCEL,
-}
+# The decision each panel's confirming button makes (its verb is in cards.triage_cards).
+DECISIONS = {CONFIRM[panel][1]: decision for panel, decision in FORMS.values()}
 
 
 class BadInput(ValueError):
@@ -345,7 +353,7 @@ class DeskHandler:
             Decision.SCHEDULE: (
                 "Booking the Teams meeting in Outlook: this card shows when it is done, and "
                 "the referrer and the facilitator are told then."
-                if outcome.view.booking_state == "booking"
+                if outcome.view.booking_state is BookingState.BOOKING
                 else "Scheduled. The referrer and the facilitator are being told, with the "
                 "link. Add me to the meeting so I can run the session there."
             ),

@@ -109,8 +109,8 @@ class ReferralRow(Base):
     meeting_chat_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     session_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Booking through Graph (bot.bookings): what the admin asked for is above; these say
-    # where the Outlook event has got to. booking_state: None (by hand), "booking", "booked",
-    # "cancelling", "failed" (booking_problem says why, for the admin).
+    # where the Outlook event has got to: booking_state is a bot.referral.BookingState, or
+    # None when booked by hand; booking_problem says why it failed, for the admin.
     booking_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     booking_problem: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Kept until the event is stored, so a retry after a crash finds the same event.

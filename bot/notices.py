@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.models import ReferralRow
 from bot.outbox import Kind, Message, person_target, triage_card
-from bot.referral import ReferralStatus
+from bot.referral import BookingState, ReferralStatus
 from bot.session_reminders import facilitator_reminders
 from bot.slots import Slot, describe
 from bot.triage import Change, TriageView
@@ -30,7 +30,7 @@ class Notices:
         self, row: ReferralRow, view: TriageView, change: Change, question_id: int | None
     ) -> list[Message]:
         messages = [triage_card(row.id)]
-        if row.booking_state in ("booking", "cancelling"):
+        if row.booking_state in (BookingState.BOOKING, BookingState.CANCELLING):
             # Graph does the rest in the background; people hear once it is done. The
             # note for the attendees travels encrypted, as the message's activity.
             note = {"note": change.attendee_note} if change.attendee_note else None
@@ -99,7 +99,7 @@ class Notices:
         assert view.session_at is not None
         when_text = long_when(view.session_at, self.calendar)
         lines = [f"{label_model(view.model)}, {when_text}."]
-        if for_facilitator and view.bot_joins:
+        if for_facilitator and view.meeting_app_installed:  # the bot joined its chat
             lines.append(
                 "I have joined the meeting's chat: when the meeting starts I post the group "
                 "agreement and the roles there, and keep time."

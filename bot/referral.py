@@ -47,6 +47,15 @@ class ReferralStatus(StrEnum):
     NOTED_ONE_TO_ONE = "noted_one_to_one"
 
 
+class BookingState(StrEnum):
+    """Where a referral's Outlook meeting has got to (bot.bookings); None: booked by hand."""
+
+    BOOKING = "booking"  # asked for; the calendar job is creating or moving the event
+    BOOKED = "booked"
+    CANCELLING = "cancelling"
+    FAILED = "failed"  # booking_problem says why
+
+
 KIND_LABELS = {
     ReferralKind.CHILD_FAMILY: "A child or family",
     ReferralKind.THEME: "A theme",

@@ -24,7 +24,7 @@ from bot.db import rows_changed
 from bot.identity import Actor
 from bot.models import ReferralQuestion, ReferralRow, TriageDesk
 from bot.outbox import Kind, Message, OutboxWriter, triage_card
-from bot.referral import Narrative, ReferralStatus
+from bot.referral import BookingState, Narrative, ReferralStatus
 from bot.referrals import narrative_from_json
 from bot.working_days import WorkingCalendar
 
@@ -39,13 +39,15 @@ class Decision(StrEnum):
 
 
 OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
+# Times can be found and a session booked (or rebooked) in these.
+SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
 ALLOWED_FROM: dict[Decision, frozenset[ReferralStatus]] = {
     Decision.ACCEPT: OPEN,
     Decision.ASK: OPEN,
     Decision.DECLINE: OPEN,
     Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED},
     # Scheduling again is rescheduling.
-    Decision.SCHEDULE: frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED}),
+    Decision.SCHEDULE: SCHEDULABLE,
     Decision.CANCEL: frozenset({ReferralStatus.SCHEDULED}),
 }
 NEW_STATUS = {
@@ -103,7 +105,7 @@ class TriageView:
     session_at: datetime | None = None
     meeting_join_url: str | None = None
     # Booking through Graph (bot.bookings): None when booked by hand.
-    booking_state: str | None = None
+    booking_state: BookingState | None = None
     booking_problem: str | None = None
     meeting_app_installed: bool = False
     slot_search: dict[str, Any] | None = None
@@ -115,11 +117,6 @@ class TriageView:
     @property
     def booked_by_graph(self) -> bool:
         return self.booking_state is not None
-
-    @property
-    def bot_joins(self) -> bool:
-        """The bot installed itself in the meeting's chat, so nobody needs to add it."""
-        return self.meeting_app_installed
 
 
 @dataclass(frozen=True)
@@ -336,7 +333,7 @@ class TriageStore:
             values |= {"session_at": None, "meeting_join_url": None, "meeting_chat_id": None}
             # An Outlook event (or one being made) is cancelled by the calendar job.
             has_event = row.meeting_event_id or row.booking_state is not None
-            values["booking_state"] = "cancelling" if has_event else None
+            values["booking_state"] = BookingState.CANCELLING if has_event else None
             values["booking_problem"] = None
             values["slot_search"] = None
         return values
@@ -350,10 +347,10 @@ class TriageStore:
                 "meeting_join_url": change.meeting_join_url,
                 "meeting_chat_id": change.meeting_chat_id,
                 "meeting_app_installed": False,
-                "booking_state": "cancelling" if row.meeting_event_id else None,
+                "booking_state": BookingState.CANCELLING if row.meeting_event_id else None,
                 "booking_problem": None,
             }
-        values: dict[str, Any] = {"booking_state": "booking", "booking_problem": None}
+        values: dict[str, Any] = {"booking_state": BookingState.BOOKING, "booking_problem": None}
         if not row.meeting_event_id and not row.meeting_transaction_id:
             # Kept until the event is stored: a retry, even after a crash, makes no second.
             values["meeting_transaction_id"] = transaction_id(row.reference, row.version + 1)
@@ -386,8 +383,10 @@ class TriageStore:
                 return None
             if search is not None:
                 row.slot_search = {**search, "at": now.isoformat()}
-            elif row.booking_state == "failed":
-                row.booking_state = "booking" if row.session_at else "cancelling"
+            elif row.booking_state == BookingState.FAILED:
+                row.booking_state = (
+                    BookingState.BOOKING if row.session_at else BookingState.CANCELLING
+                )
                 row.booking_problem = None
             session.add(audit.entry(actor, action, row.id))
             await session.flush()
@@ -486,7 +485,7 @@ class TriageStore:
             card_conversation_id=row.triage_conversation_id,
             session_at=row.session_at,
             meeting_join_url=row.meeting_join_url,
-            booking_state=row.booking_state,
+            booking_state=BookingState(row.booking_state) if row.booking_state else None,
             booking_problem=row.booking_problem,
             meeting_app_installed=row.meeting_app_installed,
             slot_search=row.slot_search,

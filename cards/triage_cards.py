@@ -14,6 +14,7 @@ from bot.referral import (
     STATUS_LABELS,
     THEME_LABELS,
     URGENCY_LABELS,
+    BookingState,
     ReferralKind,
     ReferralStatus,
     Theme,
@@ -21,7 +22,7 @@ from bot.referral import (
 )
 from bot.settings import Facilitator, ModelName
 from bot.slots import Slot
-from bot.triage import OPEN, Details, TriageView
+from bot.triage import OPEN, SCHEDULABLE, Details, TriageView
 from bot.working_days import WorkingCalendar
 from cards.binder import render
 from cards.verbs import TriageVerb
@@ -219,8 +220,7 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
     """What the bot is doing with Outlook for this referral, in a line or two."""
     lines: list[tuple[str, str]] = []
     search = view.slot_search or {}
-    schedulable = view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED)
-    state = search.get("state") if schedulable else None
+    state = search.get("state") if view.status in SCHEDULABLE else None
     if state == "searching":
         lines.append(("Looking for free times in the calendars\u2026", "Accent"))
     elif state == "failed":
@@ -252,13 +252,13 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
                     "Default",
                 )
             )
-    if view.booking_state == "booking":
+    if view.booking_state is BookingState.BOOKING:
         lines.append(("Booking the Teams meeting in Outlook\u2026", "Accent"))
-    elif view.booking_state == "cancelling":
+    elif view.booking_state is BookingState.CANCELLING:
         lines.append(("Cancelling the Teams meeting in Outlook\u2026", "Accent"))
-    elif view.booking_state == "failed":
+    elif view.booking_state is BookingState.FAILED:
         lines.append((f"The meeting is not booked: {view.booking_problem}", "Attention"))
-    elif view.booking_state == "booked":
+    elif view.booking_state is BookingState.BOOKED:
         joined = " I am in its chat." if view.meeting_app_installed else ""
         lines.append((f"Teams meeting booked in Outlook.{joined}", "Good"))
         if view.booking_problem:  # booked, but the bot could not join the meeting's chat
@@ -359,7 +359,7 @@ def _actions(
     elif view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED):
         title = "Schedule" if view.status is ReferralStatus.ACCEPTED else "Reschedule"
         actions.append(_execute(title, TriageVerb.SCHEDULE_FORM, view, "positive"))
-        if view.booking_state == "failed":
+        if view.booking_state is BookingState.FAILED:
             actions.append(_execute("Try booking again", TriageVerb.RETRY_BOOKING, view))
         elif graph:
             actions.append(_execute("Find times", TriageVerb.FIND_TIMES, view))

@@ -11,7 +11,7 @@ from bot.audit import AuditLine
 from bot.digest import digest_card
 from bot.models import ReferralRow
 from bot.notices import Notices
-from bot.referral import Narrative, ReferralStatus
+from bot.referral import BookingState, Narrative, ReferralStatus
 from bot.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
 from bot.slots import Slot
 from bot.triage import Change, Details, QuestionAndAnswer, TriageView
@@ -145,19 +145,19 @@ BOOKING = replace(
     status=ReferralStatus.SCHEDULED,
     version=FOUND.version + 1,
     session_at=SLOTS[0].start,
-    booking_state="booking",
+    booking_state=BookingState.BOOKING,
     slot_search=None,  # a time was chosen: the times offered are used up
 )
 BOOKED = replace(
     BOOKING,
-    booking_state="booked",
+    booking_state=BookingState.BOOKED,
     meeting_app_installed=True,
     meeting_join_url=SCHEDULED.meeting_join_url,
 )
 # What GraphCalendar says when the app lacks Calendars.ReadWrite (bot.graph_calendar).
 BOOKING_FAILED = replace(
     BOOKING,
-    booking_state="failed",
+    booking_state=BookingState.FAILED,
     booking_problem=(
         "Graph refused to create the meeting in the organiser's calendar. Grant the "
         "application permission Calendars.ReadWrite with admin consent; if an Exchange "
