@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.db import as_utc, rows_changed
 from bot.meeting_links import chat_id_of
 from bot.models import ReferralRow
-from bot.notices import Notices
+from bot.notices import Notices, long_when
 from bot.outbox import (
     Delivery,
     Kind,
@@ -377,8 +377,7 @@ class Bookings:
         )
 
     def _moved_note(self, start: datetime) -> str:
-        local = self.working.local(start)
-        return f"This session has moved to {local:%A} {local.day} {local:%B %Y} at {local:%H:%M}."
+        return f"This session has moved to {long_when(start, self.working)}."
 
     def _cancelled_note(self, row: ReferralRow) -> str:
         if row.status == ReferralStatus.SCHEDULED.value:  # booked by hand instead

@@ -22,7 +22,7 @@ from bot.admins import AdminCheck
 from bot.audit import Action
 from bot.clock import Clock
 from bot.digest import Digests
-from bot.identity import Actor, actor_of, tenant_of
+from bot.identity import Actor, actor_of, reference_of, tenant_of
 from bot.invoke import card_response, message_response
 from bot.meeting_links import chat_id_of, is_meeting_link
 from bot.outbox import Kind, Outbox
@@ -109,9 +109,8 @@ class DeskHandler:
             await context.send_activity(NOT_ADMIN)
             return
         conversation_id = _top_level_conversation(context)
-        reference = TurnContext.get_conversation_reference(activity).serialize()
+        reference = reference_of(context)
         reference["conversation"]["id"] = conversation_id
-        reference.pop("activityId", None)
         await self.store.register_desk(tenant_of(context), conversation_id, reference, actor)
         await self.outbox.make_due(Kind.TRIAGE_CARD, self.clock.now())
         self.wake()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from botbuilder.core import TurnContext
 
@@ -15,6 +16,14 @@ def tenant_of(context: TurnContext) -> str:
     if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
         return str(channel_data["tenant"].get("id", ""))
     return ""
+
+
+def reference_of(context: TurnContext) -> dict[str, Any]:
+    """Where to reach this conversation later (proactively): the activity's conversation
+    reference as JSON, without the id of the activity it came from."""
+    reference: dict[str, Any] = TurnContext.get_conversation_reference(context.activity).serialize()
+    reference.pop("activityId", None)
+    return reference
 
 
 def person_id_of(context: TurnContext) -> str:

@@ -20,7 +20,7 @@ from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValu
 
 from bot.admins import AdminCheck
 from bot.clock import Clock
-from bot.identity import actor_of, person_id_of, tenant_of
+from bot.identity import actor_of, person_id_of, reference_of, tenant_of
 from bot.invoke import card_response, message_response
 from bot.meeting_roles import MeetingRoles, meeting_id_of
 from bot.meeting_sessions import Holder, ReferralLink, Rejected, SessionStore, SessionView
@@ -171,8 +171,7 @@ class MeetingHandler:
         independent: bool,
         cycles: int | None,
     ) -> tuple[SessionView, bool]:
-        reference = TurnContext.get_conversation_reference(context.activity).serialize()
-        reference.pop("activityId", None)
+        reference = reference_of(context)
         view, created = await self.store.create(
             tenant_id=tenant_of(context),
             conversation_reference=reference,

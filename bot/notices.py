@@ -74,13 +74,10 @@ class Notices:
 
     def _to_invitees(self, row: ReferralRow, card: dict[str, Any]) -> list[Message]:
         emails = {str(i.get("email", "")).strip().lower() for i in row.invitees or []}
-        reach = person_target("", row)
+        # The person is filled in on delivery, if the bot knows who has the email.
         return [
             Message(
-                Kind.INVITEE,
-                {"email": email, "tenant_id": row.tenant_id, **_where(reach)},
-                card_message(card),
-                row.id,
+                Kind.INVITEE, {**person_target("", row), "email": email}, card_message(card), row.id
             )
             for email in sorted(emails)
             if email
@@ -258,11 +255,6 @@ def _with_join(card: dict[str, Any], join_url: str | None) -> dict[str, Any]:
     if join_url:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Join the meeting", "url": join_url}]
     return card
-
-
-def _where(target: dict[str, Any]) -> dict[str, Any]:
-    """A person target's service URL and bot account, without the person."""
-    return {key: value for key, value in target.items() if key != "person_id"}
 
 
 def long_when(moment: datetime, calendar: WorkingCalendar) -> str:

@@ -48,7 +48,7 @@ class Kind:
     CALENDAR_SYNC = "calendar_sync"  # make the Outlook event match the referral
     FACILITATOR_REMINDER = "facilitator_reminder"  # target: {"session_at", "which"}
     LEARN_PERSON = "learn_person"  # target: {"reference", "member_id"}: ask Teams for an email
-    INVITEE = "invitee"  # target: {"email", "tenant_id", "service_url", "bot"}
+    INVITEE = "invitee"  # target: a PERSON target whose person_id is found by its "email"
 
 
 # Graph calls may wait minutes on Retry-After: they must never hold up a session's prompts.

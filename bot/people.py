@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.identity import tenant_of
+from bot.identity import reference_of, tenant_of
 from bot.models import Person
 from bot.outbox import Delivery, Kind, Message, Outbox, OutboxWriter
 from bot.proactive import Proactive
@@ -51,8 +51,7 @@ class People:
         if not person_id or person_id in self._known:
             return
         now = self.clock.now()
-        reference = TurnContext.get_conversation_reference(activity).serialize()
-        reference.pop("activityId", None)
+        reference = reference_of(context)
         try:
             async with self.sessions() as session, session.begin():
                 if await session.get(Person, person_id) is None:
