@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.client import TeamsUser, card_text, cards_in, nodes
+from tests.support.client import card_text, cards_in, nodes
 from tests.support.connector import FakeConnector
 from tests.support.graph import BusyItem, Failure, FakeGraph, FixedTokenCredential
 from tests.support.referral_steps import NARRATIVE
@@ -113,15 +113,7 @@ async def booking(
         async def teams_tells_the_bot(chat: str) -> None:
             # What Teams does once Graph has installed the app: a conversationUpdate in the
             # meeting's chat, with the bot among the members added.
-            member = TeamsUser(
-                scene.bot.url,
-                connector,
-                http,
-                name="Organiser",
-                conversation_type="groupChat",
-                conversation_id=chat,
-            )
-            await member.install()
+            await scene.in_chat("Organiser", chat).install()
             opened.append(chat)
 
         graph.on_install = teams_tells_the_bot

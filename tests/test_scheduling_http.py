@@ -86,15 +86,8 @@ async def test_a_session_scheduled_by_hand_runs_in_its_meeting_chat(scene: Scene
     assert "Add me to the meeting" in card_text(to_facilitator)
 
     # The meeting starts: its chat (named in the link) runs this referral's session.
-    facilitator = TeamsUser(
-        scene.bot.url,
-        scene.connector,
-        scene.admin.session,
-        name=FACILITATOR["name"],
-        aad_id=FACILITATOR["aad_object_id"],
-        conversation_type="groupChat",
-        conversation_id=THREAD,
-        meeting_id="meeting-1",
+    facilitator = scene.in_chat(
+        FACILITATOR["name"], THREAD, FACILITATOR["aad_object_id"], meeting_id="meeting-1"
     )
     scene.clock.set(scene.clock.now().replace(day=1, month=12, hour=13))
     started = await facilitator.post(
@@ -140,28 +133,15 @@ async def test_a_referrals_session_takes_its_model_from_the_referral(scene: Scen
     reference = await scene.refer()
     await accept(scene.admin, reference, version_of(scene.desk_card(reference)), model="re_think")
     await scene.bot.settle()
-    facilitator = TeamsUser(
-        scene.bot.url,
-        scene.connector,
-        scene.admin.session,
-        name=FACILITATOR["name"],
-        aad_id=FACILITATOR["aad_object_id"],
-        conversation_type="groupChat",
-        conversation_id="19:group-chat@thread.v2",
+    facilitator = scene.in_chat(
+        FACILITATOR["name"], "19:group-chat@thread.v2", FACILITATOR["aad_object_id"]
     )
     answer = await facilitator.invoke(
         "session_set_up", {"model": "think_space", "reference": reference.lower()}
     )
     assert "Re-think is set up" in card_text(answer["value"])
     # Someone else in some chat learns nothing about a reference they try.
-    stranger = TeamsUser(
-        scene.bot.url,
-        scene.connector,
-        scene.admin.session,
-        name="Sam Stranger",
-        conversation_type="groupChat",
-        conversation_id="19:another@thread.v2",
-    )
+    stranger = scene.in_chat("Sam Stranger", "19:another@thread.v2")
     tried = await stranger.invoke(
         "session_set_up", {"model": "think_space", "reference": reference}
     )

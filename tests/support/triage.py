@@ -53,6 +53,25 @@ class Scene:
         await self.bot.settle()
         return found.group(0)
 
+    def in_chat(
+        self,
+        name: str,
+        conversation_id: str,
+        aad_id: str | None = None,
+        meeting_id: str | None = None,
+    ) -> TeamsUser:
+        """Someone in a group chat (a meeting's chat when `meeting_id` is given)."""
+        return TeamsUser(
+            self.bot.url,
+            self.connector,
+            self.admin.session,
+            name=name,
+            aad_id=aad_id,
+            conversation_type="groupChat",
+            conversation_id=conversation_id,
+            meeting_id=meeting_id,
+        )
+
     def desk_card(self, reference: str) -> dict[str, Any]:
         """The shared card for the referral as the channel now shows it."""
         posted = [
