@@ -218,6 +218,8 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-scheduled": card(SCHEDULED),
         "referrer-booked": lambda: notices.booked_card(SCHEDULED),
         "facilitator-booked": lambda: notices.booked_card(SCHEDULED, for_facilitator=True),
+        # To an invitee the bot can reach in Teams, for a meeting booked by hand (bot.people).
+        "invitee-invited": lambda: notices.invitee_card(SCHEDULED),
         "triage-slots": card(FOUND, GRAPH_OPTIONS),
         "triage-book": card(FOUND, GRAPH_OPTIONS, panel="schedule"),
         "triage-booking": card(BOOKING, GRAPH_OPTIONS),
