@@ -23,7 +23,7 @@ $(NODE_STAMP): package.json package-lock.json
 	sed -i "s|^ENCRYPTION_KEYS=$$|ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')|" .env
 
 migrate: $(STAMP) .env
-	$(PY) -m bot.migrate
+	$(PY) -m bot.core.migrate
 
 # Starts the bot on :3978 (SQLite by default) and the Microsoft 365 Agents Playground on :56150.
 run: $(STAMP) $(NODE_STAMP) .env migrate
@@ -43,7 +43,7 @@ package: $(STAMP)
 	$(PY) -m manifest.pack build/appPackage.zip
 
 gallery: $(STAMP)
-	$(PY) -m cards.gallery build/cards
+	$(PY) -m tests.support.gallery build/cards
 
 bench: $(STAMP)
 	$(PY) bench/turns.py

@@ -13,45 +13,45 @@ from aiohttp import web
 from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.adapter import BotAdapter
-from bot.admins import AdminCheck
-from bot.answers import AnswerHandler
-from bot.auth import AuthenticationUnavailable, StrictAuthentication
-from bot.bookings import BookingRules, Bookings
-from bot.clock import Clock, SystemClock
-from bot.connector import ConnectorSender
-from bot.crypto import cipher_from_settings
-from bot.db import create_engine, database_is_up, session_factory
-from bot.dedupe import DropDuplicates
-from bot.deliveries import Deliveries
-from bot.desk import DeskHandler
-from bot.digest import Digests
-from bot.errors import on_turn_error
-from bot.graph_calendar import config_from_settings, graph_calendar
-from bot.handler import ReflectiveBot
-from bot.meeting import MeetingHandler
-from bot.meeting_roles import MeetingRoles
-from bot.meeting_sessions import SessionStore
-from bot.notices import Notices
-from bot.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
-from bot.people import LearnPeople, People
-from bot.proactive import Proactive
-from bot.protocols import BUILT_IN, Protocol, load_protocols
-from bot.referrals import Intake, ReferralStore
-from bot.reminders import Reminders
-from bot.scheduler import Scheduler
-from bot.session_calendar import Calendar
-from bot.session_messages import SessionMessages
-from bot.session_reminders import FacilitatorReminders
-from bot.settings import Settings
-from bot.slots import Window
-from bot.state import FastConversationState
-from bot.storage import SqlStorage
-from bot.tenant import TenantGate
-from bot.triage import TriageStore
-from bot.working_days import WorkingCalendar
-from cards.referral_cards import FormOptions
-from cards.triage_cards import DeskOptions
+from bot.core.clock import Clock, SystemClock
+from bot.core.crypto import cipher_from_settings
+from bot.core.database import create_engine, database_is_up, session_factory
+from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
+from bot.core.protocols import BUILT_IN, Protocol, load_protocols
+from bot.core.scheduler import Scheduler
+from bot.core.settings import Settings
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.store import Intake, ReferralStore
+from bot.scheduling.bookings import BookingRules, Bookings
+from bot.scheduling.calendar_port import Calendar
+from bot.scheduling.graph import config_from_settings, graph_calendar
+from bot.scheduling.reminders import FacilitatorReminders
+from bot.scheduling.slots import Window
+from bot.sessions.meeting import MeetingHandler
+from bot.sessions.prompts import SessionMessages
+from bot.sessions.store import SessionStore
+from bot.teams.activity_handler import ReflectiveBot
+from bot.teams.adapter import BotAdapter
+from bot.teams.admins import AdminCheck
+from bot.teams.auth import AuthenticationUnavailable, StrictAuthentication
+from bot.teams.connector import ConnectorSender
+from bot.teams.dedupe import DropDuplicates
+from bot.teams.deliveries import Deliveries
+from bot.teams.errors import on_turn_error
+from bot.teams.meeting_roles import MeetingRoles
+from bot.teams.people import LearnPeople, People
+from bot.teams.proactive import Proactive
+from bot.teams.state import FastConversationState
+from bot.teams.storage import SqlStorage
+from bot.teams.tenant import TenantGate
+from bot.triage.answers import AnswerHandler
+from bot.triage.desk import DeskHandler
+from bot.triage.digest import Digests
+from bot.triage.notify import Notices
+from bot.triage.reminders import Reminders
+from bot.triage.store import TriageStore
+from cards.referrals import FormOptions
+from cards.triage import DeskOptions
 from dialogs.referral_dialog import ReferralDialog, Signpost
 
 

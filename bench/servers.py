@@ -44,8 +44,8 @@ HOST = "127.0.0.1"  # only ever loopback
 
 # Texts a bot sends when its turn failed: a reply with one of them is not a real answer.
 FAILURE_TEXTS = (
-    "Sorry, something went wrong",  # bot.errors.SORRY
-    "I received two answers at once",  # bot.errors.BUSY
+    "Sorry, something went wrong",  # bot.teams.errors.SORRY
+    "I received two answers at once",  # bot.teams.errors.BUSY
     "The bot encountered an error",  # the echo sample's on_error
 )
 
@@ -226,7 +226,7 @@ def build_echo(_options: dict[str, Any]) -> web.Application:
 
 def bench_settings(options: dict[str, Any], **extra: Any) -> Any:
     """The bot's settings in a bench: its own database and key, no inbound authentication."""
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     return Settings(
         _env_file=None,  # type: ignore[call-arg]

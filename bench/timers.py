@@ -154,7 +154,7 @@ class Database:
     """The load generator's reads of the bot's database."""
 
     def __init__(self, url: str, directory: Path) -> None:
-        from bot.db import create_engine
+        from bot.core.database import create_engine
 
         self.engine = create_engine(url)
         self.directory = directory  # the run's temporary directory
@@ -163,7 +163,7 @@ class Database:
         """The bench's sessions by chat: id, version, status and ends_at (epoch seconds)."""
         from sqlalchemy import select
 
-        from bot.models import MeetingSession as Row
+        from bot.core.models import MeetingSession as Row
 
         async with self.engine.connect() as connection:
             rows = await connection.execute(
@@ -178,7 +178,7 @@ class Database:
         """Every session's outbox row: session, kind, created_at, sent_at (epoch), activity."""
         from sqlalchemy import select
 
-        from bot.models import OutboxMessage as Row
+        from bot.core.models import OutboxMessage as Row
 
         async with self.engine.connect() as connection:
             rows = await connection.execute(
@@ -197,7 +197,7 @@ class Database:
 
         from sqlalchemy import insert
 
-        from bot.models import OutboxMessage, utcnow
+        from bot.core.models import OutboxMessage, utcnow
 
         then = utcnow() - timedelta(days=1)
         row = {
@@ -598,8 +598,8 @@ def print_breakdown(
     key: str,
 ) -> None:
     """Splits each prompt's lateness at the moment the timer wrote its outbox row."""
-    from bot.crypto import Cipher
-    from bot.outbox import Kind
+    from bot.core.crypto import Cipher
+    from bot.core.outbox import Kind
 
     cipher = Cipher([key])
     conversation_of = {chat.session_id: chat.conversation_id for chat in chats}
@@ -636,7 +636,7 @@ def print_breakdown(
 
 def print_jobs(jobs: dict[str, list[list[float]]], since: float, until: float) -> None:
     """How busy each scheduled job kept the bot's event loop while sessions were running."""
-    from bot.outbox import BATCH
+    from bot.core.outbox import BATCH
 
     window = max(until - since, 1e-9)
     print()

@@ -607,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
     from cryptography.fernet import Fernet
 
-    from bot.migrate import upgrade
+    from bot.core.migrate import upgrade
 
     started = time.monotonic()
     code = 1

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND_PORT = 56150

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.referral import (
+from bot.core.settings import ModelName
+from bot.referrals.model import (
     KIND_LABELS,
     MODEL_LABELS,
     STRATEGY_LABELS,
@@ -18,7 +19,6 @@ from bot.referral import (
     ReferralDraft,
     RethinkStrategy,
 )
-from bot.settings import ModelName
 from cards.binder import render
 from cards.verbs import Verb
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bot.meeting_sessions import Contribution, SessionView
-from bot.protocols import Collect
-from bot.session_timing import Status
-from bot.working_days import WorkingCalendar
+from bot.core.protocols import Collect
+from bot.core.working_days import WorkingCalendar
+from bot.sessions.store import Contribution, SessionView
+from bot.sessions.timing import Status
 from cards.binder import render
 from cards.verbs import SessionVerb
 

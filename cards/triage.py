@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.referral import (
+from bot.core.settings import Facilitator, ModelName
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import (
     KIND_LABELS,
     MODEL_LABELS,
     STATUS_LABELS,
@@ -20,10 +22,8 @@ from bot.referral import (
     Theme,
     Urgency,
 )
-from bot.settings import Facilitator, ModelName
-from bot.slots import Slot
-from bot.triage import OPEN, SCHEDULABLE, Details, TriageView
-from bot.working_days import WorkingCalendar
+from bot.scheduling.slots import Slot
+from bot.triage.store import OPEN, SCHEDULABLE, Details, TriageView
 from cards.binder import render
 from cards.verbs import TriageVerb
 

@@ -60,7 +60,7 @@ class SessionVerb(StrEnum):
     QUESTIONS = "session_questions"
     CONTRIBUTE = "session_contribute"
     SHOW_TOGETHER = "session_show_together"
-    # The facilitator's controls (see bot.session_timing.Control).
+    # The facilitator's controls (see bot.sessions.timing.Control).
     BEGIN = "session_begin"
     PAUSE = "session_pause"
     RESUME = "session_resume"

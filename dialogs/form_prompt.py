@@ -13,9 +13,9 @@ from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogInstance, DialogTurnResult
 from botbuilder.schema import ActivityTypes
 
-from bot.referral import ReferralDraft
-from cards.referral_cards import FormOptions, form_card
-from cards.send import card_activity
+from bot.referrals.model import ReferralDraft
+from bot.teams.send import card_activity
+from cards.referrals import FormOptions, form_card
 from cards.verbs import Verb
 from dialogs.submissions import PARSERS, Rejected, read_submission
 

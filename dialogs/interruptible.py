@@ -8,7 +8,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import ComponentDialog, DialogContext, DialogTurnResult, DialogTurnStatus
 
-from bot.commands import command_of
+from bot.teams.commands import command_of
 from cards.verbs import Verb
 
 

@@ -19,8 +19,7 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
-from bot.identity import person_id_of, tenant_of
-from bot.referral import (
+from bot.referrals.model import (
     MODEL_LABELS,
     STATUS_LABELS,
     AboutReferrer,
@@ -30,10 +29,11 @@ from bot.referral import (
     RethinkStrategy,
     Timing,
 )
-from bot.referrals import ReferralStore, Referrer
+from bot.referrals.store import ReferralStore, Referrer
+from bot.teams.identity import person_id_of, tenant_of
+from bot.teams.send import card_activity
 from cards.binder import render
-from cards.referral_cards import DRAFT_KEY, FORM_STEPS, FormOptions
-from cards.send import card_activity
+from cards.referrals import DRAFT_KEY, FORM_STEPS, FormOptions
 from cards.verbs import Verb
 from dialogs.form_prompt import FormPrompt, FormRequest
 from dialogs.help import help_card

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from bot.pii import identifying_details_problem
-from bot.referral import (
+from bot.core.pii import identifying_details_problem
+from bot.core.settings import ModelName
+from bot.referrals.model import (
     AboutReferrer,
     Invitee,
     Narrative,
@@ -24,8 +25,7 @@ from bot.referral import (
     Timing,
     Urgency,
 )
-from bot.settings import ModelName
-from cards.referral_cards import BLANK_INVITEE_ROWS, DRAFT_KEY, FormOptions
+from cards.referrals import BLANK_INVITEE_ROWS, DRAFT_KEY, FormOptions
 from cards.verbs import Verb
 
 E = TypeVar("E")

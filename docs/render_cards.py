@@ -13,7 +13,7 @@ What it needs (all offline; nothing here touches the network):
                                 to Liberation Sans, which Chromium's package pulls in)
   * Microsoft's JS renderer:    npm ci   (devDependency `adaptivecards`, pinned in package.json)
 
-How it works: `python -m cards.gallery` writes every card as JSON into a temp dir; for each
+How it works: `python -m tests.support.gallery` writes every card as JSON into a temp dir; for each
 card a static HTML page loads node_modules/adaptivecards/dist/adaptivecards.min.js through
 a file:// URL, renders the card with a Teams-light-like host config into a 450px wide white
 card on Teams' light grey background, and records the rendered height. Headless Chromium
@@ -317,14 +317,14 @@ def note_fonts() -> None:
 def write_gallery(directory: Path) -> dict[str, dict]:
     python = str(PYTHON) if PYTHON.exists() else sys.executable
     result = subprocess.run(
-        [python, "-m", "cards.gallery", str(directory)],
+        [python, "-m", "tests.support.gallery", str(directory)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        fail(f"`python -m cards.gallery` failed:\n{result.stdout}{result.stderr}")
+        fail(f"`python -m tests.support.gallery` failed:\n{result.stdout}{result.stderr}")
     cards = {}
     for path in sorted(directory.glob("*.json")):
         cards[path.stem] = json.loads(path.read_text(encoding="utf-8"))

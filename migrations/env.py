@@ -5,8 +5,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.db import create_engine
-from bot.models import Base
+from bot.core.database import create_engine
+from bot.core.models import Base
 
 target_metadata = Base.metadata
 

@@ -13,8 +13,8 @@ from azure.core.credentials_async import AsyncTokenCredential
 from cryptography.fernet import Fernet
 
 from app import RUNTIME, Runtime, create_app
-from bot.clock import Clock
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from tests.support.client import TeamsUser
 from tests.support.connector import FakeConnector
 from tests.support.databases import postgres_database, sqlite_database

@@ -21,10 +21,10 @@ import pytest
 from botframework.connector.auth import JwtTokenExtractor, MicrosoftAppCredentials
 from sqlalchemy import func, select
 
-from bot.db import create_engine
-from bot.models import Base
-from bot.settings import Settings
-from bot.tenant import REFUSAL
+from bot.core.database import create_engine
+from bot.core.models import Base
+from bot.core.settings import Settings
+from bot.teams.tenant import REFUSAL
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TENANT, TeamsUser, card_text, cards_in, texts_in
 from tests.support.connector import FakeConnector
@@ -299,7 +299,7 @@ async def test_a_request_without_a_valid_token_gets_401_and_nothing_is_stored(
     assert errors == [], [record.getMessage() for record in errors]
     if bad.stock_status == 500:
         assert any(
-            record.name == "bot.auth" and record.levelno == logging.WARNING
+            record.name == "bot.teams.auth" and record.levelno == logging.WARNING
             for record in caplog.records
         ), [record.getMessage() for record in caplog.records]
 

@@ -451,7 +451,7 @@ async def test_a_facilitator_whose_calendar_is_unread_is_flagged_on_the_card(
 
 
 async def test_a_referrer_the_bot_knows_is_asked_about_and_invited(booking: Booking) -> None:
-    """Teams gave the bot the referrer's email when they first wrote to it (bot.people)."""
+    """Teams gave the bot the referrer's email when they first wrote to it (bot.teams.people)."""
     scene, graph = booking.scene, booking.graph
     referrer = scene.practitioner
     scene.connector.profiles[referrer.user_id] = {

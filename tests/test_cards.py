@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from cards.binder import TemplateError, render
-from cards.gallery import all_cards, write_gallery
-from cards.validator import card_errors
+from tests.support.card_schema import card_errors
+from tests.support.gallery import all_cards, write_gallery
 
 CARDS = all_cards()
 

@@ -11,10 +11,10 @@ import pytest
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import ChannelAccount, ConversationAccount
 
-from bot.connector import ConnectorError, ConnectorSender, retry_after_seconds
-from bot.wire import to_wire
-from cards.gallery import all_cards
+from bot.teams.connector import ConnectorError, ConnectorSender, retry_after_seconds
+from bot.teams.wire import to_wire
 from tests.support.connector import Failure, FakeConnector
+from tests.support.gallery import all_cards
 
 
 @pytest.mark.parametrize("name", sorted(all_cards()))

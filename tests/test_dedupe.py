@@ -12,9 +12,9 @@ from botbuilder.schema import Activity, ConversationAccount
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import create_engine
-from bot.dedupe import DropDuplicates
-from bot.models import ProcessedActivity, utcnow
+from bot.core.database import create_engine
+from bot.core.models import ProcessedActivity, utcnow
+from bot.teams.dedupe import DropDuplicates
 
 
 @pytest.fixture

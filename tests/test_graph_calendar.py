@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.graph_calendar import GraphCalendar, GraphConfig, graph_calendar, graph_client
-from bot.session_calendar import Booked, CalendarError, FreeBusy, NewMeeting
+from bot.scheduling.calendar_port import Booked, CalendarError, FreeBusy, NewMeeting
+from bot.scheduling.graph import GraphCalendar, GraphConfig, graph_calendar, graph_client
 from tests.support.graph import TOKEN, BusyItem, Failure, FakeGraph, FixedTokenCredential
 
 ORGANISER = "rp-organiser@contoso.example"

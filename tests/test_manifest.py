@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft4Validator, Draft7Validator, FormatChecker
 from jsonschema.protocols import Validator
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from manifest import make_icons
 from manifest.pack import DEV_APP_ID, HERE, ICONS, TEMPLATE, build_manifest, write_package
 

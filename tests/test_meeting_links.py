@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.meeting_links import chat_id_of, is_meeting_link
+from bot.teams.meeting_links import chat_id_of, is_meeting_link
 
 CLASSIC = (
     "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjA2ZTk1YjQtYjQ0MS00%40thread.v2/0"

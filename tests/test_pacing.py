@@ -8,8 +8,8 @@ from bisect import bisect_left
 import aiohttp
 import pytest
 
-from bot.connector import ConnectorSender
-from bot.pacing import TEAMS_WINDOWS, ConversationPacer, Windows
+from bot.teams.connector import ConnectorSender
+from bot.teams.pacing import TEAMS_WINDOWS, ConversationPacer, Windows
 from tests.support.connector import Failure, FakeConnector
 
 MEETING = "19:meeting@thread.v2"

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.pii import Finding, find_identifying_details
+from bot.core.pii import Finding, find_identifying_details
 
 
 @pytest.mark.parametrize(

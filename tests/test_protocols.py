@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.protocols import (
+from bot.core.protocols import (
     BUILT_IN,
     Collect,
     Protocol,
@@ -17,7 +17,7 @@ from bot.protocols import (
     load_protocols,
     plan,
 )
-from bot.settings import ModelName
+from bot.core.settings import ModelName
 
 
 @pytest.fixture(scope="module")

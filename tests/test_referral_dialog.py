@@ -15,13 +15,13 @@ from botbuilder.dialogs import DialogTurnStatus
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.testing import DialogTestClient
 
-from bot.crypto import Cipher
-from bot.db import create_engine, session_factory
-from bot.referral import ReferralDraft, ReferralKind
-from bot.referrals import ReferralStore
-from bot.settings import ModelName
-from bot.storage import SqlStorage
-from cards.referral_cards import FormOptions
+from bot.core.crypto import Cipher
+from bot.core.database import create_engine, session_factory
+from bot.core.settings import ModelName
+from bot.referrals.model import ReferralDraft, ReferralKind
+from bot.referrals.store import ReferralStore
+from bot.teams.storage import SqlStorage
+from cards.referrals import FormOptions
 from dialogs.referral_dialog import ReferralDialog, Signpost
 from tests.conftest import TEST_KEY
 from tests.support.client import card_text

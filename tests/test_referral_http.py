@@ -7,10 +7,10 @@ import re
 
 from sqlalchemy import select
 
-from bot.crypto import Cipher
-from bot.db import create_engine, session_factory
-from bot.models import AuditEntry, BotStateRow, ReferralRow
-from bot.referrals import ReferralStore
+from bot.core.crypto import Cipher
+from bot.core.database import create_engine, session_factory
+from bot.core.models import AuditEntry, BotStateRow, ReferralRow
+from bot.referrals.store import ReferralStore
 from tests.conftest import RunningBot
 from tests.support.client import (
     TeamsUser,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.protocols import Collect, Step
-from bot.session_timing import (
+from bot.core.protocols import Collect, Step
+from bot.sessions.timing import (
     Control,
     NotNow,
     PromptKind,

@@ -1,9 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from bot.crypto import Cipher, cipher_from_settings
-from bot.graph_calendar import config_from_settings
-from bot.settings import ModelName, Settings, SettingsError
+from bot.core.crypto import Cipher, cipher_from_settings
+from bot.core.settings import ModelName, Settings, SettingsError
+from bot.scheduling.graph import config_from_settings
 
 
 def test_production_without_encryption_key_fails_clearly() -> None:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slots import Busy, Slot, Window, describe, find_slots
-from bot.working_days import WorkingCalendar
+from bot.core.working_days import WorkingCalendar
+from bot.scheduling.slots import Busy, Slot, Window, describe, find_slots
 
 LONDON = ZoneInfo("Europe/London")
 FACILITATOR = "facilitator@example.org"

@@ -11,11 +11,11 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 
-from bot.crypto import Cipher
-from bot.db import create_engine, session_factory
-from bot.models import BotStateRow, utcnow
-from bot.referral import Narrative, ReferralDraft
-from bot.storage import ETagConflictError, SqlStorage
+from bot.core.crypto import Cipher
+from bot.core.database import create_engine, session_factory
+from bot.core.models import BotStateRow, utcnow
+from bot.referrals.model import Narrative, ReferralDraft
+from bot.teams.storage import ETagConflictError, SqlStorage
 from tests.conftest import TEST_KEY
 
 

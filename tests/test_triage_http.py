@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.db import create_engine, session_factory
-from bot.models import AuditEntry, OutboxMessage, ReferralRow
-from bot.settings import PROJECT_ROOT
+from bot.core.database import create_engine, session_factory
+from bot.core.models import AuditEntry, OutboxMessage, ReferralRow
+from bot.core.settings import PROJECT_ROOT
 from tests.support.client import card_text, cards_in, texts_in
 from tests.support.connector import Failure, FakeConnector
 from tests.support.triage import (
@@ -323,7 +323,7 @@ async def test_the_audit_cli_lists_a_referrals_trail(scene: Scene) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.audit",
+        "bot.core.audit",
         reference,
         env={**os.environ, "DATABASE_URL": scene.bot.settings.database_url, "MODE": "development"},
         cwd=PROJECT_ROOT,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import aiohttp
 import pytest
 
-from bot.working_days import WorkingCalendar
+from bot.core.working_days import WorkingCalendar
 from tests.support.client import card_text, cards_in
 from tests.support.connector import FakeConnector
 from tests.support.triage import DESK, Scene, triage_scene

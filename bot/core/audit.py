@@ -1,4 +1,4 @@
-"""The audit log: who did what to which referral, and when. `python -m bot.audit REF` lists it.
+"""The audit log: who did what to which referral, and when. `python -m bot.core.audit REF` lists it.
 
 Entries never hold case text: only ids, names, actions and short non-case details.
 """
@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.identity import Actor
-from bot.models import AuditEntry, ReferralRow
+from bot.core.models import AuditEntry, ReferralRow
+from bot.teams.identity import Actor
 
 
 class Action:
@@ -91,8 +91,8 @@ def format_lines(lines: list[AuditLine]) -> str:
 
 
 async def _print_trail(reference: str) -> int:
-    from bot.db import create_engine, session_factory
-    from bot.settings import Settings
+    from bot.core.database import create_engine, session_factory
+    from bot.core.settings import Settings
 
     engine = create_engine(Settings().database_url)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import utcnow
+from bot.core.models import utcnow
 
 
 class Clock(Protocol):

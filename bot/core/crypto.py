@@ -10,7 +10,7 @@ import logging
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from bot.settings import Mode, Settings, SettingsError
+from bot.core.settings import Mode, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Brings the database schema up to date: `python -m bot.migrate` (make migrate)."""
+"""Brings the database schema up to date: `python -m bot.core.migrate` (make migrate)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config(database_url: str) -> Config:
@@ -35,4 +35,4 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     settings = Settings()
     upgrade(settings.database_url)
-    logging.getLogger("bot.migrate").info("database schema is up to date")
+    logging.getLogger("bot.core.migrate").info("database schema is up to date")

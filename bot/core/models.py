@@ -108,8 +108,8 @@ class ReferralRow(Base):
     meeting_join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     meeting_chat_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     session_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # Booking through Graph (bot.bookings): what the admin asked for is above; these say
-    # where the Outlook event has got to: booking_state is a bot.referral.BookingState, or
+    # Booking through Graph (bot.scheduling.bookings): what the admin asked for is above; these say
+    # where the Outlook event has got to: booking_state is a bot.referrals.model.BookingState, or
     # None when booked by hand; booking_problem says why it failed, for the admin.
     booking_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     booking_problem: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -20,11 +20,11 @@ from sqlalchemy import case, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
-from bot.clock import Clock
-from bot.connector import RETRYABLE, ConnectorError
-from bot.crypto import Cipher
-from bot.db import as_utc, rows_changed
-from bot.models import OutboxMessage, ReferralRow
+from bot.core.clock import Clock
+from bot.core.crypto import Cipher
+from bot.core.database import as_utc, rows_changed
+from bot.core.models import OutboxMessage, ReferralRow
+from bot.teams.connector import RETRYABLE, ConnectorError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Kind:
     # Post or update a session's live stage card / roles card in its meeting chat.
     SESSION_STAGE_CARD = "session_stage_card"
     SESSION_ROLES_CARD = "session_roles_card"
-    # Calendar work through Graph (bot.bookings), run by its own outbox and scheduler.
+    # Calendar work through Graph (bot.scheduling.bookings), run by its own outbox and scheduler.
     FIND_TIMES = "find_times"  # target: {} (the referral says whose calendars)
     CALENDAR_SYNC = "calendar_sync"  # make the Outlook event match the referral
     FACILITATOR_REMINDER = "facilitator_reminder"  # target: {"session_at", "which"}

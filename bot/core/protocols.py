@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.settings import PROJECT_ROOT
+from bot.core.settings import PROJECT_ROOT
 
 BUILT_IN = PROJECT_ROOT / "protocols"
 EVERYONE = "everyone"  # may stand in `speaks` or `listens` for the whole group

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.settings import ModelName
+from bot.core.settings import ModelName
 
 
 class ReferralKind(StrEnum):
@@ -48,7 +48,7 @@ class ReferralStatus(StrEnum):
 
 
 class BookingState(StrEnum):
-    """Where a referral's Outlook meeting has got to (bot.bookings); None: booked by hand."""
+    """Where its Outlook meeting has got to (bot.scheduling.bookings); None: booked by hand."""
 
     BOOKING = "booking"  # asked for; the calendar job is creating or moving the event
     BOOKED = "booked"

@@ -11,15 +11,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit
-from bot.audit import Action
-from bot.clock import Clock, SystemClock
-from bot.crypto import Cipher
-from bot.identity import Actor
-from bot.models import PersonalChat, ReferenceCounter, ReferralRow
-from bot.outbox import OutboxWriter, triage_card
-from bot.referral import Narrative, ReferralDraft, ReferralStatus
-from bot.working_days import WorkingCalendar
+from bot.core import audit
+from bot.core.audit import Action
+from bot.core.clock import Clock, SystemClock
+from bot.core.crypto import Cipher
+from bot.core.models import PersonalChat, ReferenceCounter, ReferralRow
+from bot.core.outbox import OutboxWriter, triage_card
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import Narrative, ReferralDraft, ReferralStatus
+from bot.teams.identity import Actor
 
 
 class IncompleteReferralError(ValueError):

@@ -19,12 +19,10 @@ from uuid import uuid4
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.db import as_utc, rows_changed
-from bot.meeting_links import chat_id_of
-from bot.models import ReferralRow
-from bot.notices import Notices, long_when
-from bot.outbox import (
+from bot.core.clock import Clock
+from bot.core.database import as_utc, rows_changed
+from bot.core.models import ReferralRow
+from bot.core.outbox import (
     Delivery,
     Kind,
     Message,
@@ -34,15 +32,17 @@ from bot.outbox import (
     person_target,
     triage_card,
 )
-from bot.people import People
-from bot.referral import BookingState, ReferralStatus
-from bot.session_calendar import Calendar, CalendarError, FreeBusy, NewMeeting
-from bot.settings import Facilitator
-from bot.slots import Busy, Slot, Window, find_slots
-from bot.triage import SCHEDULABLE, TriageStore, transaction_id
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
-from cards.triage_cards import found_search
+from bot.core.settings import Facilitator
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import BookingState, ReferralStatus
+from bot.scheduling.calendar_port import Calendar, CalendarError, FreeBusy, NewMeeting
+from bot.scheduling.slots import Busy, Slot, Window, find_slots
+from bot.teams.meeting_links import chat_id_of
+from bot.teams.people import People
+from bot.teams.send import card_message
+from bot.triage.notify import Notices, long_when
+from bot.triage.store import SCHEDULABLE, TriageStore, transaction_id
+from cards.triage import found_search
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Bookings:
 
     async def _people(self, row: ReferralRow) -> list[tuple[str, str]]:
         """(name, email) of the facilitator, the referrer (if the bot knows their email: see
-        bot.people) and the invitees, each once."""
+        bot.teams.people) and the invitees, each once."""
         people: list[tuple[str, str]] = []
         referrer = await self.directory.email_of(row.referrer_id) if self.directory else None
         if referrer:

@@ -1,6 +1,6 @@
 """The calendar port: what the bot needs from the organiser's Outlook calendar and Teams.
 
-One adapter implements it with Microsoft Graph (`bot.graph_calendar`); the tests run that
+One adapter implements it with Microsoft Graph (`bot.scheduling.graph`); the tests run that
 adapter against a loopback server that answers like Graph (`tests.support.graph`).
 """
 

@@ -68,8 +68,8 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as graph_middleware_options
 from msgraph_core import GraphClientFactory
 
-from bot.session_calendar import Booked, CalendarError, FreeBusy, NewMeeting
-from bot.settings import PROJECT_ROOT, Settings
+from bot.core.settings import PROJECT_ROOT, Settings
+from bot.scheduling.calendar_port import Booked, CalendarError, FreeBusy, NewMeeting
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ _NOT_BUSY = frozenset({FreeBusyStatus.Free})
 
 
 class GraphCalendar:
-    """`bot.session_calendar.Calendar` on Graph: events on the organiser's mailbox."""
+    """`bot.scheduling.calendar_port.Calendar` on Graph: events on the organiser's mailbox."""
 
     def __init__(
         self,

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import as_utc
-from bot.models import ReferralRow
-from bot.outbox import Delivery, Kind, Message, Outbox, person_target
-from bot.proactive import Proactive
-from bot.referral import ReferralStatus
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
+from bot.core.database import as_utc
+from bot.core.models import ReferralRow
+from bot.core.outbox import Delivery, Kind, Message, Outbox, person_target
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import ReferralStatus
+from bot.teams.proactive import Proactive
+from bot.teams.send import card_message
 
 if TYPE_CHECKING:
-    from bot.notices import Notices  # which builds on this module
+    from bot.triage.notify import Notices  # which builds on this module
 
 log = logging.getLogger(__name__)
 

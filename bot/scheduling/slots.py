@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.working_days import WorkingCalendar
+from bot.core.working_days import WorkingCalendar
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,19 @@ from typing import Any, TypeAlias
 from botbuilder.core import TurnContext
 from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
 
-from bot.admins import AdminCheck
-from bot.clock import Clock
-from bot.identity import actor_of, person_id_of, reference_of, tenant_of
-from bot.invoke import card_response, message_response
-from bot.meeting_roles import MeetingRoles, meeting_id_of
-from bot.meeting_sessions import Holder, ReferralLink, Rejected, SessionStore, SessionView
-from bot.notices import long_when
-from bot.pii import identifying_details_problem
-from bot.protocols import Collect, Protocol
-from bot.session_timing import Control
-from bot.working_days import WorkingCalendar
-from cards.send import card_activity
-from cards.session_cards import (
+from bot.core.clock import Clock
+from bot.core.pii import identifying_details_problem
+from bot.core.protocols import Collect, Protocol
+from bot.core.working_days import WorkingCalendar
+from bot.sessions.store import Holder, ReferralLink, Rejected, SessionStore, SessionView
+from bot.sessions.timing import Control
+from bot.teams.admins import AdminCheck
+from bot.teams.identity import actor_of, person_id_of, reference_of, tenant_of
+from bot.teams.invoke import card_response, message_response
+from bot.teams.meeting_roles import MeetingRoles, meeting_id_of
+from bot.teams.send import card_activity
+from bot.triage.notify import long_when
+from cards.sessions import (
     ProtocolChoice,
     collect_card,
     contributions_card,
@@ -40,7 +40,7 @@ from cards.session_cards import (
     setup_card,
     stage_card,
 )
-from cards.triage_cards import notice_card
+from cards.triage import notice_card
 from cards.verbs import SessionVerb
 
 log = logging.getLogger(__name__)

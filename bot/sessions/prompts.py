@@ -13,14 +13,14 @@ from typing import Any
 
 from botbuilder.core import MessageFactory
 
-from bot.meeting_sessions import Contribution, SessionView, draw_card
-from bot.outbox import Kind, Message
-from bot.protocols import Collect
-from bot.session_timing import Prompt, PromptKind, Timing
-from bot.wire import to_wire
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
-from cards.session_cards import (
+from bot.core.outbox import Kind, Message
+from bot.core.protocols import Collect
+from bot.core.working_days import WorkingCalendar
+from bot.sessions.store import Contribution, SessionView, draw_card
+from bot.sessions.timing import Prompt, PromptKind, Timing
+from bot.teams.send import card_message
+from bot.teams.wire import to_wire
+from cards.sessions import (
     agreement_card,
     collect_card,
     minutes_text,

@@ -1,7 +1,7 @@
 """Sessions in meeting chats: stored, changed one transaction at a time, timed by the database.
 
 Every change (a button, a tick of the timer) locks the session's row, applies the rules in
-`bot.session_timing`, writes the row back with the messages the change causes (prompts,
+`bot.sessions.timing`, writes the row back with the messages the change causes (prompts,
 card updates) into the outbox, and commits: so a prompt is queued once, or not at all.
 On PostgreSQL the timer claims due rows with `FOR UPDATE SKIP LOCKED`, so two instances
 share the work without doing any of it twice; SQLite has a single writer anyway.
@@ -20,23 +20,23 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit
-from bot.audit import Action
-from bot.clock import Clock
-from bot.crypto import Cipher
-from bot.db import as_utc
-from bot.identity import Actor
-from bot.models import (
+from bot.core import audit
+from bot.core.audit import Action
+from bot.core.clock import Clock
+from bot.core.crypto import Cipher
+from bot.core.database import as_utc
+from bot.core.models import (
     MeetingSession,
     OutboxMessage,
     ReferralRow,
     SessionContribution,
     SessionParticipant,
 )
-from bot.outbox import Kind, Message, OutboxWriter, triage_card
-from bot.protocols import Collect, Protocol, Step, plan
-from bot.referral import ReferralStatus
-from bot.session_timing import Control, Rules, Status, Timing, apply, next_tick, tick
+from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
+from bot.core.protocols import Collect, Protocol, Step, plan
+from bot.referrals.model import ReferralStatus
+from bot.sessions.timing import Control, Rules, Status, Timing, apply, next_tick, tick
+from bot.teams.identity import Actor
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.protocols import Step
+from bot.core.protocols import Step
 
 
 class Status(StrEnum):

@@ -15,19 +15,19 @@ from botbuilder.schema import (
 )
 from botbuilder.schema.teams import MeetingParticipantsEventDetails, MeetingStartEventDetails
 
-from bot.answers import AnswerHandler
-from bot.commands import argument_command_of, command_of
-from bot.desk import DeskHandler
-from bot.identity import person_id_of
-from bot.meeting import MeetingHandler
-from bot.meeting_links import is_meeting_chat
-from bot.meeting_roles import meeting_id_of
-from bot.meeting_sessions import Holder
-from bot.referral import MODEL_LABELS, STATUS_LABELS
-from bot.referrals import ReferralStore, ReferralSummary
-from bot.settings import ModelName
+from bot.core.settings import ModelName
+from bot.referrals.model import MODEL_LABELS, STATUS_LABELS
+from bot.referrals.store import ReferralStore, ReferralSummary
+from bot.sessions.meeting import MeetingHandler
+from bot.sessions.store import Holder
+from bot.teams.commands import argument_command_of, command_of
+from bot.teams.identity import person_id_of
+from bot.teams.meeting_links import is_meeting_chat
+from bot.teams.meeting_roles import meeting_id_of
+from bot.teams.send import card_activity
+from bot.triage.answers import AnswerHandler
+from bot.triage.desk import DeskHandler
 from cards.binder import render
-from cards.send import card_activity
 from cards.verbs import SessionVerb, Verb
 from dialogs.help import help_card
 from dialogs.referral_dialog import ReferralDialog
@@ -67,7 +67,7 @@ class ReflectiveBot(TeamsActivityHandler):
         self._desk = desk
         self._answers = answers
         self._meeting = meeting
-        # Commands and card buttons, by exact name (see bot.commands).
+        # Commands and card buttons, by exact name (see bot.teams.commands).
         self._routes: dict[Verb, Route] = {
             Verb.START_REFERRAL: self._start_referral,
             Verb.MY_REFERRALS: self._show_my_referrals,

@@ -30,9 +30,9 @@ from botbuilder.schema import (
 from botframework.connector.auth import BotFrameworkAuthentication
 from msrest.serialization import Model
 
-from bot.connector import ConnectorSender, TokenSource
-from bot.proactive_flag import is_proactive
-from bot.wire import to_wire
+from bot.teams.connector import ConnectorSender, TokenSource
+from bot.teams.proactive_flag import is_proactive
+from bot.teams.wire import to_wire
 
 # Activity types the stock adapter handles without calling the connector.
 _LOCAL_TYPES = {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}

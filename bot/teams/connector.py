@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.models import utcnow
-from bot.pacing import ConversationPacer
+from bot.core.models import utcnow
+from bot.teams.pacing import ConversationPacer
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import ProcessedActivity, utcnow
+from bot.core.models import ProcessedActivity, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""How the outbox delivers each kind of message (see bot.outbox)."""
+"""How the outbox delivers each kind of message (see bot.core.outbox)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot.clock import Clock
-from bot.connector import ConnectorError
-from bot.meeting_sessions import SessionStore
-from bot.outbox import Delivery, Kind, Outbox, RetryLater
-from bot.proactive import Proactive
-from bot.triage import TriageStore
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
-from cards.session_cards import roles_card, stage_card
-from cards.triage_cards import DeskOptions, triage_card
+from bot.core.clock import Clock
+from bot.core.outbox import Delivery, Kind, Outbox, RetryLater
+from bot.core.working_days import WorkingCalendar
+from bot.sessions.store import SessionStore
+from bot.teams.connector import ConnectorError
+from bot.teams.proactive import Proactive
+from bot.teams.send import card_message
+from bot.triage.store import TriageStore
+from cards.sessions import roles_card, stage_card
+from cards.triage import DeskOptions, triage_card
 
 NO_DESK_RETRY = timedelta(hours=1)  # registering a desk brings waiting cards forward anyway
 CARD_NOT_POSTED_YET = timedelta(seconds=2)

@@ -7,8 +7,8 @@ import logging
 from botbuilder.core import TurnContext
 from botbuilder.schema import ActivityTypes
 
-from bot.proactive_flag import is_proactive
-from bot.storage import ETagConflictError
+from bot.teams.proactive_flag import is_proactive
+from bot.teams.storage import ETagConflictError
 
 log = logging.getLogger(__name__)
 

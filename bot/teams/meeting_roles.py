@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 import aiohttp
 from botbuilder.core import TurnContext
 
-from bot.clock import Clock
-from bot.connector import ConnectorError
+from bot.core.clock import Clock
+from bot.teams.connector import ConnectorError
 
 log = logging.getLogger(__name__)
 

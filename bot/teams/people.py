@@ -20,11 +20,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.identity import reference_of, tenant_of
-from bot.models import Person
-from bot.outbox import Delivery, Kind, Message, Outbox, OutboxWriter
-from bot.proactive import Proactive
+from bot.core.clock import Clock
+from bot.core.models import Person
+from bot.core.outbox import Delivery, Kind, Message, Outbox, OutboxWriter
+from bot.teams.identity import reference_of, tenant_of
+from bot.teams.proactive import Proactive
 
 log = logging.getLogger(__name__)
 

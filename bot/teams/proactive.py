@@ -18,10 +18,10 @@ from botbuilder.schema import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.adapter import BotAdapter
-from bot.clock import Clock
-from bot.models import PersonalChat
-from bot.proactive_flag import proactive_turn
+from bot.core.clock import Clock
+from bot.core.models import PersonalChat
+from bot.teams.adapter import BotAdapter
+from bot.teams.proactive_flag import proactive_turn
 
 
 @dataclass

@@ -5,7 +5,7 @@ from typing import Any
 from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity
 
-from bot.wire import to_wire
+from bot.teams.wire import to_wire
 
 
 def card_activity(card: dict[str, Any]) -> Activity:

@@ -4,7 +4,7 @@ Items (dialog state holds `DialogState`, `DialogInstance` and our dataclasses) a
 and then Fernet-encrypted: a half-finished referral in dialog state is as sensitive as a
 submitted one. Unpickling is safe here because Fernet authenticates every item: only data
 this app wrote with its key can reach `pickle.loads`. Classes kept in state must stay at
-their import paths (`bot.referral`, `dialogs.form_prompt`).
+their import paths (`bot.referrals.model`, `dialogs.form_prompt`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.crypto import Cipher, DecryptionError
-from bot.models import BotStateRow, utcnow
+from bot.core.crypto import Cipher, DecryptionError
+from bot.core.models import BotStateRow, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,10 @@ TABLE = cast(Table, BotStateRow.__table__)
 # What dialog state may hold. Fernet already stops anyone without the key from writing
 # state; this list means even a leaked key cannot make unpickling run arbitrary code.
 _ALLOWED_MODULES = (
-    "bot.referral",
+    "bot.referrals.model",
     "dialogs.",
     "cards.verbs",
-    "bot.settings",
+    "bot.core.settings",
     "botbuilder.dialogs.",
 )
 _ALLOWED_BUILTINS = {

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from botbuilder.core import Middleware, TurnContext
 from botbuilder.schema import ActivityTypes
 
-from bot.identity import tenant_of
-from bot.proactive_flag import is_proactive
+from bot.teams.identity import tenant_of
+from bot.teams.proactive_flag import is_proactive
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
 
-from bot.identity import actor_of, person_id_of
-from bot.pii import identifying_details_problem
-from bot.triage import TriageStore
-from cards.send import card_activity
-from cards.triage_cards import question_card
+from bot.core.pii import identifying_details_problem
+from bot.teams.identity import actor_of, person_id_of
+from bot.teams.send import card_activity
+from bot.triage.store import TriageStore
+from cards.triage import question_card
 
 log = logging.getLogger(__name__)
 

@@ -17,19 +17,21 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
 
-from bot import audit
-from bot.admins import AdminCheck
-from bot.audit import Action
-from bot.clock import Clock
-from bot.digest import Digests
-from bot.identity import Actor, actor_of, reference_of, tenant_of
-from bot.invoke import card_response, message_response
-from bot.meeting_links import chat_id_of, is_meeting_link
-from bot.outbox import Kind, Outbox
-from bot.pii import identifying_details_problem
-from bot.referral import BookingState, ReferralStatus
-from bot.settings import ModelName
-from bot.triage import (
+from bot.core import audit
+from bot.core.audit import Action
+from bot.core.clock import Clock
+from bot.core.outbox import Kind, Outbox
+from bot.core.pii import identifying_details_problem
+from bot.core.settings import ModelName
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import BookingState, ReferralStatus
+from bot.teams.admins import AdminCheck
+from bot.teams.identity import Actor, actor_of, reference_of, tenant_of
+from bot.teams.invoke import card_response, message_response
+from bot.teams.meeting_links import chat_id_of, is_meeting_link
+from bot.teams.send import card_activity
+from bot.triage.digest import Digests
+from bot.triage.store import (
     ALLOWED_FROM,
     SCHEDULABLE,
     Change,
@@ -38,10 +40,8 @@ from bot.triage import (
     TriageStore,
     TriageView,
 )
-from bot.working_days import WorkingCalendar
 from cards.binder import render
-from cards.send import card_activity
-from cards.triage_cards import (
+from cards.triage import (
     CONFIRM,
     OTHER_TIME,
     DeskOptions,
@@ -69,7 +69,7 @@ FORMS = {
     TriageVerb.SCHEDULE_FORM: ("schedule", Decision.SCHEDULE),
     TriageVerb.CANCEL_FORM: ("cancel", Decision.CANCEL),
 }
-# The decision each panel's confirming button makes (its verb is in cards.triage_cards).
+# The decision each panel's confirming button makes (its verb is in cards.triage).
 DECISIONS = {CONFIRM[panel][1]: decision for panel, decision in FORMS.values()}
 
 

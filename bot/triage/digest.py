@@ -11,14 +11,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import DigestSent, ReferralRow, TriageDesk
-from bot.outbox import Kind, Message, OutboxWriter
-from bot.referral import STATUS_LABELS, ReferralStatus
-from bot.triage import OPEN
-from bot.working_days import WorkingCalendar
+from bot.core.models import DigestSent, ReferralRow, TriageDesk
+from bot.core.outbox import Kind, Message, OutboxWriter
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import STATUS_LABELS, ReferralStatus
+from bot.teams.send import card_message
+from bot.triage.store import OPEN
 from cards.binder import render
-from cards.send import card_message
-from cards.triage_cards import label_kind, label_model, when
+from cards.triage import label_kind, label_model, when
 
 OLDEST_SHOWN = 5
 

@@ -6,22 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.models import ReferralRow
-from bot.outbox import Kind, Message, person_target, triage_card
-from bot.referral import BookingState, ReferralStatus
-from bot.session_reminders import facilitator_reminders
-from bot.slots import Slot, describe
-from bot.triage import Change, TriageView
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
-from cards.triage_cards import label_kind, label_model, notice_card, question_card, status_card
+from bot.core.models import ReferralRow
+from bot.core.outbox import Kind, Message, person_target, triage_card
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import BookingState, ReferralStatus
+from bot.scheduling.reminders import facilitator_reminders
+from bot.scheduling.slots import Slot, describe
+from bot.teams.send import card_message
+from bot.triage.store import Change, TriageView
+from cards.triage import label_kind, label_model, notice_card, question_card, status_card
 
 
 @dataclass(frozen=True)
 class Notices:
     partnership: str
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
-    # The facilitator's reminders (bot.session_reminders): the working day before at this
+    # The facilitator's reminders (bot.scheduling.reminders): the working day before at this
     # hour, and this many minutes before the start.
     day_before_hour: int = 9
     minutes_before: int = 15
@@ -63,7 +63,7 @@ class Notices:
             messages.append(self._to_facilitator(row, card))
         if by_hand:
             # No Outlook invitation from the bot, so tell the invitees it can reach in
-            # Teams (bot.people); the referrer forwards it to the rest.
+            # Teams (bot.teams.people); the referrer forwards it to the rest.
             messages += self._to_invitees(row, self.invitee_card(view))
         return messages + facilitator_reminders(
             row, now, self.calendar, self.day_before_hour, self.minutes_before

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import rows_changed
-from bot.models import ReferralRow, TriageDesk
-from bot.outbox import Kind, Message, OutboxWriter
-from bot.referral import ReferralStatus
-from bot.working_days import WorkingCalendar
-from cards.send import card_message
-from cards.triage_cards import label_kind, label_model, notice_card
+from bot.core.database import rows_changed
+from bot.core.models import ReferralRow, TriageDesk
+from bot.core.outbox import Kind, Message, OutboxWriter
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import ReferralStatus
+from bot.teams.send import card_message
+from cards.triage import label_kind, label_model, notice_card
 
 
 @dataclass

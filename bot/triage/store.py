@@ -16,17 +16,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit
-from bot.audit import Action
-from bot.clock import Clock
-from bot.crypto import Cipher
-from bot.db import rows_changed
-from bot.identity import Actor
-from bot.models import ReferralQuestion, ReferralRow, TriageDesk
-from bot.outbox import Kind, Message, OutboxWriter, triage_card
-from bot.referral import BookingState, Narrative, ReferralStatus
-from bot.referrals import narrative_from_json
-from bot.working_days import WorkingCalendar
+from bot.core import audit
+from bot.core.audit import Action
+from bot.core.clock import Clock
+from bot.core.crypto import Cipher
+from bot.core.database import rows_changed
+from bot.core.models import ReferralQuestion, ReferralRow, TriageDesk
+from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import BookingState, Narrative, ReferralStatus
+from bot.referrals.store import narrative_from_json
+from bot.teams.identity import Actor
 
 
 class Decision(StrEnum):
@@ -104,7 +104,7 @@ class TriageView:
     card_conversation_id: str | None
     session_at: datetime | None = None
     meeting_join_url: str | None = None
-    # Booking through Graph (bot.bookings): None when booked by hand.
+    # Booking through Graph (bot.scheduling.bookings): None when booked by hand.
     booking_state: BookingState | None = None
     booking_problem: str | None = None
     meeting_app_installed: bool = False

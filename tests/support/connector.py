@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cards.validator import card_errors
+from tests.support.card_schema import card_errors
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bot.migrate import upgrade_async
+from bot.core.migrate import upgrade_async
 
 # The server `.ci/run` makes sure is running; override with TEST_POSTGRES_DSN.
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -1,4 +1,4 @@
-"""Every card the bot can send, filled with sample data: `python -m cards.gallery DIR`.
+"""Every card the bot can send, filled with sample data: `python -m tests.support.gallery DIR`.
 
 Writes one JSON file per card so the cards can be reviewed and rendered without Teams.
 The tests validate every card listed here against Adaptive Cards 1.5.
@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.handler import my_referrals_card, welcome_card
-from bot.referral import (
+from bot.core.settings import ModelName, Settings
+from bot.referrals.model import (
     AboutReferrer,
     Invitee,
     Narrative,
@@ -25,15 +25,15 @@ from bot.referral import (
     Timing,
     Urgency,
 )
-from bot.referrals import ReferralSummary
-from bot.settings import ModelName, Settings
+from bot.referrals.store import ReferralSummary
+from bot.teams.activity_handler import my_referrals_card, welcome_card
 from cards.binder import render
-from cards.referral_cards import FORM_STEPS, FormOptions, form_card
-from cards.session_gallery import session_gallery
-from cards.triage_gallery import triage_gallery
+from cards.referrals import FORM_STEPS, FormOptions, form_card
 from cards.verbs import Verb
 from dialogs.help import help_card
 from dialogs.referral_dialog import confirmation_card
+from tests.support.session_gallery import session_gallery
+from tests.support.triage_gallery import triage_gallery
 
 SAMPLE_DRAFT = ReferralDraft(
     risk_checked=True,

@@ -12,11 +12,11 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select, text
 
-from bot.crypto import Cipher, DecryptionError
-from bot.db import create_engine, session_factory
-from bot.models import Base, MeetingSession
-from cards.validator import card_errors
+from bot.core.crypto import Cipher, DecryptionError
+from bot.core.database import create_engine, session_factory
+from bot.core.models import Base, MeetingSession
 from tests.conftest import RunningBot, make_settings
+from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector

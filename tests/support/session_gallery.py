@@ -1,4 +1,4 @@
-"""Sample session cards for the gallery (see cards.gallery): one per state a chat shows."""
+"""Sample session cards for the gallery (see tests.support.gallery): one per state a chat shows."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.meeting import scheduled_line
-from bot.meeting_sessions import Contribution, Holder, ReferralLink, SessionView
-from bot.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
-from bot.session_timing import Status
-from bot.working_days import WorkingCalendar
-from cards.session_cards import (
+from bot.core.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
+from bot.core.working_days import WorkingCalendar
+from bot.sessions.meeting import scheduled_line
+from bot.sessions.store import Contribution, Holder, ReferralLink, SessionView
+from bot.sessions.timing import Status
+from cards.sessions import (
     ProtocolChoice,
     agreement_card,
     collect_card,
@@ -95,7 +95,7 @@ def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
     ]  # fmt: skip
     return {
         "session-opening": lambda: opening_card("Safeguarding Children Partnership", choices),
-        # In the chat of a meeting the bot booked (or was given the link of): bot.meeting.
+        # In the chat of a meeting the bot booked (or was given the link of): bot.sessions.meeting.
         "session-opening-scheduled": lambda: opening_card(
             "Safeguarding Children Partnership",
             choices,

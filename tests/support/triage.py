@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 
-from cards.validator import card_errors
 from tests.conftest import RunningBot, make_settings
+from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector

@@ -1,4 +1,4 @@
-"""Sample triage cards for the gallery (see cards.gallery)."""
+"""Sample triage cards for the gallery (see tests.support.gallery)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.audit import AuditLine
-from bot.digest import digest_card
-from bot.models import ReferralRow
-from bot.notices import Notices
-from bot.referral import BookingState, Narrative, ReferralStatus
-from bot.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
-from bot.slots import Slot
-from bot.triage import Change, Details, QuestionAndAnswer, TriageView
-from bot.working_days import WorkingCalendar
+from bot.core.audit import AuditLine
+from bot.core.models import ReferralRow
+from bot.core.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
+from bot.core.working_days import WorkingCalendar
+from bot.referrals.model import BookingState, Narrative, ReferralStatus
+from bot.scheduling.slots import Slot
+from bot.triage.digest import digest_card
+from bot.triage.notify import Notices
+from bot.triage.store import Change, Details, QuestionAndAnswer, TriageView
 from cards.binder import render
-from cards.triage_cards import DeskOptions, found_search, question_card, triage_card, when
+from cards.triage import DeskOptions, found_search, question_card, triage_card, when
 
 NOW = datetime(2026, 11, 26, 11, 30, tzinfo=UTC)
 CALENDAR = WorkingCalendar()
@@ -154,7 +154,7 @@ BOOKED = replace(
     meeting_app_installed=True,
     meeting_join_url=SCHEDULED.meeting_join_url,
 )
-# What GraphCalendar says when the app lacks Calendars.ReadWrite (bot.graph_calendar).
+# What GraphCalendar says when the app lacks Calendars.ReadWrite (bot.scheduling.graph).
 BOOKING_FAILED = replace(
     BOOKING,
     booking_state=BookingState.FAILED,
@@ -169,7 +169,7 @@ BOOKING_FAILED = replace(
 
 
 def _reminder_row(*, installed: bool) -> ReferralRow:
-    """The referral as the reminder job reads it (bot.session_reminders)."""
+    """The referral as the reminder job reads it (bot.scheduling.reminders)."""
     return ReferralRow(
         reference=BOOKED.reference,
         model=BOOKED.model,
@@ -218,7 +218,7 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-scheduled": card(SCHEDULED),
         "referrer-booked": lambda: notices.booked_card(SCHEDULED),
         "facilitator-booked": lambda: notices.booked_card(SCHEDULED, for_facilitator=True),
-        # To an invitee the bot can reach in Teams, for a meeting booked by hand (bot.people).
+        # To an invitee the bot can reach in Teams, for a meeting booked by hand (bot.teams.people).
         "invitee-invited": lambda: notices.invitee_card(SCHEDULED),
         "triage-slots": card(FOUND, GRAPH_OPTIONS),
         "triage-book": card(FOUND, GRAPH_OPTIONS, panel="schedule"),
