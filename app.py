@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
@@ -17,42 +17,31 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.crypto import cipher_from_settings
 from bot.core.database import create_engine, database_is_up, session_factory
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
-from bot.core.protocols import BUILT_IN, Protocol, load_protocols
-from bot.core.scheduler import Scheduler
+from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
+from bot.core.scheduler import Scheduler, WakeAll
 from bot.core.settings import Settings
+from bot.core.shared import Shared
 from bot.core.working_days import WorkingCalendar
-from bot.referrals.store import Intake, ReferralStore
-from bot.scheduling.bookings import BookingRules, Bookings
+from bot.referrals import wiring as referrals
+from bot.scheduling import wiring as scheduling
 from bot.scheduling.calendar_port import Calendar
 from bot.scheduling.graph import config_from_settings, graph_calendar
-from bot.scheduling.reminders import FacilitatorReminders
-from bot.scheduling.slots import Window
-from bot.sessions.meeting import MeetingHandler
-from bot.sessions.prompts import SessionMessages
-from bot.sessions.store import SessionStore
+from bot.sessions import wiring as sessions
+from bot.teams import wiring as teams
 from bot.teams.activity_handler import ReflectiveBot
 from bot.teams.adapter import BotAdapter
-from bot.teams.admins import AdminCheck
-from bot.teams.auth import AuthenticationUnavailable, StrictAuthentication
-from bot.teams.connector import ConnectorSender
-from bot.teams.dedupe import DropDuplicates
-from bot.teams.deliveries import Deliveries
-from bot.teams.errors import on_turn_error
-from bot.teams.meeting_roles import MeetingRoles
-from bot.teams.people import LearnPeople, People
-from bot.teams.proactive import Proactive
+from bot.teams.auth import AuthenticationUnavailable
+from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
 from bot.teams.storage import SqlStorage
-from bot.teams.tenant import TenantGate
-from bot.triage.answers import AnswerHandler
-from bot.triage.desk import DeskHandler
-from bot.triage.digest import Digests
-from bot.triage.notify import Notices
-from bot.triage.reminders import Reminders
-from bot.triage.store import TriageStore
-from cards.referrals import FormOptions
-from cards.triage import DeskOptions
+from bot.triage import wiring as triage
+from bot.triage.options import DeskOptions
+from cards.help import help_card
+from cards.referrals import FormOptions, welcome_card
 from dialogs.referral_dialog import ReferralDialog, Signpost
+
+# msgraph's retry handler may wait up to 3 x 180 s on Retry-After within one call.
+CALENDAR_LEASE = timedelta(minutes=15)
 
 
 @dataclass
@@ -63,17 +52,10 @@ class Runtime:
     engine: AsyncEngine
     adapter: BotAdapter
     bot: ReflectiveBot
-    scheduler: Scheduler
     outbox: Outbox
-    triage: TriageStore
-    sessions: SessionStore
-    # Graph work (finding times, booking) runs on its own, so that a throttled Graph never
-    # holds back a session's prompts; None without Graph settings.
-    calendar_scheduler: Scheduler | None = None
-
-    @property
-    def schedulers(self) -> list[Scheduler]:
-        return [self.scheduler] + ([self.calendar_scheduler] if self.calendar_scheduler else [])
+    # Graph work (finding times, booking) runs on its own scheduler, so that a throttled
+    # Graph never holds back a session's prompts.
+    schedulers: list[Scheduler]
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -82,20 +64,26 @@ GRAPH_CREDENTIAL = web.AppKey("graph_credential", AsyncTokenCredential)
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-def booking_windows(protocols: dict[str, Protocol], settings: Settings) -> dict[str, Window]:
-    """Each model's booking window (its protocol file's [booking], or working hours)."""
-    day = (time(settings.working_day_start_hour), time(settings.working_day_end_hour % 24))
-    windows = {}
-    for model, protocol in protocols.items():
-        booking = protocol.booking_or_default(*day)
-        windows[model] = Window(
-            duration=timedelta(minutes=booking.minutes),
-            earliest=booking.earliest,
-            latest_end=booking.latest_end,
-            weekdays=frozenset(booking.weekdays),
-            step=timedelta(minutes=booking.step_minutes),
-        )
-    return windows
+def shared_parts(settings: Settings, engine: AsyncEngine, clock: Clock, wake: WakeAll) -> Shared:
+    cipher = cipher_from_settings(settings)
+    protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
+    protocols = load_protocols(protocol_dirs)
+    return Shared(
+        settings=settings,
+        sessions=session_factory(engine),
+        cipher=cipher,
+        clock=clock,
+        writer=OutboxWriter(cipher, on_commit=wake),
+        calendar=WorkingCalendar(
+            settings.time_zone,
+            settings.working_day_start_hour,
+            settings.working_day_end_hour,
+            settings.extra_bank_holidays,
+        ),
+        protocols=protocols,
+        models=catalogue_of(protocols, settings.offered_models),
+        wake=wake,
+    )
 
 
 def build_runtime(
@@ -105,24 +93,16 @@ def build_runtime(
     clock: Clock | None = None,
     calendar_port: Calendar | None = None,
 ) -> Runtime:
-    clock = clock or SystemClock()
-    cipher = cipher_from_settings(settings)
-    sessions = session_factory(engine)
-    storage = SqlStorage(engine, cipher)
-    calendar = WorkingCalendar(
-        settings.time_zone,
-        settings.working_day_start_hour,
-        settings.working_day_end_hour,
-        settings.extra_bank_holidays,
-    )
-    writer = OutboxWriter(cipher)
-    outbox = Outbox(sessions, cipher, clock, skip=CALENDAR_KINDS)
-    protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
-    protocols = load_protocols(protocol_dirs)
-    windows = booking_windows(protocols, settings)
+    """Composes the features: each one's wiring gives its commands, buttons, jobs, deliveries."""
+    wake = WakeAll()
+    shared = shared_parts(settings, engine, clock or SystemClock(), wake)
+    outbox = Outbox(shared.sessions, shared.cipher, shared.clock, skip=CALENDAR_KINDS)
+    plumbing = teams.wiring(shared, engine=engine, http=http)
+    windows = scheduling.booking_windows(shared.protocols, settings)
+    news = scheduling.booking_news(shared)
     desk_options = DeskOptions(
         tuple(settings.facilitators),
-        tuple(settings.offered_models),
+        shared.models,
         tuple(settings.decline_signposts),
         graph=calendar_port is not None,
         booking_minutes=tuple(
@@ -130,147 +110,70 @@ def build_runtime(
             for model, window in windows.items()
         ),
     )
-    notices = Notices(
-        settings.partnership_name,
-        calendar,
-        settings.reminder_day_before_hour,
-        settings.reminder_minutes_before,
+    referral_feature = referrals.wiring(shared)
+    triage_feature = triage.wiring(
+        shared,
+        admins=plumbing.admins,
+        outbox=outbox,
+        deliveries=plumbing.deliveries,
+        options=desk_options,
+        booked_by_hand=news.booked_by_hand,
     )
-    triage = TriageStore(
-        sessions,
-        cipher,
-        clock,
-        writer,
-        calendar,
-        settings.triage_reminder_working_days,
-        notices.after_decision,
+    scheduling_feature = scheduling.wiring(
+        shared,
+        news=news,
+        triage=triage_feature.store,
+        proactive=plumbing.proactive,
+        people=plumbing.people,
+        windows=windows,
+        calendar_port=calendar_port,
     )
-    digests = Digests(sessions, writer, calendar, settings.digest_weekday, settings.digest_hour)
-    session_messages = SessionMessages(calendar)
-    session_store = SessionStore(
-        sessions,
-        cipher,
-        clock,
-        writer,
-        settings.session_card_refresh_seconds,
-        session_messages.announce,
-        session_messages.opening,
-        session_messages.closing,
+    session_feature = sessions.wiring(
+        shared, admins=plumbing.admins, roles=plumbing.roles, deliveries=plumbing.deliveries
     )
-    scheduler = Scheduler(
-        clock,
-        settings.scheduler_interval_seconds,
+    routes = merge(
         [
-            ("reminders", Reminders(sessions, writer, calendar).send_due),
-            ("digests", digests.send_due),
-            ("session timers", session_store.run_due),
-            ("outbox", outbox.run_due),
-            ("outbox pruning", outbox.prune),
-        ],
+            plumbing.feature,
+            referral_feature.feature,
+            triage_feature.feature,
+            scheduling_feature.feature,
+            session_feature.feature,
+        ]
     )
-    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
-    proactive = Proactive(adapter, settings.microsoft_app_id, sessions, clock)
-    people = People(sessions, writer, proactive, clock)
-    calendar_scheduler = None
-    if calendar_port is not None:
-        # msgraph's retry handler may wait up to 3 x 180 s on Retry-After within one call.
+    outbox.handlers.update(routes.deliveries)
+    jobs = [*routes.jobs.items(), ("outbox", outbox.run_due), ("outbox pruning", outbox.prune)]
+    schedulers = [Scheduler(shared.clock, settings.scheduler_interval_seconds, jobs)]
+    if scheduling_feature.calendar_deliveries:
         calendar_outbox = Outbox(
-            sessions, cipher, clock, only=CALENDAR_KINDS, lease=timedelta(minutes=15)
+            shared.sessions,
+            shared.cipher,
+            shared.clock,
+            only=CALENDAR_KINDS,
+            lease=CALENDAR_LEASE,
         )
-        Bookings(
-            sessions,
-            calendar_port,
-            triage,
-            notices,
-            writer,
-            calendar,
-            clock,
-            {f.aad_object_id: f for f in settings.facilitators},
-            BookingRules(
-                windows,
-                settings.slot_search_days,
-                settings.slots_offered,
-                settings.teams_app_catalog_id,
-                settings.partnership_name,
-            ),
-            people,
-        ).register(calendar_outbox)
-        calendar_scheduler = Scheduler(
-            clock, settings.scheduler_interval_seconds, [("calendar", calendar_outbox.run_due)]
+        calendar_outbox.handlers.update(scheduling_feature.calendar_deliveries)
+        schedulers.append(
+            Scheduler(
+                shared.clock,
+                settings.scheduler_interval_seconds,
+                [("calendar", calendar_outbox.run_due)],
+            )
         )
-    schedulers = [scheduler] + ([calendar_scheduler] if calendar_scheduler else [])
-
-    def wake_all() -> None:
-        for each in schedulers:
-            each.wake()
-
-    writer.on_commit = wake_all
-    referrals = ReferralStore(
-        sessions,
-        cipher,
-        settings.reference_prefix,
-        intake=Intake(writer, calendar, settings.triage_reminder_working_days),
-        clock=clock,
-    )
-    admins = AdminCheck(
-        settings.admin_ids, settings.admin_group_conversation_id, adapter.is_member, clock
-    )
-    desk = DeskHandler(
-        triage,
-        admins,
-        desk_options,
-        calendar,
-        clock,
-        outbox,
-        wake_all,
-        settings.partnership_name,
-        digests,
-    )
-    Deliveries(proactive, triage, calendar, desk_options, clock, session_store).register(outbox)
-    FacilitatorReminders(sessions, proactive, notices).register(outbox)
-    people.register(outbox)
-    meeting = MeetingHandler(
-        session_store,
-        protocols,
-        MeetingRoles(clock, adapter.meeting_role),
-        admins,
-        calendar,
-        clock,
-        wake_all,
-        settings.partnership_name,
-        frozenset(role.lower() for role in settings.session_control_roles),
-        tuple(model.value for model in settings.offered_models),
-    )
+    wake.schedulers.extend(schedulers)
     dialog = ReferralDialog(
-        referrals,
-        FormOptions(tuple(settings.offered_models), settings.narrative_max_chars),
+        referral_feature.store,
+        FormOptions(shared.models, settings.narrative_max_chars),
         Signpost(settings.child_protection_text, settings.child_protection_url),
     )
     bot = ReflectiveBot(
-        FastConversationState(storage),
-        dialog,
-        referrals,
-        settings.partnership_name,
-        settings.offered_models,
-        desk,
-        AnswerHandler(triage, wake_all),
-        meeting,
+        conversation_state=FastConversationState(SqlStorage(engine, shared.cipher)),
+        referral_dialog=dialog,
+        fresh_referral=dialog.fresh_options,
+        routes=routes,
+        welcome_card=lambda: welcome_card(settings.partnership_name, shared.models),
+        help_card=help_card,
     )
-    adapter.on_turn_error = on_turn_error
-    adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
-    adapter.use(DropDuplicates(engine))
-    adapter.use(LearnPeople(people))
-    return Runtime(
-        settings,
-        engine,
-        adapter,
-        bot,
-        scheduler,
-        outbox,
-        triage,
-        session_store,
-        calendar_scheduler,
-    )
+    return Runtime(settings, engine, plumbing.adapter, bot, outbox, schedulers)
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -9,16 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.settings import ModelName
+from bot.core.protocols import ModelCatalogue
 from bot.referrals.model import (
     KIND_LABELS,
-    MODEL_LABELS,
+    STATUS_LABELS,
     STRATEGY_LABELS,
     THEME_LABELS,
     URGENCY_LABELS,
     ReferralDraft,
     RethinkStrategy,
 )
+from bot.referrals.views import ReferralSummary
 from cards.binder import render
 from cards.verbs import Verb
 
@@ -37,36 +38,17 @@ STEP_COUNT = 8
 DRAFT_KEY = "draft"
 BLANK_INVITEE_ROWS = 2
 
-MODEL_NOTES = {
-    ModelName.THINK_SPACE: (
-        "monthly, about 1.5 hours, online; a reflecting-teams conversation with a "
-        "multi-agency panel about a complex or stuck case, a theme, or a network difficulty."
-    ),
-    ModelName.SPACE_TO_THINK: (
-        "30-35 minutes in six timed stages; a case presenter, a facilitator and consultants "
-        "reflect together. Not for sharing new information or replacing statutory meetings."
-    ),
-    ModelName.RE_THINK: (
-        "a restorative, professionals-only conversation when professionals disagree or "
-        "progress has stalled."
-    ),
-}
-
 
 @dataclass(frozen=True)
 class FormOptions:
     """What the partnership configured that the cards show."""
 
-    offered_models: tuple[ModelName, ...]
+    models: ModelCatalogue  # the models offered, with their labels and notes
     narrative_max_chars: int
 
 
-def _choices(labels: dict[Any, str], only: tuple[Any, ...] | None = None) -> list[dict[str, str]]:
-    return [
-        {"title": title, "value": str(value)}
-        for value, title in labels.items()
-        if only is None or value in only
-    ]
+def _choices(labels: dict[Any, str]) -> list[dict[str, str]]:
+    return [{"title": title, "value": str(value)} for value, title in labels.items()]
 
 
 def _continue_actions(verb: Verb) -> list[dict[str, Any]]:
@@ -131,15 +113,7 @@ def _step_data(
     if verb is Verb.KIND:
         data |= {"kind_choices": _choices(KIND_LABELS), "theme_choices": _choices(THEME_LABELS)}
     elif verb is Verb.MODEL:
-        data |= {
-            "model_choices": _choices(MODEL_LABELS, options.offered_models),
-            "model_notes": [
-                {"title": MODEL_LABELS[model], "note": MODEL_NOTES[model]}
-                for model in options.offered_models
-            ],
-            "offers_rethink": ModelName.RE_THINK in options.offered_models,
-            "strategy_choices": _choices(STRATEGY_LABELS),
-        }
+        data |= _model_data(options.models)
     elif verb is Verb.NARRATIVE:
         data["max_chars"] = options.narrative_max_chars
     elif verb is Verb.INVITEES:
@@ -147,8 +121,24 @@ def _step_data(
     elif verb is Verb.TIMING:
         data["urgency_choices"] = _choices(URGENCY_LABELS)
     elif verb is Verb.REVIEW:
-        data["sections"] = review_sections(draft)
+        data["sections"] = review_sections(draft, options.models)
     return data
+
+
+def _model_data(models: ModelCatalogue) -> dict[str, Any]:
+    asking = [model.label for model in models.offered if model.asks_strategy]
+    return {
+        "model_choices": [{"title": model.label, "value": model.id} for model in models.offered],
+        "model_notes": [{"title": model.label, "note": model.note} for model in models.offered],
+        "asks_strategy": bool(asking),
+        "strategy_question": f"Only for {' or '.join(asking)}: which strategy are you at?",
+        "strategy_choices": _choices(STRATEGY_LABELS),
+    }
+
+
+def model_help(models: ModelCatalogue) -> str:
+    """The form's help at "Which session": each offered model's sentence."""
+    return " ".join(model.help for model in models.offered)
 
 
 def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, Any]:
@@ -212,7 +202,7 @@ def _stamp_buttons(node: Any, draft_id: str) -> None:
             _stamp_buttons(item, draft_id)
 
 
-def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
+def review_sections(draft: ReferralDraft, models: ModelCatalogue) -> list[dict[str, Any]]:
     """The review card's sections; each can be changed by its own button."""
 
     def facts(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -221,7 +211,7 @@ def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
     kind = KIND_LABELS[draft.kind] if draft.kind else ""
     if draft.theme:
         kind += f" ({THEME_LABELS[draft.theme]})"
-    model = MODEL_LABELS[draft.model] if draft.model else ""
+    model = models.label(draft.model) if draft.model else ""
     if draft.rethink_strategy:
         model += f", {STRATEGY_LABELS[draft.rethink_strategy]}"
     sections = [
@@ -281,3 +271,26 @@ def review_sections(draft: ReferralDraft) -> list[dict[str, Any]]:
                 }
             )
     return sections
+
+
+def welcome_card(partnership: str, models: ModelCatalogue) -> dict[str, Any]:
+    labels = ", ".join(model.label for model in models.offered)
+    return render("welcome", {"partnership": partnership, "models": labels})
+
+
+def my_referrals_card(referrals: list[ReferralSummary], models: ModelCatalogue) -> dict[str, Any]:
+    return render(
+        "my_referrals",
+        {
+            "is_empty": not referrals,
+            "referrals": [
+                {
+                    "reference": r.reference,
+                    "model": models.label(r.model),
+                    "status": STATUS_LABELS[r.status],
+                    "created": f"{r.created_at.day} {r.created_at:%b %Y}",
+                }
+                for r in referrals
+            ],
+        },
+    )

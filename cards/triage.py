@@ -4,15 +4,14 @@ reminders, the weekly digest, the audit listing, and the referrer's and facilita
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.core.settings import Facilitator, ModelName
+from bot.core.audit import AuditLine
+from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import (
     KIND_LABELS,
-    MODEL_LABELS,
     STATUS_LABELS,
     THEME_LABELS,
     URGENCY_LABELS,
@@ -22,9 +21,11 @@ from bot.referrals.model import (
     Theme,
     Urgency,
 )
-from bot.scheduling.slots import Slot
-from bot.triage.store import OPEN, SCHEDULABLE, Details, TriageView
+from bot.triage.decisions import OTHER_TIME, RULES, DecisionRule
+from bot.triage.options import DeskOptions
+from bot.triage.views import SCHEDULABLE, Details, DigestFigures, TriageView, offered_slots
 from cards.binder import render
+from cards.common import long_when, notice_card, when
 from cards.verbs import TriageVerb
 
 STATUS_COLORS = {
@@ -37,38 +38,6 @@ STATUS_COLORS = {
     ReferralStatus.COMPLETED: "Good",
     ReferralStatus.NOTED_ONE_TO_ONE: "Default",
 }
-PANELS = ("accept", "ask", "decline", "withdraw", "schedule", "cancel")
-CONFIRM = {
-    "accept": ("Accept", TriageVerb.ACCEPT),
-    "ask": ("Send question", TriageVerb.ASK),
-    "decline": ("Decline", TriageVerb.DECLINE),
-    "withdraw": ("Close referral", TriageVerb.WITHDRAW),
-    "schedule": ("Schedule", TriageVerb.SCHEDULE),
-    "cancel": ("Cancel session", TriageVerb.CANCEL),
-}
-OTHER_TIME = "other"  # the slot choice that means "the date and time typed below"
-
-
-@dataclass(frozen=True)
-class DeskOptions:
-    """What the triage forms offer, from settings."""
-
-    facilitators: tuple[Facilitator, ...]
-    models: tuple[ModelName, ...]
-    signposts: tuple[str, ...]
-    # With Graph the bot finds times and books the meeting; without, the admin pastes a link.
-    graph: bool = False
-    booking_minutes: tuple[tuple[str, int], ...] = ()  # (model id, minutes booked)
-
-    def minutes_for(self, model: str) -> int:
-        return dict(self.booking_minutes).get(model, 60)
-
-
-def when(moment: datetime | None, calendar: WorkingCalendar) -> str:
-    if moment is None:
-        return ""
-    local = calendar.local(moment)
-    return f"{local.day} {local:%b %Y %H:%M}"
 
 
 def label_kind(kind: str, theme: str | None) -> str:
@@ -78,16 +47,18 @@ def label_kind(kind: str, theme: str | None) -> str:
     return text
 
 
-def label_model(model: str, strategy: int | None = None) -> str:
-    text = MODEL_LABELS.get(ModelName(model), model)
+def label_model(model: str, models: ModelCatalogue, strategy: int | None = None) -> str:
+    text = models.label(model)
     return f"{text}, strategy {strategy}" if strategy else text
 
 
-def facts(view: TriageView, calendar: WorkingCalendar, now: datetime) -> list[dict[str, str]]:
+def facts(
+    view: TriageView, calendar: WorkingCalendar, now: datetime, models: ModelCatalogue
+) -> list[dict[str, str]]:
     age = calendar.working_days_between(view.created_at, now)
     rows = [
         ("Kind", label_kind(view.kind, view.theme)),
-        ("Model", label_model(view.model, view.rethink_strategy)),
+        ("Model", label_model(view.model, models, view.rethink_strategy)),
         ("Referrer", f"{view.referrer_name}, {view.referrer_agency}"),
         ("Agencies", ", ".join(view.agencies) or "-"),
         ("Invitees", str(view.invitee_count)),
@@ -156,12 +127,12 @@ def triage_card(
             "status_color": STATUS_COLORS[view.status],
             "decision": decision_line(view, calendar),
             "question_note": question_line(view, calendar),
-            "facts": facts(view, calendar, now),
+            "facts": facts(view, calendar, now, options.models),
             "notice": notice,
             "notice_style": notice_style,
             "details": _details(details, calendar) if details else None,
-            "form": {name: panel == name for name in PANELS},
-            "models": [{"title": MODEL_LABELS[m], "value": m.value} for m in options.models],
+            "form": {rule.panel: panel == rule.panel for rule in RULES.values()},
+            "models": [{"title": m.label, "value": m.id} for m in options.models.offered],
             "model_value": view.model,
             "facilitators": [
                 {"title": f.name, "value": f.aad_object_id} for f in options.facilitators
@@ -178,33 +149,6 @@ def triage_card(
             "actions": _actions(view, details is not None, panel, options.graph),
         },
     )
-
-
-def found_search(
-    slots: list[Slot], checked: int, unreadable: int, facilitator_checked: bool = True
-) -> dict[str, Any]:
-    """A finished search for times, as stored on the referral (`slot_search`)."""
-    return {
-        "state": "found",
-        "slots": [
-            {
-                "start": slot.start.isoformat(),
-                "end": slot.end.isoformat(),
-                "free": len(slot.free),
-                "of": len(slot.free) + len(slot.busy),
-            }
-            for slot in slots
-        ],
-        "checked": checked,
-        "unreadable": unreadable,
-        "facilitator_checked": facilitator_checked,
-    }
-
-
-def offered_slots(view: TriageView) -> list[dict[str, Any]]:
-    """The times the last search found, if it found any."""
-    search = view.slot_search or {}
-    return list(search.get("slots") or []) if search.get("state") == "found" else []
 
 
 def _slot_text(slot: dict[str, Any], calendar: WorkingCalendar) -> str:
@@ -317,12 +261,12 @@ def _details(details: Details, calendar: WorkingCalendar) -> dict[str, Any]:
 
 
 def _execute(
-    title: str, verb: TriageVerb, view: TriageView, style: str = "", secondary: bool = False
+    title: str, verb: str, view: TriageView, style: str = "", secondary: bool = False
 ) -> dict[str, Any]:
     action: dict[str, Any] = {
         "type": "Action.Execute",
         "title": title,
-        "verb": verb.value,
+        "verb": verb,
         "data": {"reference": view.reference, "version": view.version},
     }
     if style:
@@ -332,43 +276,56 @@ def _execute(
     return action
 
 
+def _open_button(rule: DecisionRule, view: TriageView) -> dict[str, Any]:
+    title = rule.button_title(view.status)
+    return _execute(title, rule.open_verb, view, rule.style, rule.secondary)
+
+
 def _actions(
     view: TriageView, showing_details: bool, panel: str | None, graph: bool
 ) -> list[dict[str, Any]]:
-    if panel in CONFIRM:
-        title, verb = CONFIRM[panel]
-        if panel == "schedule" and graph:
-            title = "Book"
+    open_panel = next((rule for rule in RULES.values() if rule.panel == panel), None)
+    if open_panel is not None:
+        confirm = open_panel.confirm_title(graph)
         return [
-            _execute(title, verb, view, "positive" if panel == "accept" else ""),
+            _execute(confirm, open_panel.confirm_verb, view, open_panel.confirm_style),
             _execute("Back", TriageVerb.HIDE, view),
         ]
-    # Four short titles fit a Teams card's width; the rarest choice goes in the "..." menu.
+    # Four short titles fit a Teams card's width; the rarer choices go in the "..." menu.
+    possible = [rule for rule in RULES.values() if view.status in rule.allowed_from]
     actions = [
         _execute("Hide details", TriageVerb.HIDE, view)
         if showing_details
         else _execute("Details", TriageVerb.DETAILS, view)
     ]
-    if view.status in OPEN:
-        actions += [
-            _execute("Accept", TriageVerb.ACCEPT_FORM, view, "positive"),
-            _execute("Ask referrer", TriageVerb.ASK_FORM, view),
-            _execute("Decline", TriageVerb.DECLINE_FORM, view, "destructive"),
-            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True),
-        ]
-    elif view.status in (ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED):
-        title = "Schedule" if view.status is ReferralStatus.ACCEPTED else "Reschedule"
-        actions.append(_execute(title, TriageVerb.SCHEDULE_FORM, view, "positive"))
+    actions += [_open_button(rule, view) for rule in possible if not rule.secondary]
+    if view.status in SCHEDULABLE:
         if view.booking_state is BookingState.FAILED:
             actions.append(_execute("Try booking again", TriageVerb.RETRY_BOOKING, view))
         elif graph:
             actions.append(_execute("Find times", TriageVerb.FIND_TIMES, view))
-        if view.status is ReferralStatus.SCHEDULED:
-            actions.append(_execute("Cancel session", TriageVerb.CANCEL_FORM, view, secondary=True))
-        actions.append(
-            _execute("Withdrawn or duplicate", TriageVerb.WITHDRAW_FORM, view, secondary=True)
-        )
+    actions += [_open_button(rule, view) for rule in possible if rule.secondary]
     return actions
+
+
+def audit_card(reference: str, lines: list[AuditLine], calendar: WorkingCalendar) -> dict[str, Any]:
+    return render(
+        "audit",
+        {
+            "reference": reference,
+            "zone": str(calendar.zone),
+            "is_empty": not lines,
+            "lines": [
+                {
+                    "at": when(line.at, calendar),
+                    "action": line.action,
+                    "who": f"{line.actor_name or 'unnamed'} ({line.actor_id})",
+                    "detail": f" \u00b7 {line.detail}" if line.detail else "",
+                }
+                for line in lines
+            ],
+        },
+    )
 
 
 # --- messages to people ------------------------------------------------------------------
@@ -406,12 +363,110 @@ def status_card(
     )
 
 
-def notice_card(
-    headline: str,
-    lines: list[str],
-    facts: list[dict[str, str]] | None = None,
-    color: str = "Default",
+def accepted_card(view: TriageView, models: ModelCatalogue) -> dict[str, Any]:
+    by = f", facilitated by {view.facilitator_name}." if view.facilitator_name else "."
+    return status_card(
+        "Your referral has been accepted",
+        "Good",
+        view.reference,
+        view.status,
+        [
+            f"It will be a {label_model(view.model, models)} session{by}",
+            "Business support will be in touch to arrange a time.",
+        ],
+    )
+
+
+def declined_card(
+    view: TriageView, reason: str | None, signpost: str | None, partnership: str
 ) -> dict[str, Any]:
+    lines = (
+        f"Reason: {reason}" if reason else "",
+        f"Where to go instead: {signpost}" if signpost else "",
+        f"If you are unsure, contact the {partnership} quoting {view.reference}.",
+    )
+    return status_card(
+        "Your referral has not been taken forward",
+        "Attention",
+        view.reference,
+        view.status,
+        [line for line in lines if line],
+    )
+
+
+def withdrawn_card(view: TriageView, partnership: str) -> dict[str, Any]:
+    return status_card(
+        "Your referral has been closed",
+        "Default",
+        view.reference,
+        view.status,
+        [
+            "Business support has closed it as withdrawn or a duplicate. "
+            f"If that is wrong, contact the {partnership} quoting {view.reference}."
+        ],
+    )
+
+
+def facilitator_card(view: TriageView, models: ModelCatalogue) -> dict[str, Any]:
+    return notice_card(
+        f"You are facilitating {view.reference}",
+        [
+            "Business support has assigned you to facilitate this session. "
+            "They will arrange the time with you."
+        ],
+        [
+            {"title": "Model", "value": label_model(view.model, models, view.rethink_strategy)},
+            {"title": "Kind", "value": label_kind(view.kind, view.theme)},
+            {"title": "Agencies", "value": ", ".join(view.agencies) or "-"},
+            {"title": "Invitees", "value": str(view.invitee_count)},
+        ],
+        "Good",
+    )
+
+
+def cancelled_card(view: TriageView, was_at: datetime, calendar: WorkingCalendar) -> dict[str, Any]:
+    return notice_card(
+        f"The session for {view.reference} is cancelled",
+        [
+            f"The session that was booked for {long_when(was_at, calendar)} will not "
+            "take place. Business support will arrange another time.",
+        ],
+        color="Warning",
+    )
+
+
+def digest_card(figures: DigestFigures, calendar: WorkingCalendar) -> dict[str, Any]:
+    oldest = [{"title": reference, "value": waited} for reference, waited in figures.oldest]
     return render(
-        "notice", {"headline": headline, "lines": lines, "facts": facts or [], "color": color}
+        "digest",
+        {
+            "period": f"Week to {when(figures.period_end, calendar)}",
+            "received": figures.received,
+            "waiting": figures.waiting,
+            "sections": [
+                {
+                    "title": title,
+                    "is_empty": not counts,
+                    "facts": [{"title": name, "value": str(n)} for name, n in counts.most_common()],
+                }
+                for title, counts in figures.counts
+            ]
+            + [{"title": "Waiting longest", "is_empty": not oldest, "facts": oldest}],
+        },
+    )
+
+
+def overdue_card(
+    reference: str, working_days: int, kind_label: str, model_label: str
+) -> dict[str, Any]:
+    """To the desk: a referral nobody has triaged in time."""
+    return notice_card(
+        f"Waiting for triage: {reference}",
+        [
+            f"{reference} arrived {working_days} working days ago and has not been "
+            "triaged yet. Its card is in this channel: accept it, ask for more "
+            "information, or decline it."
+        ],
+        [{"title": "Kind", "value": kind_label}, {"title": "Model", "value": model_label}],
+        "Warning",
     )

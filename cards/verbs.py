@@ -31,24 +31,15 @@ class Verb(StrEnum):
 
 
 class TriageVerb(StrEnum):
-    """Action.Execute verbs on the triage card; every one of them is for admins only."""
+    """Action.Execute verbs on the triage card that decide nothing; admins only.
+
+    The decisions' own verbs come from their entries in `bot.triage.decisions.RULES`.
+    """
 
     DETAILS = "triage_details"
     HIDE = "triage_hide"
-    ACCEPT_FORM = "triage_accept_form"
-    ASK_FORM = "triage_ask_form"
-    DECLINE_FORM = "triage_decline_form"
-    WITHDRAW_FORM = "triage_withdraw_form"
-    SCHEDULE_FORM = "triage_schedule_form"
-    CANCEL_FORM = "triage_cancel_form"
     FIND_TIMES = "triage_find_times"  # look in Outlook for times that suit (Graph)
     RETRY_BOOKING = "triage_retry_booking"
-    ACCEPT = "triage_accept"
-    ASK = "triage_ask"
-    DECLINE = "triage_decline"
-    WITHDRAW = "triage_withdraw"
-    SCHEDULE = "triage_schedule"
-    CANCEL = "triage_cancel"
 
 
 class SessionVerb(StrEnum):

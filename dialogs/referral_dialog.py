@@ -19,8 +19,8 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
+from bot.core.protocols import ModelCatalogue
 from bot.referrals.model import (
-    MODEL_LABELS,
     STATUS_LABELS,
     AboutReferrer,
     Narrative,
@@ -33,10 +33,10 @@ from bot.referrals.store import ReferralStore, Referrer
 from bot.teams.identity import person_id_of, tenant_of
 from bot.teams.send import card_activity
 from cards.binder import render
-from cards.referrals import DRAFT_KEY, FORM_STEPS, FormOptions
+from cards.help import help_card
+from cards.referrals import DRAFT_KEY, FORM_STEPS, FormOptions, model_help
 from cards.verbs import Verb
 from dialogs.form_prompt import FormPrompt, FormRequest
-from dialogs.help import help_card
 from dialogs.interruptible import InterruptibleDialog
 from dialogs.submissions import (
     MAX_INVITEES,
@@ -52,13 +52,12 @@ from dialogs.submissions import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# "Which session" (Verb.MODEL) is helped by the offered models' own sentences (model_help).
 STEP_HELP = {
     Verb.RISK: "If a child is at immediate risk of harm, this bot is not the route: follow your "
     "local child protection procedures. Otherwise answer No to go on.",
     Verb.KIND: "Refer a child or family, a theme across cases, a difficulty in the professional "
     "network, or a debrief after a significant event.",
-    Verb.MODEL: "Think Space is a monthly reflecting-teams panel; Space to Think is a 30-35 minute "
-    "structured session; Re-think is for professional disagreement or no progress.",
     Verb.STRATEGY_ONE: "Strategy 1 is a one-to-one conversation with the Lead Professional. "
     "I can note it, or you can choose strategy 2 or 3.",
     Verb.NARRATIVE: "Say briefly what feels stuck and what you hope the session will give you. "
@@ -84,6 +83,7 @@ class ReferralDialog(InterruptibleDialog):
     def __init__(self, store: ReferralStore, options: FormOptions, signpost: Signpost) -> None:
         super().__init__(ReferralDialog.__name__)
         self._store = store
+        self._models = options.models
         self._signpost = signpost
         self.add_dialog(FormPrompt(options))
         steps = [
@@ -122,7 +122,11 @@ class ReferralDialog(InterruptibleDialog):
         context = None
         if request is not None:
             number, title = FORM_STEPS[request.verb]
-            context = f"You are at step {number} ({title}). {STEP_HELP[request.verb]}"
+            if request.verb is Verb.MODEL:
+                step_help = model_help(self._models)
+            else:
+                step_help = STEP_HELP[request.verb]
+            context = f"You are at step {number} ({title}). {step_help}"
         await inner_dc.context.send_activity(card_activity(help_card(context)))
 
     # --- steps -------------------------------------------------------------------------
@@ -173,7 +177,7 @@ class ReferralDialog(InterruptibleDialog):
             if step.result.choice is StrategyOneChoice.STOP:
                 await step.context.send_activity(
                     "Stopped. Nothing was stored. Good luck with the conversation; type **refer** "
-                    "if you need a Re-think later."
+                    f"if you need a {self._models.label(draft.model or '')} later."
                 )
                 return await step.end_dialog(None)
             if step.result.choice is StrategyOneChoice.CHANGE:
@@ -240,7 +244,8 @@ class ReferralDialog(InterruptibleDialog):
             draft, _referrer(step.context), _conversation_reference(step.context), status
         )
         log.info("referral %s stored (%s)", reference, status)
-        await step.context.send_activity(card_activity(confirmation_card(reference, draft, status)))
+        card = confirmation_card(reference, draft, status, self._models)
+        await step.context.send_activity(card_activity(card))
         return await step.end_dialog(reference)
 
 
@@ -282,22 +287,23 @@ NEXT_STEPS = {
     ),
     ReferralStatus.NOTED_ONE_TO_ONE: (
         "Have the conversation with the Lead Professional. If it does not resolve things, type "
-        "**refer** to ask for a Re-think (strategy 2 or 3)."
+        "**refer** to ask for a {model} (strategy 2 or 3)."
     ),
 }
 
 
 def confirmation_card(
-    reference: str, draft: ReferralDraft, status: ReferralStatus
+    reference: str, draft: ReferralDraft, status: ReferralStatus, models: ModelCatalogue
 ) -> dict[str, Any]:
     headline = "Noted" if status is ReferralStatus.NOTED_ONE_TO_ONE else "Referral received"
+    model = models.label(draft.model) if draft.model else ""
     return render(
         "confirmation",
         {
             "headline": headline,
             "reference": reference,
-            "model": MODEL_LABELS[draft.model] if draft.model else "",
+            "model": model,
             "status": STATUS_LABELS[status],
-            "next_steps": NEXT_STEPS[status],
+            "next_steps": NEXT_STEPS[status].format(model=model),
         },
     )

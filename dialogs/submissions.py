@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.core.pii import identifying_details_problem
-from bot.core.settings import ModelName
 from bot.referrals.model import (
     AboutReferrer,
     Invitee,
@@ -102,7 +101,7 @@ class KindAnswer:
 
 @dataclass(frozen=True)
 class ModelAnswer:
-    model: ModelName
+    model: str  # an offered protocol's id
     strategy: RethinkStrategy | None
 
 
@@ -176,22 +175,22 @@ def parse_kind(s: Submission, options: FormOptions) -> KindAnswer:
 
 
 def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
-    model = _choice(
-        ModelName, s.fields.get("model", ""), "Please choose a kind of session.", s.fields
-    )
-    if model not in options.offered_models:
+    model = options.models.get(s.fields.get("model", ""))
+    if model is None:
+        raise Rejected("Please choose a kind of session.", s.fields)
+    if model.id not in options.models:
         raise Rejected(
             "The partnership does not offer that kind of session. Please choose another.", s.fields
         )
     strategy = None
-    if model is ModelName.RE_THINK:
+    if model.asks_strategy:
         strategy = _choice(
             RethinkStrategy,
             s.fields.get("rethink_strategy", ""),
-            "For Re-think, please choose which strategy you are at (1, 2 or 3).",
+            f"For {model.label}, please choose which strategy you are at (1, 2 or 3).",
             s.fields,
         )
-    return ModelAnswer(model, strategy)
+    return ModelAnswer(model.id, strategy)
 
 
 def parse_strategy_one(s: Submission, options: FormOptions) -> StrategyOneAnswer:

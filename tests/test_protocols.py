@@ -13,11 +13,12 @@ from bot.core.protocols import (
     Protocol,
     ProtocolError,
     Step,
+    catalogue_of,
     load_file,
     load_protocols,
     plan,
 )
-from bot.core.settings import ModelName
+from bot.core.settings import DEFAULT_OFFERED_MODELS
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def _error(path: Path) -> str:
 
 def test_built_ins_load_with_the_model_names(built_in: dict[str, Protocol]) -> None:
     assert set(built_in) == {"think_space", "space_to_think", "re_think"}
-    assert set(built_in) == {model.value for model in ModelName}
+    assert set(built_in) == set(DEFAULT_OFFERED_MODELS)
     assert {path.stem for path in BUILT_IN.glob("*.toml")} == set(built_in)
     for key, protocol in built_in.items():
         assert protocol.id == key
@@ -318,3 +319,56 @@ def test_override_directory_replaces_and_adds(tmp_path: Path) -> None:
 
     # The later directory wins: the built-in, listed last, is back.
     assert plan(load_protocols([tmp_path, BUILT_IN])["space_to_think"])[0].default_minutes == 5
+
+
+# The models a partnership offers: the referral form, triage and booking read them from here
+
+
+def test_the_catalogue_reads_names_and_notes_from_the_files(
+    built_in: dict[str, Protocol],
+) -> None:
+    models = catalogue_of(built_in, DEFAULT_OFFERED_MODELS)
+    assert models.ids == ("think_space", "space_to_think", "re_think")
+    assert [model.label for model in models.offered] == [
+        "Think Space",
+        "Space to Think",
+        "Re-think",
+    ]
+    assert models.label("re_think") == "Re-think"
+    note = models.offered[1].note
+    assert note.startswith("30-35 minutes in six timed stages")
+    assert [model.id for model in models.offered if model.asks_strategy] == ["re_think"]
+    assert models.offered[0].help == "Think Space is a monthly reflecting-teams panel."
+
+
+def test_a_model_not_offered_is_still_known_by_name(built_in: dict[str, Protocol]) -> None:
+    models = catalogue_of(built_in, ["space_to_think"])
+    assert "space_to_think" in models and "re_think" not in models
+    # A referral made while Re-think was offered still shows its name.
+    assert models.label("re_think") == "Re-think"
+    assert models.get("re_think") is not None
+    # An id with no file at all (one removed since) shows as itself.
+    assert models.label("retired_model") == "retired_model"
+    assert models.get("retired_model") is None
+
+
+def test_offering_a_model_without_a_file_names_it(built_in: dict[str, Protocol]) -> None:
+    with pytest.raises(ProtocolError, match="OFFERED_MODELS names .huddle. with no protocol file"):
+        catalogue_of(built_in, ["think_space", "huddle"])
+
+
+def test_a_file_without_a_referral_table_is_offered_with_its_summary(tmp_path: Path) -> None:
+    text = _changed(_text("space_to_think"), 'id = "space_to_think"', 'id = "plain"')
+    text = text[: text.index("# How the referral form offers this model")]
+    _write(tmp_path, "plain.toml", text)
+    protocols = load_protocols([tmp_path])
+    (model,) = catalogue_of(protocols, ["plain"]).offered
+    assert model.note == protocols["plain"].summary
+    assert not model.asks_strategy
+    assert model.help.startswith("Space to Think: ")
+
+
+def test_an_unknown_key_in_the_referral_table_is_named(tmp_path: Path) -> None:
+    text = _changed(_text("re_think"), "asks_strategy = true", "asks_strategies = true")
+    path = _write(tmp_path, "re_think.toml", text)
+    assert "referral.asks_strategies" in _error(path)

@@ -17,7 +17,8 @@ from botbuilder.testing import DialogTestClient
 
 from bot.core.crypto import Cipher
 from bot.core.database import create_engine, session_factory
-from bot.core.settings import ModelName
+from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
+from bot.core.settings import DEFAULT_OFFERED_MODELS
 from bot.referrals.model import ReferralDraft, ReferralKind
 from bot.referrals.store import ReferralStore
 from bot.teams.storage import SqlStorage
@@ -36,7 +37,7 @@ from tests.support.referral_steps import (
     TIMING,
 )
 
-OPTIONS = FormOptions(tuple(ModelName), 1000)
+OPTIONS = FormOptions(catalogue_of(load_protocols([BUILT_IN]), DEFAULT_OFFERED_MODELS), 1000)
 SIGNPOST = Signpost("Call the police on 999 if a child is in danger.", "https://example.org/cp")
 
 

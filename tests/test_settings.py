@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.core.crypto import Cipher, cipher_from_settings
-from bot.core.settings import ModelName, Settings, SettingsError
+from bot.core.settings import Settings, SettingsError
 from bot.scheduling.graph import config_from_settings
 
 
@@ -21,7 +21,27 @@ def test_lists_come_from_comma_separated_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OFFERED_MODELS", "space_to_think,re_think")
     settings = Settings(_env_file=None)
     assert settings.allowed_tenant_ids == ["t1", "t2"]
-    assert settings.offered_models == [ModelName.SPACE_TO_THINK, ModelName.RE_THINK]
+    assert settings.offered_models == ["space_to_think", "re_think"]
+
+
+def test_offered_models_default_to_the_three_built_in_ones() -> None:
+    assert Settings(_env_file=None).offered_models == ["think_space", "space_to_think", "re_think"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("Think Space", "not a protocol id"),
+        ("think_space,think_space", "twice"),
+        (" , ", "at least one"),
+    ],
+)
+def test_offered_models_that_cannot_be_protocol_ids_are_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    monkeypatch.setenv("OFFERED_MODELS", value)
+    with pytest.raises(ValidationError, match=problem):
+        Settings(_env_file=None)
 
 
 def test_a_malformed_key_is_named_in_the_error() -> None:

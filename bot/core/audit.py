@@ -15,7 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.models import AuditEntry, ReferralRow
-from bot.teams.identity import Actor
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: the id the audit log keeps, and a name people can read."""
+
+    id: str
+    name: str
 
 
 class Action:

@@ -24,9 +24,20 @@ from bot.core.clock import Clock
 from bot.core.crypto import Cipher
 from bot.core.database import as_utc, rows_changed
 from bot.core.models import OutboxMessage, ReferralRow
-from bot.teams.connector import RETRYABLE, ConnectorError
 
 log = logging.getLogger(__name__)
+
+
+class SendFailed(RuntimeError):
+    """The service a delivery went to refused it (the Bot Connector's errors subclass this)."""
+
+    RETRYABLE = frozenset({429, 502, 503, 504})
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after  # seconds, when the service said how long to wait
+
 
 LEASE = timedelta(minutes=2)  # a claim held by an instance that died is free after this
 MAX_ATTEMPTS = 12
@@ -280,8 +291,8 @@ class Outbox:
         except RetryLater as wait:
             await self._retry(delivery, wait.after, str(wait))
             return False
-        except ConnectorError as error:
-            if error.status in RETRYABLE:
+        except SendFailed as error:
+            if error.status in SendFailed.RETRYABLE:
                 await self._retry(delivery, _backoff(delivery.attempts, error.retry_after), error)
             else:  # 403 (removed from the chat), 404, 400: trying again will not help
                 await self._fail(delivery, error)

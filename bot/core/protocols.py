@@ -3,6 +3,9 @@
 The built-in files live in `protocols/` at the top of the checkout (Think Space, Space to
 Think, Re-think, following the partnerships' guidance). A partnership adds or changes one
 by putting a file in `PROTOCOLS_DIR`: a file there with the same `id` replaces the built-in.
+Naming its id in OFFERED_MODELS offers it on the referral form, at triage and for booking:
+its name, its `[referral]` note and help, and its `[booking]` window come from the file
+(`catalogue_of`), never from code.
 
 A running session keeps the plan it started with (`plan()`, stored with the session), so a
 file edited mid-session changes the next session, not the one in the room.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import time, timedelta
 from enum import StrEnum
@@ -21,9 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.core.settings import PROJECT_ROOT
+import protocols as built_in_protocols  # the top-level data package, not this module
 
-BUILT_IN = PROJECT_ROOT / "protocols"
+# The built-in files travel with the app as a package: found in a checkout and a wheel alike.
+BUILT_IN = Path(built_in_protocols.__file__).resolve().parent
 EVERYONE = "everyone"  # may stand in `speaks` or `listens` for the whole group
 _KEY = r"^[a-z][a-z0-9_]*$"
 
@@ -141,6 +145,17 @@ class Booking(_Strict):
         return self
 
 
+class Referral(_Strict):
+    """How the referral form offers this model (the `[referral]` table)."""
+
+    # The short line under the choice on the form; without it, the summary.
+    note: str | None = Field(default=None, min_length=1, max_length=300)
+    # One sentence for the form's help at "Which session", e.g. "Re-think is for ...".
+    help: str | None = Field(default=None, min_length=1, max_length=300)
+    # Ask Re-think's question: which strategy (1, 2 or 3) the referrer is at.
+    asks_strategy: bool = False
+
+
 def datetime_span(start: time, end: time) -> timedelta:
     """The time from `start` to `end` on one day (negative if end comes first)."""
     return timedelta(hours=end.hour - start.hour, minutes=end.minute - start.minute)
@@ -168,6 +183,7 @@ class Protocol(_Strict):
     stages: list[Stage] = Field(min_length=1)
     # When it may be booked; without it, the planned length inside working hours.
     booking: Booking | None = None
+    referral: Referral = Field(default_factory=Referral)
 
     @model_validator(mode="after")
     def _references(self) -> Protocol:
@@ -335,6 +351,66 @@ def load_protocols(directories: Iterable[Path]) -> dict[str, Protocol]:
             protocol = load_file(path)
             protocols[protocol.id] = protocol
     return protocols
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the referral form, triage and booking need to know about one model."""
+
+    id: str  # the protocol file's id, e.g. "think_space"
+    label: str  # its name, e.g. "Think Space"
+    note: str  # the short line the referral form shows under the choice
+    asks_strategy: bool  # Re-think's strategy 1/2/3 question
+    help: str = ""  # one sentence for the form's help at "Which session"
+
+
+@dataclass(frozen=True)
+class ModelCatalogue:
+    """The models this partnership offers, in OFFERED_MODELS order, from the protocol files."""
+
+    offered: tuple[ModelInfo, ...]
+    # Every loaded protocol: a referral may name one that is no longer offered.
+    known: Mapping[str, ModelInfo]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(model.id for model in self.offered)
+
+    def label(self, model_id: str) -> str:
+        model = self.known.get(model_id)
+        return model.label if model is not None else model_id
+
+    def __contains__(self, model_id: object) -> bool:
+        return any(model.id == model_id for model in self.offered)
+
+    def get(self, model_id: str) -> ModelInfo | None:
+        return self.known.get(model_id)
+
+
+def model_info(protocol: Protocol) -> ModelInfo:
+    referral = protocol.referral
+    return ModelInfo(
+        id=protocol.id,
+        label=protocol.name,
+        note=referral.note or protocol.summary,
+        asks_strategy=referral.asks_strategy,
+        help=referral.help or f"{protocol.name}: {referral.note or protocol.summary}",
+    )
+
+
+def catalogue_of(protocols: Mapping[str, Protocol], offered: Sequence[str]) -> ModelCatalogue:
+    """The offered models, in order; a ProtocolError names any id in OFFERED_MODELS that has
+    no protocol file (checked when the app starts)."""
+    known = {model_id: model_info(protocol) for model_id, protocol in protocols.items()}
+    missing = [model_id for model_id in offered if model_id not in known]
+    if missing:
+        names = ", ".join(repr(model_id) for model_id in missing)
+        raise ProtocolError(
+            f"OFFERED_MODELS names {names} with no protocol file: add <id>.toml to "
+            f"PROTOCOLS_DIR or take it out of OFFERED_MODELS (there are files for "
+            f"{', '.join(sorted(known)) or 'none'})"
+        )
+    return ModelCatalogue(offered=tuple(known[model_id] for model_id in offered), known=known)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
@@ -90,3 +91,15 @@ class Scheduler:
                     log.exception("scheduled job %s failed", name)
                 latest = self._clock.now() + self._interval
                 self._next[name] = min(due, latest) if isinstance(due, datetime) else latest
+
+
+@dataclass
+class WakeAll:
+    """Wakes every scheduler: handed out before the schedulers exist (their jobs come from
+    the features that are given it), filled in once they do."""
+
+    schedulers: list[Scheduler] = field(default_factory=list)
+
+    def __call__(self) -> None:
+        for scheduler in self.schedulers:
+            scheduler.wake()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -11,8 +12,10 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The checkout: `.env` and the default SQLite file live here, wherever the bot is started from.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# In a checkout, `.env` and the default SQLite file live at its top, wherever the bot is started
+# from. An installed wheel has no checkout: there both are relative to the working directory.
+_SOURCE_TOP = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = _SOURCE_TOP if (_SOURCE_TOP / "pyproject.toml").is_file() else Path()
 
 
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'reflective-practice.db'}"
@@ -23,14 +26,6 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
-class ModelName(StrEnum):
-    """The session models a partnership can offer; each has a protocol file."""
-
-    THINK_SPACE = "think_space"
-    SPACE_TO_THINK = "space_to_think"
-    RE_THINK = "re_think"
-
-
 class Facilitator(BaseModel):
     """Someone in the partnership's facilitator pool (FACILITATORS, a JSON list)."""
 
@@ -38,6 +33,9 @@ class Facilitator(BaseModel):
     aad_object_id: str  # their Entra object id: how the bot finds them in Teams
     email: str = ""
 
+
+DEFAULT_OFFERED_MODELS = ("think_space", "space_to_think", "re_think")
+_PROTOCOL_ID = re.compile(r"^[a-z][a-z0-9_]*$")  # as bot.core.protocols checks a file's id
 
 DEFAULT_SIGNPOSTS = [
     "The statutory route: raise it at the child's child in need, core group or strategy meeting.",
@@ -96,12 +94,10 @@ class Settings(BaseSettings):
 
     partnership_name: str = "Safeguarding Children Partnership"
     reference_prefix: str = "RP"
-    offered_models: Annotated[list[ModelName], NoDecode] = Field(
-        default_factory=lambda: [
-            ModelName.THINK_SPACE,
-            ModelName.SPACE_TO_THINK,
-            ModelName.RE_THINK,
-        ]
+    # Protocol ids (the files' names without .toml), in the order the form offers them; each
+    # needs a protocol file, built in or in PROTOCOLS_DIR (checked when the app starts).
+    offered_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_OFFERED_MODELS)
     )
     child_protection_text: str = (
         "If a child is at immediate risk of harm, do not wait: follow your local child "
@@ -230,4 +226,12 @@ class Settings(BaseSettings):
             raise SettingsError("WORKING_DAY_START_HOUR must be before WORKING_DAY_END_HOUR.")
         if not self.offered_models:
             raise SettingsError("OFFERED_MODELS must name at least one session model.")
+        for model in self.offered_models:
+            if not _PROTOCOL_ID.match(model):
+                raise SettingsError(
+                    f"OFFERED_MODELS names {model!r}, which is not a protocol id: use the "
+                    "protocol file's name without .toml, such as think_space."
+                )
+        if len(set(self.offered_models)) != len(self.offered_models):
+            raise SettingsError("OFFERED_MODELS names a session model twice.")
         return self

@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.core.settings import ModelName
-
 
 class ReferralKind(StrEnum):
     CHILD_FAMILY = "child_family"
@@ -68,11 +66,6 @@ THEME_LABELS = {
     Theme.LONG_INVOLVEMENT: "Long involvement",
     Theme.MULTIGENERATIONAL: "Multigenerational concerns",
     Theme.OTHER: "Other",
-}
-MODEL_LABELS = {
-    ModelName.THINK_SPACE: "Think Space",
-    ModelName.SPACE_TO_THINK: "Space to Think",
-    ModelName.RE_THINK: "Re-think",
 }
 STRATEGY_LABELS = {
     RethinkStrategy.ONE_TO_ONE: "Strategy 1: a one-to-one conversation with the Lead Professional",
@@ -141,7 +134,7 @@ class ReferralDraft:
     risk_checked: bool = False
     kind: ReferralKind | None = None
     theme: Theme | None = None
-    model: ModelName | None = None
+    model: str | None = None  # a protocol's id (bot.core.protocols.ModelCatalogue)
     rethink_strategy: RethinkStrategy | None = None
     narrative: Narrative | None = None
     about: AboutReferrer | None = None

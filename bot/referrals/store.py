@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -12,14 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import audit
-from bot.core.audit import Action
+from bot.core.audit import Action, Actor
 from bot.core.clock import Clock, SystemClock
 from bot.core.crypto import Cipher
 from bot.core.models import PersonalChat, ReferenceCounter, ReferralRow
 from bot.core.outbox import OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import Narrative, ReferralDraft, ReferralStatus
-from bot.teams.identity import Actor
+from bot.referrals.views import ReferralSummary
 
 
 class IncompleteReferralError(ValueError):
@@ -41,15 +40,6 @@ class Intake:
     outbox: OutboxWriter
     calendar: WorkingCalendar
     reminder_days: int
-
-
-@dataclass(frozen=True)
-class ReferralSummary:
-    reference: str
-    status: ReferralStatus
-    model: str
-    kind: str
-    created_at: datetime
 
 
 class ReferralStore:
@@ -129,7 +119,7 @@ class ReferralStore:
                 conversation_reference=conversation_reference,
                 kind=draft.kind.value,
                 theme=draft.theme.value if draft.theme else None,
-                model=draft.model.value,
+                model=str(draft.model),  # str(): a draft pickled earlier holds a StrEnum member
                 rethink_strategy=int(draft.rethink_strategy) if draft.rethink_strategy else None,
                 agency=draft.about.agency,
                 role=draft.about.role,

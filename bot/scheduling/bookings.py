@@ -36,13 +36,15 @@ from bot.core.settings import Facilitator
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
 from bot.scheduling.calendar_port import Calendar, CalendarError, FreeBusy, NewMeeting
-from bot.scheduling.slots import Busy, Slot, Window, find_slots
+from bot.scheduling.notify import BookingNews
+from bot.scheduling.slots import Busy, Slot, Window, find_slots, found_search
 from bot.teams.meeting_links import chat_id_of
 from bot.teams.people import People
 from bot.teams.send import card_message
-from bot.triage.notify import Notices, long_when
-from bot.triage.store import SCHEDULABLE, TriageStore, transaction_id
-from cards.triage import found_search
+from bot.triage.store import TriageStore, transaction_id
+from bot.triage.views import SCHEDULABLE
+from cards.common import long_when
+from cards.scheduling import slots_card
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class Bookings:
     sessions: async_sessionmaker[AsyncSession]
     port: Calendar
     triage: TriageStore
-    notices: Notices
+    news: BookingNews
     writer: OutboxWriter
     working: WorkingCalendar
     clock: Clock
@@ -176,7 +178,7 @@ class Bookings:
             messages = [triage_card(row.id)]
             # The facilitator hears of times found, not of every search finding the same.
             if to_facilitator and row.facilitator_id and search.get("slots") != before:
-                card = self.notices.slots_card(row.reference, to_facilitator)
+                card = slots_card(row.reference, to_facilitator, self.working)
                 messages.append(
                     Message(
                         Kind.PERSON,
@@ -337,7 +339,7 @@ class Bookings:
                 await session.refresh(row)
                 if row.status == ReferralStatus.SCHEDULED.value:
                     view = await self.triage.view_of(session, row)
-                    messages = messages + self.notices.booked(row, view, now)  # and reminders
+                    messages = messages + self.news.booked(row, view, now)  # and reminders
             self.writer.add(session, messages, now)
             return True
 
@@ -354,7 +356,7 @@ class Bookings:
     ) -> NewMeeting:
         transaction = row.meeting_transaction_id or transaction_id(row.reference, row.version)
         facilitator = self.facilitators.get(row.facilitator_id or "")
-        model = self.notices.model_name(row.model)
+        model = self.news.models.label(row.model)
         # The reference and the purpose only: attendees may be from other organisations.
         body = (
             f"<p>A multi-agency reflective practice session ({html.escape(model)}) arranged "

@@ -68,12 +68,11 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as graph_middleware_options
 from msgraph_core import GraphClientFactory
 
-from bot.core.settings import PROJECT_ROOT, Settings
+from bot.core.settings import Settings
 from bot.scheduling.calendar_port import Booked, CalendarError, FreeBusy, NewMeeting
+from manifest.pack import TEMPLATE as MANIFEST_TEMPLATE
 
 log = logging.getLogger(__name__)
-
-MANIFEST_TEMPLATE = PROJECT_ROOT / "manifest" / "manifest.template.json"
 
 GLOBAL_ENDPOINT = "https://graph.microsoft.com/v1.0"
 GLOBAL_AUTHORITY = "https://login.microsoftonline.com"

@@ -10,20 +10,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.database import as_utc
 from bot.core.models import ReferralRow
 from bot.core.outbox import Delivery, Kind, Message, Outbox, person_target
+from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import ReferralStatus
 from bot.teams.proactive import Proactive
 from bot.teams.send import card_message
-
-if TYPE_CHECKING:
-    from bot.triage.notify import Notices  # which builds on this module
+from cards.scheduling import ReminderFacts, reminder_card
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,8 @@ def facilitator_reminders(
 class FacilitatorReminders:
     sessions: async_sessionmaker[AsyncSession]
     proactive: Proactive
-    notices: Notices
+    calendar: WorkingCalendar
+    models: ModelCatalogue
 
     def register(self, outbox: Outbox) -> None:
         outbox.handlers[Kind.FACILITATOR_REMINDER] = self.deliver
@@ -88,5 +88,12 @@ class FacilitatorReminders:
         ):
             log.info("reminder %d dropped: the session has changed since", delivery.id)
             return
-        card = self.notices.reminder_card(row, soon=target.get("which") == SOON)
+        facts = ReminderFacts(
+            row.reference,
+            self.models.label(row.model),
+            start,
+            row.meeting_join_url,
+            row.meeting_app_installed,
+        )
+        card = reminder_card(facts, self.calendar, soon=target.get("which") == SOON)
         await self.proactive.send_to_person(target, card_message(card))

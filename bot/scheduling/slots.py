@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from bot.core.working_days import WorkingCalendar
 
@@ -140,3 +141,24 @@ def _candidates(
             end = start + window.duration  # elapsed time: a 90-minute session is 90 minutes
             if start > after and end <= latest_end:
                 yield start, end
+
+
+def found_search(
+    slots: list[Slot], checked: int, unreadable: int, facilitator_checked: bool = True
+) -> dict[str, Any]:
+    """A finished search for times, as stored on the referral (`slot_search`)."""
+    return {
+        "state": "found",
+        "slots": [
+            {
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "free": len(slot.free),
+                "of": len(slot.free) + len(slot.busy),
+            }
+            for slot in slots
+        ],
+        "checked": checked,
+        "unreadable": unreadable,
+        "facilitator_checked": facilitator_checked,
+    }

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeAlias
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
-
 from bot.core.clock import Clock
 from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
@@ -28,8 +25,9 @@ from bot.teams.admins import AdminCheck
 from bot.teams.identity import actor_of, person_id_of, reference_of, tenant_of
 from bot.teams.invoke import card_response, message_response
 from bot.teams.meeting_roles import MeetingRoles, meeting_id_of
-from bot.teams.send import card_activity
-from bot.triage.notify import long_when
+from bot.teams.routes import Participant
+from bot.teams.turn import CardAction, CardPress, InvokeReply, Turn, conversation_type, send_card
+from cards.common import long_when, notice_card
 from cards.sessions import (
     ProtocolChoice,
     collect_card,
@@ -40,7 +38,6 @@ from cards.sessions import (
     setup_card,
     stage_card,
 )
-from cards.triage import notice_card
 from cards.verbs import SessionVerb
 
 log = logging.getLogger(__name__)
@@ -64,8 +61,8 @@ STALE = (
 )
 MAX_TEXT = 300
 MAX_ID = 2**31  # ids in buttons are checked against this before they reach the database
-Reply: TypeAlias = AdaptiveCardInvokeResponse
-Action = Callable[[TurnContext, SessionVerb, dict[str, Any]], Awaitable[Reply]]
+Reply: TypeAlias = InvokeReply
+Action = Callable[[Turn, SessionVerb, dict[str, Any]], Awaitable[Reply]]
 
 
 def scheduled_line(link: ReferralLink, model_name: str, calendar: WorkingCalendar) -> str:
@@ -110,7 +107,7 @@ class MeetingHandler:
 
     # --- typed commands and meeting events ----------------------------------------------
 
-    async def post_opening(self, context: TurnContext) -> None:
+    async def post_opening(self, context: Turn) -> None:
         """The bot was added to a meeting chat: say what it does, with a Start button.
 
         In the chat of a meeting it booked (or was told the link of), it says which referral
@@ -125,11 +122,11 @@ class MeetingHandler:
                 link, protocol.name if protocol else link.model, self.calendar
             )
         card = opening_card(self.partnership, self._choices(), scheduled)
-        await context.send_activity(card_activity(card))
+        await send_card(context, card)
 
-    async def start(self, context: TurnContext) -> None:
+    async def start(self, context: Turn) -> None:
         """`start session`, the opening card's button or the meetingStart event."""
-        if context.activity.conversation.conversation_type not in SHARED_CHATS:
+        if conversation_type(context) not in SHARED_CHATS:
             await context.send_activity(ONLY_IN_SHARED)
             return
         live = await self.store.live_in(context.activity.conversation.id)
@@ -140,14 +137,14 @@ class MeetingHandler:
             )
             return
         if not await self._open_scheduled(context):
-            await context.send_activity(card_activity(setup_card(self._choices())))
+            await send_card(context, setup_card(self._choices()))
 
-    async def on_meeting_start(self, context: TurnContext) -> None:
+    async def on_meeting_start(self, context: Turn) -> None:
         live = await self.store.live_in(context.activity.conversation.id)
         if live is None and not await self._open_scheduled(context):
-            await context.send_activity(card_activity(setup_card(self._choices())))
+            await send_card(context, setup_card(self._choices()))
 
-    async def _open_scheduled(self, context: TurnContext) -> bool:
+    async def _open_scheduled(self, context: Turn) -> bool:
         """Sets up the session of the referral scheduled in this meeting, if there is one."""
         link = await self.store.referral_for_chat(
             context.activity.conversation.id, tenant_of(context)
@@ -165,7 +162,7 @@ class MeetingHandler:
 
     async def _open(
         self,
-        context: TurnContext,
+        context: Turn,
         protocol: Protocol,
         link: ReferralLink | None,
         independent: bool,
@@ -186,26 +183,28 @@ class MeetingHandler:
             self.wake()
         return view, created
 
-    async def note_joined(self, context: TurnContext, people: list[Holder]) -> None:
+    async def note_joined(self, context: Turn, people: list[Participant]) -> None:
         live = await self.store.live_in(context.activity.conversation.id)
         if live is not None and people:
-            await self.store.note_participants(live.id, people)
+            holders = [Holder(person.id, person.name) for person in people]
+            await self.store.note_participants(live.id, holders)
 
-    async def show_questions(self, context: TurnContext) -> None:
+    async def show_questions(self, context: Turn) -> None:
         live = await self.store.live_in(context.activity.conversation.id)
         if live is None:
             await context.send_activity("There is no session here yet: type **start session**.")
             return
-        await context.send_activity(card_activity(questions_card(live)))
+        await send_card(context, questions_card(live))
 
     # --- card buttons --------------------------------------------------------------------
 
-    async def on_action(self, context: TurnContext, invoke: AdaptiveCardInvokeValue) -> Reply:
-        action: dict[str, Any] = invoke.action if isinstance(invoke.action, dict) else {}
-        raw = action.get("data")
-        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        verb = SessionVerb(str(action.get("verb", "")))
-        if context.activity.conversation.conversation_type not in SHARED_CHATS:
+    def card_actions(self) -> dict[str, CardAction]:
+        """Every session card verb, for the app's router."""
+        return {verb.value: self.on_action for verb in SessionVerb}
+
+    async def on_action(self, context: Turn, press: CardPress) -> Reply:
+        verb, data = SessionVerb(press.verb), press.data
+        if conversation_type(context) not in SHARED_CHATS:
             return message_response(ONLY_IN_SHARED)
         try:
             return await self._actions[verb](context, verb, data)
@@ -214,9 +213,7 @@ class MeetingHandler:
             log.warning("session button %s with unusable data: %s", verb.value, problem)
             return message_response("Sorry, I could not use that button. Please try again.")
 
-    async def _show_setup(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _show_setup(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         live = await self.store.live_in(context.activity.conversation.id)
         if live is None and await self._open_scheduled(context):
             live = await self.store.live_in(context.activity.conversation.id)
@@ -224,7 +221,7 @@ class MeetingHandler:
             return card_response(roles_card(live, notice="A session is already set up here."))
         return card_response(setup_card(self._choices()))
 
-    async def _set_up(self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]) -> Reply:
+    async def _set_up(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         model = str(data.get("model", ""))
         reference = str(data.get("reference", "")).strip().upper()
         independent = str(data.get("independent", "false")).lower() == "true"
@@ -261,9 +258,7 @@ class MeetingHandler:
             lines.append("No notes are kept: nothing said or typed in this session is stored.")
         return card_response(notice_card(f"{view.name} is set up", lines, color="Good"))
 
-    async def _take_role(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _take_role(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
         role = str(data.get("role", ""))
         taking_over = role == view.protocol["facilitator_role"] and view.facilitator_id
@@ -285,9 +280,7 @@ class MeetingHandler:
             roles_card(change.view, notice=f"You are the {change.view.role_name(role)}.")
         )
 
-    async def _control(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _control(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         control = CONTROLS[verb]
         view = await self._session(context, data)
         if not await self._may_control(context, view):
@@ -312,9 +305,7 @@ class MeetingHandler:
             )
         )
 
-    async def _contribute(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _contribute(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
         step = int(data["step"])
         kind = Collect(str(data["kind"]))
@@ -340,9 +331,7 @@ class MeetingHandler:
         }[kind]
         return card_response(collect_card(view, step, notice=thanks))
 
-    async def _show_together(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _show_together(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
         kind = Collect(str(data["kind"]))
         if not await self._may_control(context, view):
@@ -350,19 +339,17 @@ class MeetingHandler:
         if view.no_notes:
             return message_response("This session keeps no notes, so there is nothing to show.")
         contributions = await self.store.contributions(view.id, {kind.value})
-        await context.send_activity(card_activity(contributions_card(view, kind, contributions)))
+        await send_card(context, contributions_card(view, kind, contributions))
         return message_response("Shown in the chat for everyone.")
 
-    async def _questions(
-        self, context: TurnContext, verb: SessionVerb, data: dict[str, Any]
-    ) -> Reply:
+    async def _questions(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
-        await context.send_activity(card_activity(questions_card(view)))
+        await send_card(context, questions_card(view))
         return message_response("The reflective questions are in the chat.")
 
     # --- helpers -----------------------------------------------------------------------------
 
-    async def _session(self, context: TurnContext, data: dict[str, Any]) -> SessionView:
+    async def _session(self, context: Turn, data: dict[str, Any]) -> SessionView:
         """The session a button names, if it is this chat's: a button copied into another
         chat (or a forged one) must not read or drive someone else's session."""
         session_id = int(data["session"])
@@ -378,7 +365,7 @@ class MeetingHandler:
             raise KeyError("no such session in this chat")
         return view
 
-    async def _may_control(self, context: TurnContext, view: SessionView) -> bool:
+    async def _may_control(self, context: Turn, view: SessionView) -> bool:
         person = person_id_of(context).lower()
         if view.facilitator_id and person == view.facilitator_id.lower():
             return True

@@ -11,15 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botbuilder.core import MessageFactory
-
 from bot.core.outbox import Kind, Message
 from bot.core.protocols import Collect
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import Contribution, SessionView, draw_card
 from bot.sessions.timing import Prompt, PromptKind, Timing
-from bot.teams.send import card_message
-from bot.teams.wire import to_wire
+from bot.teams.send import card_message, text_message
 from cards.sessions import (
     agreement_card,
     collect_card,
@@ -46,7 +43,7 @@ class SessionMessages:
         for prompt in timing.prompts:
             text = self._prompt_text(view, prompt, now)
             if text:
-                messages.append(self._post(view, to_wire(MessageFactory.text(text))))
+                messages.append(self._post(view, text_message(text)))
             if prompt.kind is PromptKind.STEP_STARTED:
                 step = view.steps[prompt.step]
                 if step.collect is not Collect.NONE and not view.no_notes:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import audit
-from bot.core.audit import Action
+from bot.core.audit import Action, Actor
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
 from bot.core.database import as_utc
@@ -36,7 +36,6 @@ from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.core.protocols import Collect, Protocol, Step, plan
 from bot.referrals.model import ReferralStatus
 from bot.sessions.timing import Control, Rules, Status, Timing, apply, next_tick, tick
-from bot.teams.identity import Actor
 
 log = logging.getLogger(__name__)
 

@@ -20,19 +20,18 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.core.models import utcnow
+from bot.core.outbox import SendFailed
 from bot.teams.pacing import ConversationPacer
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = {429, 502, 503, 504}
+RETRYABLE = SendFailed.RETRYABLE
 TokenSource = Callable[[], Awaitable[str | None]]
 
 
-class ConnectorError(RuntimeError):
+class ConnectorError(SendFailed):
     def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
-        super().__init__(f"the Bot Connector answered {status}: {body[:300]}")
-        self.status = status
-        self.retry_after = retry_after  # seconds, when the connector said how long to wait
+        super().__init__(f"the Bot Connector answered {status}: {body[:300]}", status, retry_after)
 
 
 def retry_after_seconds(header: str | None, default: float) -> float:

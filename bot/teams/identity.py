@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botbuilder.core import TurnContext
+
+from bot.core.audit import Actor
 
 
 def tenant_of(context: TurnContext) -> str:
@@ -30,14 +31,6 @@ def person_id_of(context: TurnContext) -> str:
     """The Entra object id where Teams gives one (stable across chats), else the channel id."""
     sender = context.activity.from_property
     return str(sender.aad_object_id or sender.id)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: the id the audit log keeps, and a name people can read."""
-
-    id: str
-    name: str
 
 
 def actor_of(context: TurnContext) -> Actor:

@@ -16,3 +16,9 @@ def card_message(card: dict[str, Any]) -> dict[str, Any]:
     """The activity carrying `card`, as JSON: what the outbox stores and later sends."""
     message: dict[str, Any] = to_wire(card_activity(card))
     return message
+
+
+def text_message(text: str) -> dict[str, Any]:
+    """A plain text message, as JSON: what the outbox stores and later sends."""
+    message: dict[str, Any] = to_wire(MessageFactory.text(text))
+    return message

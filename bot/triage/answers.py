@@ -6,11 +6,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botbuilder.core import TurnContext
-
 from bot.core.pii import identifying_details_problem
 from bot.teams.identity import actor_of, person_id_of
-from bot.teams.send import card_activity
+from bot.teams.turn import Turn, send_card, submitted_value
 from bot.triage.store import TriageStore
 from cards.triage import question_card
 
@@ -24,8 +22,8 @@ class AnswerHandler:
     store: TriageStore
     wake: Callable[[], None]
 
-    async def on_answer(self, context: TurnContext) -> None:
-        value = context.activity.value if isinstance(context.activity.value, dict) else {}
+    async def on_answer(self, context: Turn) -> None:
+        value = submitted_value(context)
         try:
             question_id = int(str(value.get("question", "")))
         except ValueError:
@@ -42,17 +40,11 @@ class AnswerHandler:
         answer = str(value.get("answer", "")).strip()
         problem = _problem_with(answer)
         if problem:
-            await context.send_activity(
-                card_activity(
-                    question_card(
-                        reference,
-                        question_id,
-                        question,
-                        answer=answer[:MAX_ANSWER_CHARS],
-                        problem=problem,
-                    )
-                )
+            # The answer is shown back so nothing typed is lost; it never left this 1:1 chat.
+            card = question_card(
+                reference, question_id, question, answer=answer[:MAX_ANSWER_CHARS], problem=problem
             )
+            await send_card(context, card)
             return
         view = await self.store.answer(question_id, person, actor_of(context), answer)
         if view is None:

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.models import DigestSent, ReferralRow, TriageDesk
 from bot.core.outbox import Kind, Message, OutboxWriter
+from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import STATUS_LABELS, ReferralStatus
 from bot.teams.send import card_message
-from bot.triage.store import OPEN
-from cards.binder import render
-from cards.triage import label_kind, label_model, when
+from bot.triage.views import OPEN, DigestFigures
+from cards.triage import digest_card, label_kind
 
 OLDEST_SHOWN = 5
 
@@ -28,6 +28,7 @@ class Digests:
     sessions: async_sessionmaker[AsyncSession]
     outbox: OutboxWriter
     calendar: WorkingCalendar
+    models: ModelCatalogue
     weekday: int  # 0 = Monday
     hour: int
 
@@ -51,7 +52,7 @@ class Digests:
     async def card(self, tenant_id: str, now: datetime) -> dict[str, Any]:
         async with self.sessions() as session:
             rows = await _referrals_of(session, tenant_id)
-        return digest_card(rows, now, self.calendar)
+        return digest_card(figures_of(rows, now, self.calendar, self.models), self.calendar)
 
     async def _send_once(self, desk: TriageDesk, week_of: date, now: datetime) -> int:
         try:
@@ -63,7 +64,8 @@ class Digests:
                     )
                 )
                 rows = await _referrals_of(session, desk.tenant_id)
-                activity = card_message(digest_card(rows, now, self.calendar))
+                figures = figures_of(rows, now, self.calendar, self.models)
+                activity = card_message(digest_card(figures, self.calendar))
                 self.outbox.add(
                     session,
                     [Message(Kind.CONVERSATION, desk.conversation_reference, activity)],
@@ -84,9 +86,9 @@ async def _referrals_of(session: AsyncSession, tenant_id: str) -> list[ReferralR
     )
 
 
-def digest_card(
-    rows: list[ReferralRow], now: datetime, calendar: WorkingCalendar
-) -> dict[str, Any]:
+def figures_of(
+    rows: list[ReferralRow], now: datetime, calendar: WorkingCalendar, models: ModelCatalogue
+) -> DigestFigures:
     week_ago = now - timedelta(days=7)
     recent = [row for row in rows if calendar.local(row.created_at) >= calendar.local(week_ago)]
     waiting = sorted(
@@ -94,34 +96,22 @@ def digest_card(
         key=lambda row: calendar.local(row.created_at),
     )
     by_status = Counter(STATUS_LABELS[ReferralStatus(row.status)] for row in rows)
-    sections = [
-        ("All referrals by status", by_status),
-        ("Received this week by kind", Counter(label_kind(r.kind, None) for r in recent)),
-        ("Received this week by model", Counter(label_model(r.model) for r in recent)),
-        ("Received this week by referrer's agency", Counter(r.agency for r in recent)),
-    ]
-    oldest = [
-        {
-            "title": row.reference,
-            "value": f"{STATUS_LABELS[ReferralStatus(row.status)]}, "
-            f"{calendar.working_days_between(row.created_at, now)} working days",
-        }
-        for row in waiting[:OLDEST_SHOWN]
-    ]
-    return render(
-        "digest",
-        {
-            "period": f"Week to {when(now, calendar)}",
-            "received": len(recent),
-            "waiting": len(waiting),
-            "sections": [
-                {"title": title, "is_empty": not counts, "facts": _facts(counts)}
-                for title, counts in sections
-            ]
-            + [{"title": "Waiting longest", "is_empty": not oldest, "facts": oldest}],
-        },
+    return DigestFigures(
+        period_end=now,
+        received=len(recent),
+        waiting=len(waiting),
+        counts=[
+            ("All referrals by status", by_status),
+            ("Received this week by kind", Counter(label_kind(r.kind, None) for r in recent)),
+            ("Received this week by model", Counter(models.label(r.model) for r in recent)),
+            ("Received this week by referrer's agency", Counter(r.agency for r in recent)),
+        ],
+        oldest=[
+            (
+                row.reference,
+                f"{STATUS_LABELS[ReferralStatus(row.status)]}, "
+                f"{calendar.working_days_between(row.created_at, now)} working days",
+            )
+            for row in waiting[:OLDEST_SHOWN]
+        ],
     )
-
-
-def _facts(counts: Counter[str]) -> list[dict[str, str]]:
-    return [{"title": name, "value": str(n)} for name, n in counts.most_common()]

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.database import rows_changed
 from bot.core.models import ReferralRow, TriageDesk
 from bot.core.outbox import Kind, Message, OutboxWriter
+from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import ReferralStatus
 from bot.teams.send import card_message
-from cards.triage import label_kind, label_model, notice_card
+from cards.triage import label_kind, label_model, overdue_card
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Reminders:
     sessions: async_sessionmaker[AsyncSession]
     outbox: OutboxWriter
     calendar: WorkingCalendar
+    models: ModelCatalogue
 
     async def send_due(self, now: datetime) -> int:
         """Queues a reminder for each referral now overdue; each is reminded once."""
@@ -64,18 +66,6 @@ class Reminders:
 
     def _card(self, row: ReferralRow, now: datetime) -> dict:
         days = self.calendar.working_days_between(row.created_at, now)
-        return card_message(
-            notice_card(
-                f"Waiting for triage: {row.reference}",
-                [
-                    f"{row.reference} arrived {days} working days ago and has not been "
-                    "triaged yet. Its card is in this channel: accept it, ask for more "
-                    "information, or decline it."
-                ],
-                [
-                    {"title": "Kind", "value": label_kind(row.kind, row.theme)},
-                    {"title": "Model", "value": label_model(row.model, row.rethink_strategy)},
-                ],
-                "Warning",
-            )
-        )
+        kind = label_kind(row.kind, row.theme)
+        model = label_model(row.model, self.models, row.rethink_strategy)
+        return card_message(overdue_card(row.reference, days, kind, model))

@@ -10,159 +10,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import audit
-from bot.core.audit import Action
+from bot.core.audit import Action, Actor
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
 from bot.core.database import rows_changed
 from bot.core.models import ReferralQuestion, ReferralRow, TriageDesk
 from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
-from bot.referrals.model import BookingState, Narrative, ReferralStatus
+from bot.referrals.model import BookingState, ReferralStatus
 from bot.referrals.store import narrative_from_json
-from bot.teams.identity import Actor
-
-
-class Decision(StrEnum):
-    ACCEPT = "accept"
-    ASK = "ask"
-    DECLINE = "decline"
-    WITHDRAW = "withdraw"
-    SCHEDULE = "schedule"
-    CANCEL = "cancel"  # the booked session is off; the referral waits for a new time
-
-
-OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
-# Times can be found and a session booked (or rebooked) in these.
-SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
-ALLOWED_FROM: dict[Decision, frozenset[ReferralStatus]] = {
-    Decision.ACCEPT: OPEN,
-    Decision.ASK: OPEN,
-    Decision.DECLINE: OPEN,
-    Decision.WITHDRAW: OPEN | {ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED},
-    # Scheduling again is rescheduling.
-    Decision.SCHEDULE: SCHEDULABLE,
-    Decision.CANCEL: frozenset({ReferralStatus.SCHEDULED}),
-}
-NEW_STATUS = {
-    Decision.ACCEPT: ReferralStatus.ACCEPTED,
-    Decision.ASK: ReferralStatus.MORE_INFO_REQUESTED,
-    Decision.DECLINE: ReferralStatus.DECLINED,
-    Decision.WITHDRAW: ReferralStatus.WITHDRAWN,
-    Decision.SCHEDULE: ReferralStatus.SCHEDULED,
-    Decision.CANCEL: ReferralStatus.ACCEPTED,
-}
-AUDIT_ACTION = {
-    Decision.ACCEPT: Action.ACCEPTED,
-    Decision.ASK: Action.MORE_INFO_REQUESTED,
-    Decision.DECLINE: Action.DECLINED,
-    Decision.WITHDRAW: Action.WITHDRAWN,
-    Decision.SCHEDULE: Action.SCHEDULED,
-    Decision.CANCEL: Action.SESSION_CANCELLED,
-}
+from bot.triage.changes import Change, Decision, Outcome
+from bot.triage.decisions import RULES
+from bot.triage.views import Details, QuestionAndAnswer, TriageView
 
 
 def transaction_id(reference: str, version: int) -> str:
     """Stable per booking: Graph makes one event however often it is sent."""
     return f"{reference}-v{version}"
-
-
-@dataclass(frozen=True)
-class TriageView:
-    """What the shared triage card shows: no narrative, no answers."""
-
-    id: int
-    reference: str
-    tenant_id: str
-    status: ReferralStatus
-    version: int
-    kind: str
-    theme: str | None
-    model: str
-    rethink_strategy: int | None
-    referrer_name: str
-    referrer_agency: str
-    agencies: list[str]
-    invitee_count: int
-    manager_agreed: bool
-    referrer_is_lead: bool
-    urgency: str | None
-    created_at: datetime
-    decided_by_name: str | None
-    decided_at: datetime | None
-    facilitator_name: str | None
-    signpost: str | None
-    last_question_at: datetime | None
-    last_answer_at: datetime | None
-    card_id: str | None  # the shared card on the desk, once posted
-    card_conversation_id: str | None
-    session_at: datetime | None = None
-    meeting_join_url: str | None = None
-    # Booking through Graph (bot.scheduling.bookings): None when booked by hand.
-    booking_state: BookingState | None = None
-    booking_problem: str | None = None
-    meeting_app_installed: bool = False
-    slot_search: dict[str, Any] | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN
-
-    @property
-    def booked_by_graph(self) -> bool:
-        return self.booking_state is not None
-
-
-@dataclass(frozen=True)
-class QuestionAndAnswer:
-    asked_by: str
-    asked_at: datetime
-    question: str
-    answer: str | None
-    answered_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Details:
-    """What only the admin who pressed Details sees; reading it is audited."""
-
-    narrative: Narrative
-    questions: list[QuestionAndAnswer]
-    decision_note: str | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    applied: bool
-    view: TriageView
-    question_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """A decision's details: which facilitator, what model, why declined, ..."""
-
-    model: str | None = None
-    facilitator_id: str | None = None
-    facilitator_name: str | None = None
-    note: str | None = None  # a decline reason, a withdrawal note: encrypted
-    signpost: str | None = None
-    question: str | None = None  # "more information, please": encrypted
-    session_at: datetime | None = None
-    session_minutes: int | None = None
-    meeting_join_url: str | None = None
-    meeting_chat_id: str | None = None
-    book_with_graph: bool = False  # the background job books (or moves) the Outlook event
-    cancelled_at: datetime | None = None  # the start of the session called off
-    attendee_note: str | None = None  # with a cancellation: for everyone invited
-    find_times: bool = False  # look in Outlook for times that suit (Graph), in the background
-    audit_detail: str = ""
 
 
 # Builds the messages a decision causes, from the referral as it now is.
@@ -270,7 +140,8 @@ class TriageStore:
                 session.add(question)
                 await session.flush()
                 question_id = question.id
-            session.add(audit.entry(actor, AUDIT_ACTION[decision], row.id, change.audit_detail))
+            action = RULES[decision].audit_action
+            session.add(audit.entry(actor, action, row.id, change.audit_detail))
             await session.refresh(row)
             view = await self.view_of(session, row)
             messages = self.notify(row, view, change, question_id)
@@ -290,7 +161,7 @@ class TriageStore:
         version: int,
     ) -> bool:
         """The conditional UPDATE: True only if the referral was still at `version`."""
-        if ReferralStatus(row.status) not in ALLOWED_FROM[decision]:
+        if ReferralStatus(row.status) not in RULES[decision].allowed_from:
             return False
         result = await session.execute(
             update(ReferralRow)
@@ -305,7 +176,7 @@ class TriageStore:
     ) -> dict[str, Any]:
         values: dict[str, Any] = {
             "version": row.version + 1,
-            "status": NEW_STATUS[decision].value,
+            "status": RULES[decision].new_status.value,
             "decided_by_id": actor.id,
             "decided_by_name": actor.name,
             "decided_at": now,

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.core.settings import ModelName, Settings
+from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
+from bot.core.settings import Settings
 from bot.referrals.model import (
     AboutReferrer,
     Invitee,
@@ -25,12 +26,11 @@ from bot.referrals.model import (
     Timing,
     Urgency,
 )
-from bot.referrals.store import ReferralSummary
-from bot.teams.activity_handler import my_referrals_card, welcome_card
+from bot.referrals.views import ReferralSummary
 from cards.binder import render
-from cards.referrals import FORM_STEPS, FormOptions, form_card
+from cards.help import help_card
+from cards.referrals import FORM_STEPS, FormOptions, form_card, my_referrals_card, welcome_card
 from cards.verbs import Verb
-from dialogs.help import help_card
 from dialogs.referral_dialog import confirmation_card
 from tests.support.session_gallery import session_gallery
 from tests.support.triage_gallery import triage_gallery
@@ -38,7 +38,7 @@ from tests.support.triage_gallery import triage_gallery
 SAMPLE_DRAFT = ReferralDraft(
     risk_checked=True,
     kind=ReferralKind.CHILD_FAMILY,
-    model=ModelName.RE_THINK,
+    model="re_think",
     rethink_strategy=RethinkStrategy.INDEPENDENT_FACILITATOR,
     narrative=Narrative(
         "Child A (ref CS-1234): school and health disagree about the level of need.",
@@ -56,9 +56,10 @@ SAMPLE_DRAFT = ReferralDraft(
 def all_cards() -> dict[str, dict[str, Any]]:
     """Name -> card, for every card the bot sends."""
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    options = FormOptions(tuple(settings.offered_models), settings.narrative_max_chars)
+    models = catalogue_of(load_protocols([BUILT_IN]), settings.offered_models)
+    options = FormOptions(models, settings.narrative_max_chars)
     cards: dict[str, Callable[[], dict[str, Any]]] = {
-        "welcome": lambda: welcome_card(settings.partnership_name, settings.offered_models),
+        "welcome": lambda: welcome_card(settings.partnership_name, models),
         "help": lambda: help_card(),
         "help-at-step": lambda: help_card(
             "You are at step 4 (What is stuck). Say briefly what feels stuck."
@@ -68,10 +69,10 @@ def all_cards() -> dict[str, dict[str, Any]]:
             {"text": settings.child_protection_text, "url": settings.child_protection_url},
         ),
         "confirmation": lambda: confirmation_card(
-            "RP-2026-0001", SAMPLE_DRAFT, ReferralStatus.SUBMITTED
+            "RP-2026-0001", SAMPLE_DRAFT, ReferralStatus.SUBMITTED, models
         ),
         "confirmation-noted": lambda: confirmation_card(
-            "RP-2026-0002", SAMPLE_DRAFT, ReferralStatus.NOTED_ONE_TO_ONE
+            "RP-2026-0002", SAMPLE_DRAFT, ReferralStatus.NOTED_ONE_TO_ONE, models
         ),
         "my-referrals": lambda: my_referrals_card(
             [
@@ -89,9 +90,10 @@ def all_cards() -> dict[str, dict[str, Any]]:
                     "theme",
                     datetime(2026, 10, 5, tzinfo=UTC),
                 ),
-            ]
+            ],
+            models,
         ),
-        "my-referrals-empty": lambda: my_referrals_card([]),
+        "my-referrals-empty": lambda: my_referrals_card([], models),
     }
     for verb in FORM_STEPS:
         cards[f"form-{verb.value}"] = lambda verb=verb: form_card(verb, SAMPLE_DRAFT, options)  # type: ignore[misc]

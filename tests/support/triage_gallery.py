@@ -9,15 +9,25 @@ from typing import Any
 
 from bot.core.audit import AuditLine
 from bot.core.models import ReferralRow
-from bot.core.settings import DEFAULT_SIGNPOSTS, Facilitator, ModelName
+from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
+from bot.core.settings import DEFAULT_OFFERED_MODELS, DEFAULT_SIGNPOSTS, Facilitator
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, Narrative, ReferralStatus
-from bot.scheduling.slots import Slot
-from bot.triage.digest import digest_card
-from bot.triage.notify import Notices
-from bot.triage.store import Change, Details, QuestionAndAnswer, TriageView
-from cards.binder import render
-from cards.triage import DeskOptions, found_search, question_card, triage_card, when
+from bot.scheduling.slots import Slot, found_search
+from bot.triage.changes import Change
+from bot.triage.digest import figures_of
+from bot.triage.notify import TriageNews
+from bot.triage.options import DeskOptions
+from bot.triage.views import Details, QuestionAndAnswer, TriageView
+from cards.scheduling import ReminderFacts, booked_card, invitee_card, reminder_card, slots_card
+from cards.triage import (
+    audit_card,
+    cancelled_card,
+    digest_card,
+    facilitator_card,
+    question_card,
+    triage_card,
+)
 
 NOW = datetime(2026, 11, 26, 11, 30, tzinfo=UTC)
 CALENDAR = WorkingCalendar()
@@ -26,7 +36,7 @@ OPTIONS = DeskOptions(
         Facilitator(name="Jo Facilitator", aad_object_id="f-1"),
         Facilitator(name="Ade Independent", aad_object_id="f-2"),
     ),
-    tuple(ModelName),
+    catalogue_of(load_protocols([BUILT_IN]), DEFAULT_OFFERED_MODELS),
     tuple(DEFAULT_SIGNPOSTS),
 )
 WAITING = TriageView(
@@ -95,16 +105,14 @@ def _digest() -> dict[str, Any]:
             created_at=datetime(2026, 11, day, 10, 0, tzinfo=UTC),
         )
 
-    return digest_card(
-        [
-            row("RP-2026-0004", "accepted", "think_space", "Police", 9),
-            row("RP-2026-0005", "submitted", "space_to_think", "Education", 17),
-            row("RP-2026-0006", "more_info_requested", "space_to_think", "Health Visiting", 24),
-            row("RP-2026-0007", "submitted", "re_think", "Health Visiting", 25),
-        ],
-        datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
-        CALENDAR,
-    )
+    rows = [
+        row("RP-2026-0004", "accepted", "think_space", "Police", 9),
+        row("RP-2026-0005", "submitted", "space_to_think", "Education", 17),
+        row("RP-2026-0006", "more_info_requested", "space_to_think", "Health Visiting", 24),
+        row("RP-2026-0007", "submitted", "re_think", "Health Visiting", 25),
+    ]
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    return digest_card(figures_of(rows, now, CALENDAR, OPTIONS.models), CALENDAR)
 
 
 SCHEDULED = replace(
@@ -168,19 +176,21 @@ BOOKING_FAILED = replace(
 )
 
 
-def _reminder_row(*, installed: bool) -> ReferralRow:
-    """The referral as the reminder job reads it (bot.scheduling.reminders)."""
-    return ReferralRow(
-        reference=BOOKED.reference,
-        model=BOOKED.model,
-        session_at=BOOKED.session_at,
-        meeting_join_url=BOOKED.meeting_join_url,
-        meeting_app_installed=installed,
+def _reminder(*, installed: bool) -> ReminderFacts:
+    """The booked session as the reminder job reads it (bot.scheduling.reminders)."""
+    assert BOOKED.session_at is not None
+    return ReminderFacts(
+        BOOKED.reference,
+        OPTIONS.models.label(BOOKED.model),
+        BOOKED.session_at,
+        BOOKED.meeting_join_url,
+        installed,
     )
 
 
 def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
-    notices = Notices("Safeguarding Children Partnership")
+    models = OPTIONS.models
+    news = TriageNews("Safeguarding Children Partnership", CALENDAR, models)
 
     def card(
         view: TriageView, options: DeskOptions = OPTIONS, **kwargs: Any
@@ -204,64 +214,52 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "question": lambda: question_card(
             "RP-2026-0007", 1, "Has the Lead Professional agreed to attend?"
         ),
-        "referrer-accepted": lambda: notices.referrer_card(ACCEPTED, Change(), None) or {},
+        "referrer-accepted": lambda: news.referrer_card(ACCEPTED, Change(), None) or {},
         "referrer-declined": lambda: (
-            notices.referrer_card(
+            news.referrer_card(
                 ACCEPTED.__class__(**{**ACCEPTED.__dict__, "status": ReferralStatus.DECLINED}),
                 declined,
                 None,
             )
             or {}
         ),
-        "facilitator-assigned": lambda: notices.facilitator_card(ACCEPTED),
+        "facilitator-assigned": lambda: facilitator_card(ACCEPTED, models),
         "triage-schedule": card(ACCEPTED, panel="schedule"),
         "triage-scheduled": card(SCHEDULED),
-        "referrer-booked": lambda: notices.booked_card(SCHEDULED),
-        "facilitator-booked": lambda: notices.booked_card(SCHEDULED, for_facilitator=True),
+        "referrer-booked": lambda: booked_card(SCHEDULED, CALENDAR, models),
+        "facilitator-booked": lambda: booked_card(
+            SCHEDULED, CALENDAR, models, for_facilitator=True
+        ),
         # To an invitee the bot can reach in Teams, for a meeting booked by hand (bot.teams.people).
-        "invitee-invited": lambda: notices.invitee_card(SCHEDULED),
+        "invitee-invited": lambda: invitee_card(SCHEDULED, CALENDAR, models),
         "triage-slots": card(FOUND, GRAPH_OPTIONS),
         "triage-book": card(FOUND, GRAPH_OPTIONS, panel="schedule"),
         "triage-booking": card(BOOKING, GRAPH_OPTIONS),
         "triage-booked-graph": card(BOOKED, GRAPH_OPTIONS),
         "triage-booking-failed": card(BOOKING_FAILED, GRAPH_OPTIONS),
         "triage-cancel": card(BOOKED, GRAPH_OPTIONS, panel="cancel"),
-        "referrer-booked-graph": lambda: notices.booked_card(BOOKED),
-        "facilitator-booked-graph": lambda: notices.booked_card(BOOKED, for_facilitator=True),
-        "facilitator-slots": lambda: notices.slots_card(FOUND.reference, SLOTS),
-        "facilitator-reminder": lambda: notices.reminder_card(
-            _reminder_row(installed=True), soon=False
+        "referrer-booked-graph": lambda: booked_card(BOOKED, CALENDAR, models),
+        "facilitator-booked-graph": lambda: booked_card(
+            BOOKED, CALENDAR, models, for_facilitator=True
         ),
-        "facilitator-reminder-soon": lambda: notices.reminder_card(
-            _reminder_row(installed=False), soon=True
+        "facilitator-slots": lambda: slots_card(FOUND.reference, SLOTS, CALENDAR),
+        "facilitator-reminder": lambda: reminder_card(
+            _reminder(installed=True), CALENDAR, soon=False
         ),
-        "facilitator-cancelled": lambda: notices.cancelled_card(BOOKED, SLOTS[0].start),
+        "facilitator-reminder-soon": lambda: reminder_card(
+            _reminder(installed=False), CALENDAR, soon=True
+        ),
+        "facilitator-cancelled": lambda: cancelled_card(BOOKED, SLOTS[0].start, CALENDAR),
         "digest": _digest,
-        "audit": lambda: render(
-            "audit",
-            {
-                "reference": "RP-2026-0007",
-                "zone": "Europe/London",
-                "is_empty": False,
-                "lines": [
-                    {
-                        "at": when(line.at, CALENDAR),
-                        "action": line.action,
-                        "who": f"{line.actor_name} ({line.actor_id})",
-                        "detail": f" · {line.detail}" if line.detail else "",
-                    }
-                    for line in [
-                        AuditLine(
-                            WAITING.created_at,
-                            "aad-1",
-                            "Sam Practitioner",
-                            "referral.submitted",
-                            "",
-                        ),
-                        AuditLine(NOW, "aad-2", "Alex Admin", "triage.details_viewed", ""),
-                        AuditLine(NOW, "aad-2", "Alex Admin", "triage.accepted", "model re_think"),
-                    ]
-                ],
-            },
+        "audit": lambda: audit_card(
+            "RP-2026-0007",
+            [
+                AuditLine(
+                    WAITING.created_at, "aad-1", "Sam Practitioner", "referral.submitted", ""
+                ),
+                AuditLine(NOW, "aad-2", "Alex Admin", "triage.details_viewed", ""),
+                AuditLine(NOW, "aad-2", "Alex Admin", "triage.accepted", "model re_think"),
+            ],
+            CALENDAR,
         ),
     }

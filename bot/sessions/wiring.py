@@ -1,0 +1,65 @@
+"""The sessions feature, put together: the meeting chat's commands, buttons and cards, and
+the stage timers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.outbox import Kind
+from bot.core.shared import Shared
+from bot.sessions.deliveries import SessionCardDelivery
+from bot.sessions.meeting import MeetingHandler
+from bot.sessions.prompts import SessionMessages
+from bot.sessions.store import SessionStore
+from bot.teams.admins import AdminCheck
+from bot.teams.deliveries import Deliveries
+from bot.teams.meeting_roles import MeetingRoles
+from bot.teams.routes import Feature
+from cards.verbs import Verb
+
+
+@dataclass(frozen=True)
+class Sessions:
+    feature: Feature
+    store: SessionStore
+
+
+def wiring(
+    shared: Shared, *, admins: AdminCheck, roles: MeetingRoles, deliveries: Deliveries
+) -> Sessions:
+    settings, calendar = shared.settings, shared.calendar
+    messages = SessionMessages(calendar)
+    store = SessionStore(
+        shared.sessions,
+        shared.cipher,
+        shared.clock,
+        shared.writer,
+        settings.session_card_refresh_seconds,
+        messages.announce,
+        messages.opening,
+        messages.closing,
+    )
+    meeting = MeetingHandler(
+        store=store,
+        protocols=shared.protocols,
+        roles=roles,
+        admins=admins,
+        calendar=calendar,
+        clock=shared.clock,
+        wake=shared.wake,
+        partnership=settings.partnership_name,
+        control_roles=frozenset(role.lower() for role in settings.session_control_roles),
+        offered=shared.models.ids,
+    )
+    cards = SessionCardDelivery(deliveries, store, calendar, shared.clock)
+    feature = Feature(
+        commands={
+            Verb.START_SESSION: meeting.start,
+            Verb.SESSION_QUESTIONS: meeting.show_questions,
+        },
+        card_actions=meeting.card_actions(),
+        jobs={"session timers": store.run_due},
+        deliveries={Kind.SESSION_STAGE_CARD: cards.deliver, Kind.SESSION_ROLES_CARD: cards.deliver},
+        meeting=meeting,
+    )
+    return Sessions(feature, store)

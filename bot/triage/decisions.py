@@ -1,0 +1,342 @@
+"""Every triage decision, declared once: one entry in `RULES` says it all.
+
+An entry names the decision's buttons and panel on the triage card, the statuses it may be
+made from, the status it leaves, what the audit log records, what the admin is told, and
+the typed form that reads the panel's inputs. Only admins may press any of them (the desk
+checks before it looks here). The store, the desk and the card all read this table.
+
+To add a decision: a `Decision` member, a form class below, an entry in `RULES`, and its
+panel in `cards/templates/triage.json` (shown when `form.<decision>` is true).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import ClassVar, Protocol, Self
+from zoneinfo import ZoneInfo
+
+from bot.core.audit import Action
+from bot.core.pii import identifying_details_problem
+from bot.referrals.model import ReferralStatus
+from bot.teams.meeting_links import chat_id_of, is_meeting_link
+from bot.triage.changes import Change, Decision
+from bot.triage.options import DeskOptions
+from bot.triage.views import OPEN, SCHEDULABLE, TriageView, offered_slots
+
+OTHER_TIME = "other"  # the slot choice that means "the date and time typed below"
+
+Fields = Mapping[str, str]  # a panel's inputs, as text
+
+
+class BadInput(ValueError):
+    """A panel was not filled in properly; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """What a form needs to turn its inputs into a change: the referral as the card showed it."""
+
+    view: TriageView
+    options: DeskOptions
+    zone: ZoneInfo
+    now: datetime
+
+
+class DecisionForm(Protocol):
+    @classmethod
+    def parse(cls, fields: Fields) -> Self: ...
+
+    def change(self, context: FormContext) -> Change: ...
+
+
+def _text(fields: Fields, key: str, limit: int, what: str, *, required: bool = True) -> str:
+    value = fields.get(key, "").strip()
+    if required and not value:
+        raise BadInput(f"Please write {what}.")
+    if len(value) > limit:
+        raise BadInput(f"Please keep {what} to {limit} characters.")
+    return value
+
+
+@dataclass(frozen=True)
+class AcceptForm:
+    facilitator_id: str
+    model: str
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        return cls(fields.get("facilitator", "").strip(), fields.get("model", "").strip())
+
+    def change(self, context: FormContext) -> Change:
+        facilitator = context.options.facilitator(self.facilitator_id)
+        if facilitator is None:
+            raise BadInput("Please choose a facilitator from the list.")
+        if self.model not in context.options.models:
+            raise BadInput("Please choose the session model.")
+        return Change(
+            model=self.model,
+            facilitator_id=facilitator.aad_object_id,
+            facilitator_name=facilitator.name,
+            audit_detail=f"model {self.model}; facilitator {facilitator.name}",
+            find_times=context.options.graph,  # the admin sees times that suit straight away
+        )
+
+
+@dataclass(frozen=True)
+class AskForm:
+    MAX_CHARS: ClassVar[int] = 500
+    question: str
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        return cls(_text(fields, "question", cls.MAX_CHARS, "your question"))
+
+    def change(self, context: FormContext) -> Change:
+        return Change(question=self.question)
+
+
+@dataclass(frozen=True)
+class DeclineForm:
+    MAX_CHARS: ClassVar[int] = 500
+    reason: str
+    signpost: int
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        reason = _text(fields, "reason", cls.MAX_CHARS, "a reason")
+        try:
+            signpost = int(fields.get("signpost", ""))
+        except ValueError:
+            raise BadInput("Please choose where to signpost the referrer.") from None
+        return cls(reason, signpost)
+
+    def change(self, context: FormContext) -> Change:
+        signposts = context.options.signposts
+        if not 0 <= self.signpost < len(signposts):
+            raise BadInput("Please choose where to signpost the referrer.")
+        signpost = signposts[self.signpost]
+        return Change(
+            note=self.reason, signpost=signpost, audit_detail=f"signpost: {signpost[:80]}"
+        )
+
+
+@dataclass(frozen=True)
+class WithdrawForm:
+    MAX_CHARS: ClassVar[int] = 200
+    REASONS: ClassVar[frozenset[str]] = frozenset({"withdrawn", "duplicate"})
+    why: str
+    note: str
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        why = fields.get("why", "")
+        if why not in cls.REASONS:
+            raise BadInput("Please say whether it was withdrawn or a duplicate.")
+        return cls(why, _text(fields, "note", cls.MAX_CHARS, "the note", required=False))
+
+    def change(self, context: FormContext) -> Change:
+        # Withdrawn once scheduled: the facilitator hears the session is off.
+        return Change(
+            note=self.note or None, audit_detail=self.why, cancelled_at=context.view.session_at
+        )
+
+
+@dataclass(frozen=True)
+class ScheduleForm:
+    """A time (a slot found, or a date and time typed, local) and, by hand, a join link."""
+
+    slot: str
+    day: str
+    time: str
+    link: str
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        return cls(*(fields.get(key, "").strip() for key in ("slot", "day", "time", "link")))
+
+    def change(self, context: FormContext) -> Change:
+        by_hand = bool(self.link) or not context.options.graph
+        when_utc = self._chosen_time(context, by_hand)
+        if when_utc <= context.now:
+            raise BadInput("That time has passed: please give a time still to come.")
+        minutes = context.options.minutes_for(context.view.model)
+        if not by_hand:
+            return Change(
+                session_at=when_utc,
+                session_minutes=minutes,
+                book_with_graph=True,
+                audit_detail=f"booking {when_utc:%Y-%m-%d %H:%M} UTC through Outlook",
+            )
+        if not is_meeting_link(self.link):
+            raise BadInput(
+                "Please paste the Teams meeting's join link (it starts https://teams.microsoft.com/"
+                "l/meetup-join/ or https://teams.microsoft.com/meet/)."
+            )
+        return Change(
+            session_at=when_utc,
+            session_minutes=minutes,
+            meeting_join_url=self.link,
+            meeting_chat_id=chat_id_of(self.link),
+            audit_detail=f"session at {when_utc:%Y-%m-%d %H:%M} UTC",
+        )
+
+    def _chosen_time(self, context: FormContext, by_hand: bool) -> datetime:
+        if not by_hand and self.slot and self.slot != OTHER_TIME:
+            # Only a time this admin was shown: a card drawn before a newer search is stale.
+            if self.slot not in {offered["start"] for offered in offered_slots(context.view)}:
+                raise BadInput("Those times have changed since: please choose again.")
+            return datetime.fromisoformat(self.slot).astimezone(UTC)
+        try:
+            day, at = date.fromisoformat(self.day), time.fromisoformat(self.time)
+        except ValueError:
+            raise BadInput("Please give the date and the time of the session.") from None
+        return datetime.combine(day, at, tzinfo=context.zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class CancelForm:
+    MAX_CHARS: ClassVar[int] = 300
+    note: str
+
+    @classmethod
+    def parse(cls, fields: Fields) -> Self:
+        note = _text(fields, "note", cls.MAX_CHARS, "the message", required=False)
+        # It goes to everyone invited, other organisations included.
+        problem = identifying_details_problem(note)
+        if problem is not None:
+            raise BadInput(problem)
+        return cls(note)
+
+    def change(self, context: FormContext) -> Change:
+        was_at = context.view.session_at
+        assert was_at is not None  # CANCEL is allowed from SCHEDULED only
+        return Change(
+            note=self.note or None,
+            attendee_note=self.note or None,
+            cancelled_at=was_at,
+            audit_detail=f"session at {was_at:%Y-%m-%d %H:%M} UTC cancelled",
+        )
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    decision: Decision
+    form: type[DecisionForm]
+    allowed_from: frozenset[ReferralStatus]
+    new_status: ReferralStatus
+    audit_action: str
+    button: str  # on the card: opens the panel
+    confirm: str  # in the panel: makes the decision
+    done: str  # what the admin who pressed is told once it is stored
+    style: str = ""  # the button's style: "positive" or "destructive"
+    confirm_style: str = ""
+    secondary: bool = False  # in the card's "..." menu: a rarer choice
+    button_when_scheduled: str = ""
+    confirm_with_graph: str = ""
+    done_while_booking: str = ""  # when Outlook is still booking in the background
+
+    @property
+    def panel(self) -> str:
+        return self.decision.value
+
+    @property
+    def open_verb(self) -> str:
+        return f"triage_{self.decision.value}_form"
+
+    @property
+    def confirm_verb(self) -> str:
+        return f"triage_{self.decision.value}"
+
+    def button_title(self, status: ReferralStatus) -> str:
+        scheduled = status is ReferralStatus.SCHEDULED and self.button_when_scheduled
+        return self.button_when_scheduled if scheduled else self.button
+
+    def confirm_title(self, graph: bool) -> str:
+        return self.confirm_with_graph if graph and self.confirm_with_graph else self.confirm
+
+
+# In the order their buttons appear on the card.
+RULES: dict[Decision, DecisionRule] = {
+    rule.decision: rule
+    for rule in (
+        DecisionRule(
+            Decision.ACCEPT,
+            AcceptForm,
+            allowed_from=OPEN,
+            new_status=ReferralStatus.ACCEPTED,
+            audit_action=Action.ACCEPTED,
+            button="Accept",
+            confirm="Accept",
+            done="Accepted. The referrer and the facilitator are being told.",
+            style="positive",
+            confirm_style="positive",
+        ),
+        DecisionRule(
+            Decision.ASK,
+            AskForm,
+            allowed_from=OPEN,
+            new_status=ReferralStatus.MORE_INFO_REQUESTED,
+            audit_action=Action.MORE_INFO_REQUESTED,
+            button="Ask referrer",
+            confirm="Send question",
+            done="Your question has gone to the referrer.",
+        ),
+        DecisionRule(
+            Decision.DECLINE,
+            DeclineForm,
+            allowed_from=OPEN,
+            new_status=ReferralStatus.DECLINED,
+            audit_action=Action.DECLINED,
+            button="Decline",
+            confirm="Decline",
+            done="Declined. The referrer is being told, with your signpost.",
+            style="destructive",
+        ),
+        DecisionRule(
+            Decision.SCHEDULE,
+            ScheduleForm,
+            allowed_from=SCHEDULABLE,  # scheduling again is rescheduling
+            new_status=ReferralStatus.SCHEDULED,
+            audit_action=Action.SCHEDULED,
+            button="Schedule",
+            button_when_scheduled="Reschedule",
+            confirm="Schedule",
+            confirm_with_graph="Book",
+            done="Scheduled. The referrer and the facilitator are being told, with the link. "
+            "Add me to the meeting so I can run the session there.",
+            done_while_booking="Booking the Teams meeting in Outlook: this card shows when it "
+            "is done, and the referrer and the facilitator are told then.",
+            style="positive",
+        ),
+        DecisionRule(
+            Decision.CANCEL,
+            CancelForm,
+            allowed_from=frozenset({ReferralStatus.SCHEDULED}),
+            new_status=ReferralStatus.ACCEPTED,  # waits for a new time
+            audit_action=Action.SESSION_CANCELLED,
+            button="Cancel session",
+            confirm="Cancel session",
+            done="Cancelled. The referrer and the facilitator are being told.",
+            secondary=True,
+        ),
+        DecisionRule(
+            Decision.WITHDRAW,
+            WithdrawForm,
+            allowed_from=OPEN | SCHEDULABLE,
+            new_status=ReferralStatus.WITHDRAWN,
+            audit_action=Action.WITHDRAWN,
+            button="Withdrawn or duplicate",
+            confirm="Close referral",
+            done="Closed. The referrer is being told.",
+            secondary=True,
+        ),
+    )
+}
+# A press of a decision's button, by its verb: (the rule, whether it opens the panel).
+BY_VERB: dict[str, tuple[DecisionRule, bool]] = {
+    verb: (rule, opens)
+    for rule in RULES.values()
+    for verb, opens in ((rule.open_verb, True), (rule.confirm_verb, False))
+}
