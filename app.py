@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -178,24 +179,23 @@ def build_runtime(
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-    calendar = (
-        graph_calendar(config_from_settings(settings), app.get(GRAPH_CREDENTIAL))
-        if settings.graph_enabled
-        else None
-    )
-    runtime = build_runtime(settings, engine, http, app.get(CLOCK), calendar)
-    app[RUNTIME] = runtime
-    for scheduler in runtime.schedulers:
-        scheduler.start()
-    yield
-    for scheduler in runtime.schedulers:
-        await scheduler.stop()
-    if calendar is not None:
-        await calendar.close()
-    await http.close()
-    await engine.dispose()
+    async with AsyncExitStack() as resources:
+        # Closed on the way out, and also when start-up fails (a bad protocol file, say).
+        engine = create_engine(settings.database_url)
+        resources.push_async_callback(engine.dispose)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        resources.push_async_callback(http.close)
+        calendar = None
+        if settings.graph_enabled:
+            calendar = graph_calendar(config_from_settings(settings), app.get(GRAPH_CREDENTIAL))
+            resources.push_async_callback(calendar.close)
+        runtime = build_runtime(settings, engine, http, app.get(CLOCK), calendar)
+        app[RUNTIME] = runtime
+        for scheduler in runtime.schedulers:
+            scheduler.start()
+        yield
+        for scheduler in runtime.schedulers:
+            await scheduler.stop()
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.core.protocols import Collect
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.store import Contribution, SessionView
 from bot.sessions.timing import Status
+from bot.sessions.views import Contribution, SessionView
 from cards.binder import render
 from cards.verbs import SessionVerb
 
@@ -37,6 +37,10 @@ COLLECT_INTROS = {
 class ProtocolChoice:
     id: str
     name: str
+    # The set-up card asks whether the facilitator is independent (then nothing is noted).
+    asks_independent: bool = False
+    # The title of a stage that repeats, when the set-up card should ask how many cycles.
+    repeating_stage: str = ""
 
 
 def minutes_text(seconds: float) -> str:
@@ -68,7 +72,8 @@ def setup_card(
     example_reference: str = "RP-2026-0001",
 ) -> dict[str, Any]:
     values = values or {}
-    ids = {m.id for m in models}
+    independent = [m.name for m in models if m.asks_independent]
+    repeating = [m for m in models if m.repeating_stage]
     return render(
         "session_setup",
         {
@@ -78,9 +83,14 @@ def setup_card(
             "model": str(values.get("model") or (models[0].id if models else "")),
             "reference": str(values.get("reference") or ""),
             "example_reference": example_reference,
-            "offers_rethink": "re_think" in ids,
+            "offers_independent": bool(independent),
+            "independent_label": f"{' / '.join(independent)}: the facilitator is independent "
+            "of the case (no notes are kept)",
             "independent": "true" if str(values.get("independent")) == "true" else "false",
-            "offers_cycles": "think_space" in ids,
+            "offers_cycles": bool(repeating),
+            "cycles_label": " / ".join(
+                f"{m.name}: {m.repeating_stage.lower()} cycles" for m in repeating
+            ),
             "cycles": _int(values.get("cycles"), 3),
             "verb": SessionVerb.SET_UP.value,
         },
@@ -132,7 +142,7 @@ def roles_card(
             _control("Cancel this set-up", SessionVerb.END, view, "destructive", secondary=True)
         )
     independent_line = ""
-    if view.model == "re_think":
+    if view.protocol.get("independent_means_no_notes"):
         independent_line = (
             "Facilitator independent of the case: yes. No notes are kept."
             if view.independent_facilitator

@@ -19,8 +19,9 @@ from bot.core.clock import Clock
 from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.store import Holder, ReferralLink, Rejected, SessionStore, SessionView
+from bot.sessions.store import Rejected, SessionStore
 from bot.sessions.timing import Control
+from bot.sessions.views import Holder, ReferralLink, SessionView
 from bot.teams.admins import AdminCheck
 from bot.teams.identity import actor_of, person_id_of, reference_of, tenant_of
 from bot.teams.invoke import card_response, message_response
@@ -387,7 +388,7 @@ class MeetingHandler:
         # The partnership's offered models first, in its order; added models after them.
         order = {model: i for i, model in enumerate(self.offered)}
         ranked = sorted(self.protocols.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
-        return [ProtocolChoice(p.id, p.name) for p in ranked]
+        return [choice_of(protocol) for protocol in ranked]
 
 
 def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
@@ -430,3 +431,11 @@ def _whole(value: Any, default: int) -> int:
         return int(float(str(value)))
     except (TypeError, ValueError, OverflowError):
         return default
+
+
+def choice_of(protocol: Protocol) -> ProtocolChoice:
+    """A model on the set-up card, with the questions its protocol file calls for."""
+    repeating = next((stage.title for stage in protocol.stages if stage.cycles), "")
+    return ProtocolChoice(
+        protocol.id, protocol.name, protocol.independent_means_no_notes, repeating
+    )

@@ -14,8 +14,9 @@ from typing import Any
 from bot.core.outbox import Kind, Message
 from bot.core.protocols import Collect
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.store import Contribution, SessionView, draw_card
+from bot.sessions.store import draw_card
 from bot.sessions.timing import Prompt, PromptKind, Timing
+from bot.sessions.views import Contribution, SessionView
 from bot.teams.send import card_message, text_message
 from cards.sessions import (
     agreement_card,

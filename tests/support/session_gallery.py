@@ -9,11 +9,10 @@ from typing import Any
 
 from bot.core.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.meeting import scheduled_line
-from bot.sessions.store import Contribution, Holder, ReferralLink, SessionView
+from bot.sessions.meeting import choice_of, scheduled_line
 from bot.sessions.timing import Status
+from bot.sessions.views import Contribution, Holder, ReferralLink, SessionView
 from cards.sessions import (
-    ProtocolChoice,
     agreement_card,
     collect_card,
     contributions_card,
@@ -69,7 +68,7 @@ def sample_view(protocol: Protocol, step: int = 2, **changes: Any) -> SessionVie
 def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
     protocols = load_protocols([BUILT_IN])
     stt, ts, rt = protocols["space_to_think"], protocols["think_space"], protocols["re_think"]
-    choices = [ProtocolChoice(p.id, p.name) for p in protocols.values()]
+    choices = [choice_of(p) for p in protocols.values()]
     running = sample_view(stt)
     no_notes = sample_view(rt, 5, no_notes=True, independent_facilitator=True)
     ended = sample_view(stt, 5, status=Status.ENDED, ended_at=NOW, time_spent=[
