@@ -26,7 +26,6 @@ from bot.core.outbox import (
     Delivery,
     Kind,
     Message,
-    Outbox,
     OutboxWriter,
     RetryLater,
     person_target,
@@ -77,10 +76,6 @@ class Bookings:
     facilitators: dict[str, Facilitator]  # by Entra object id
     rules: BookingRules
     directory: People | None = None  # the referrer's email, once Teams has given it
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.FIND_TIMES] = self.find_times
-        outbox.handlers[Kind.CALENDAR_SYNC] = self.sync
 
     # --- finding times -----------------------------------------------------------------
 

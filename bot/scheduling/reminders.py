@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.database import as_utc
 from bot.core.models import ReferralRow
-from bot.core.outbox import Delivery, Kind, Message, Outbox, person_target
+from bot.core.outbox import Delivery, Kind, Message, person_target
 from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import ReferralStatus
@@ -68,9 +68,6 @@ class FacilitatorReminders:
     proactive: Proactive
     calendar: WorkingCalendar
     models: ModelCatalogue
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.FACILITATOR_REMINDER] = self.deliver
 
     async def deliver(self, delivery: Delivery) -> None:
         assert delivery.referral_id is not None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.core.clock import Clock
-from bot.core.outbox import Delivery, Kind, Outbox, RetryLater
+from bot.core.outbox import Delivery, Kind, RetryLater
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import SessionStore
 from bot.teams.deliveries import Deliveries
@@ -22,10 +22,6 @@ class SessionCardDelivery:
     sessions: SessionStore
     calendar: WorkingCalendar
     clock: Clock
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.SESSION_STAGE_CARD] = self.deliver
-        outbox.handlers[Kind.SESSION_ROLES_CARD] = self.deliver
 
     async def deliver(self, delivery: Delivery) -> None:
         """Drawn from the session as it is now, so a redraw that waited (a 429) shows the

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.outbox import Delivery, Kind, Outbox
+from bot.core.outbox import Delivery
 from bot.teams.connector import ConnectorError
 from bot.teams.proactive import Proactive
 
@@ -14,10 +14,6 @@ from bot.teams.proactive import Proactive
 @dataclass
 class Deliveries:
     proactive: Proactive
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.CONVERSATION] = self.to_conversation
-        outbox.handlers[Kind.PERSON] = self.to_person
 
     async def to_conversation(self, delivery: Delivery) -> None:
         assert delivery.activity is not None

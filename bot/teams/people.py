@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.models import Person
-from bot.core.outbox import Delivery, Kind, Message, Outbox, OutboxWriter
+from bot.core.outbox import Delivery, Kind, Message, OutboxWriter
 from bot.teams.identity import reference_of, tenant_of
 from bot.teams.proactive import Proactive
 
@@ -38,10 +38,6 @@ class People:
     proactive: Proactive
     clock: Clock
     _known: set[str] = field(default_factory=set, init=False)
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.LEARN_PERSON] = self.learn
-        outbox.handlers[Kind.INVITEE] = self.tell_invitee
 
     async def note(self, context: TurnContext) -> None:
         """Someone wrote to the bot 1:1: if they are new, learn their email in the background."""

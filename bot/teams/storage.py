@@ -3,8 +3,10 @@
 Items (dialog state holds `DialogState`, `DialogInstance` and our dataclasses) are pickled
 and then Fernet-encrypted: a half-finished referral in dialog state is as sensitive as a
 submitted one. Unpickling is safe here because Fernet authenticates every item: only data
-this app wrote with its key can reach `pickle.loads`. Classes kept in state must stay at
-their import paths (`bot.referrals.model`, `dialogs.form_prompt`).
+this app wrote with its key can reach `pickle.loads`, and an allow-list of modules stops
+even a leaked key from making it run code. State names each class by its import path: when a
+class kept in state moves, add its old module to `_MOVED_MODULES`, so that state pickled before
+the move still loads (a half-finished referral goes on rather than starting afresh).
 """
 
 from __future__ import annotations
@@ -33,13 +35,10 @@ TABLE = cast(Table, BotStateRow.__table__)
 
 # What dialog state may hold. Fernet already stops anyone without the key from writing
 # state; this list means even a leaked key cannot make unpickling run arbitrary code.
-_ALLOWED_MODULES = (
-    "bot.referrals.model",
-    "dialogs.",
-    "cards.verbs",
-    "bot.core.settings",
-    "botbuilder.dialogs.",
-)
+# Modules match by their whole name (`bot.referrals.model` admits no `bot.referrals_x`);
+# the packages admit their own modules only.
+_ALLOWED_MODULES = frozenset({"bot.referrals.model", "cards.verbs", "datetime"})
+_ALLOWED_PACKAGES = ("dialogs.", "botbuilder.dialogs.")
 _ALLOWED_BUILTINS = {
     "set",
     "frozenset",
@@ -54,19 +53,45 @@ _ALLOWED_BUILTINS = {
 }
 
 
+def _model_id(value: str) -> str:
+    """Stands in for the `ModelName` enum that state pickled before models became data holds:
+    a model is now its protocol file's id, a plain string."""
+    return str(value)
+
+
+# Old module -> its new home, for state pickled before the move into feature packages.
+_MOVED_MODULES = {
+    "bot.referral": "bot.referrals.model",
+    "bot.settings": "bot.core.settings",
+}
+# Classes that are gone, by (module, name) after _MOVED_MODULES: what gives their value now.
+_RETIRED_CLASSES = {("bot.core.settings", "ModelName"): _model_id}
+
+
+def _may_hold(module: str, name: str) -> bool:
+    if module == "builtins":
+        return name in _ALLOWED_BUILTINS
+    return module in _ALLOWED_MODULES or module.startswith(_ALLOWED_PACKAGES)
+
+
 class _StateUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        allowed = (
-            module.startswith(_ALLOWED_MODULES)
-            or module == "datetime"
-            or (module == "builtins" and name in _ALLOWED_BUILTINS)
-        )
-        if not allowed:
-            raise pickle.UnpicklingError(f"state may not hold {module}.{name}")
-        return super().find_class(module, name)
+        refused = pickle.UnpicklingError(f"state may not hold {module}.{name}")
+        module = _MOVED_MODULES.get(module, module)
+        if (module, name) in _RETIRED_CLASSES:
+            return _RETIRED_CLASSES[module, name]
+        # A dotted name would walk attributes out of an allowed module (to `uuid.os.system`,
+        # say), so only a class defined in the named module itself is given back.
+        if "." in name or not _may_hold(module, name):
+            raise refused
+        found = super().find_class(module, name)
+        if not isinstance(found, type) or found.__module__ != module:
+            raise refused
+        return found
 
 
-def _loads(data: bytes) -> Any:
+def load_state(data: bytes) -> Any:
+    """Unpickles a stored item, refusing anything outside the allow-list (UnpicklingError)."""
     return _StateUnpickler(io.BytesIO(data)).load()
 
 
@@ -101,7 +126,7 @@ class SqlStorage(Storage):
         items: dict[str, Any] = {}
         for key, etag, data in rows:
             try:
-                item = _loads(self._cipher.decrypt_bytes(data))
+                item = load_state(self._cipher.decrypt_bytes(data))
             except (DecryptionError, pickle.UnpicklingError, AttributeError, ImportError) as error:
                 # Unreadable (another key, a class that moved): start this conversation afresh
                 # rather than fail every turn, cancel and restart included.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.core.clock import Clock
-from bot.core.outbox import Delivery, Kind, Outbox, RetryLater
+from bot.core.outbox import Delivery, RetryLater
 from bot.core.working_days import WorkingCalendar
 from bot.teams.deliveries import Deliveries
 from bot.teams.send import card_message
@@ -24,9 +24,6 @@ class TriageCardDelivery:
     calendar: WorkingCalendar
     options: DeskOptions
     clock: Clock
-
-    def register(self, outbox: Outbox) -> None:
-        outbox.handlers[Kind.TRIAGE_CARD] = self.deliver
 
     async def deliver(self, delivery: Delivery) -> None:
         """The card is drawn from the referral as it is now, so updates queued one after
