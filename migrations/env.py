@@ -1,4 +1,8 @@
-"""Alembic environment: runs migrations on the async engine for DATABASE_URL."""
+"""Alembic environment: runs migrations on the async engine for DATABASE_URL.
+
+bot.core.migrate passes the URL in its config; the alembic command line (alembic.ini, for
+writing a new revision in a checkout) passes none, so settings give it.
+"""
 
 import asyncio
 
@@ -7,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bot.core.database import create_engine
 from bot.core.models import Base
+from bot.core.settings import Settings
 
 target_metadata = Base.metadata
 
@@ -31,7 +36,7 @@ async def _run_async(url: str) -> None:
         await engine.dispose()
 
 
-url = context.config.get_main_option("sqlalchemy.url")
+url = context.config.get_main_option("sqlalchemy.url") or Settings().database_url
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
