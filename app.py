@@ -76,10 +76,10 @@ def shared_parts(settings: Settings, engine: AsyncEngine, clock: Clock, wake: Wa
         clock=clock,
         writer=OutboxWriter(cipher, on_commit=wake),
         calendar=WorkingCalendar(
-            settings.time_zone,
-            settings.working_day_start_hour,
-            settings.working_day_end_hour,
-            settings.extra_bank_holidays,
+            time_zone=settings.time_zone,
+            start_hour=settings.working_day_start_hour,
+            end_hour=settings.working_day_end_hour,
+            extra_holidays=settings.extra_bank_holidays,
         ),
         protocols=protocols,
         models=catalogue_of(protocols, settings.offered_models),
@@ -102,9 +102,9 @@ def build_runtime(
     windows = scheduling.booking_windows(shared.protocols, settings)
     news = scheduling.booking_news(shared)
     desk_options = DeskOptions(
-        tuple(settings.facilitators),
-        shared.models,
-        tuple(settings.decline_signposts),
+        facilitators=tuple(settings.facilitators),
+        models=shared.models,
+        signposts=tuple(settings.decline_signposts),
         graph=calendar_port is not None,
         booking_minutes=tuple(
             (model, int(window.duration / timedelta(minutes=1)))

@@ -86,11 +86,11 @@ class FacilitatorReminders:
             log.info("reminder %d dropped: the session has changed since", delivery.id)
             return
         facts = ReminderFacts(
-            row.reference,
-            self.models.label(row.model),
-            start,
-            row.meeting_join_url,
-            row.meeting_app_installed,
+            reference=row.reference,
+            model_label=self.models.label(row.model),
+            session_at=start,
+            join_url=row.meeting_join_url,
+            app_installed=row.meeting_app_installed,
         )
         card = reminder_card(facts, self.calendar, soon=target.get("which") == SOON)
         await self.proactive.send_to_person(target, card_message(card))

@@ -50,10 +50,10 @@ def booking_news(shared: Shared) -> BookingNews:
     """Built before triage, which tells people of a meeting booked by hand through it."""
     settings = shared.settings
     return BookingNews(
-        shared.calendar,
-        shared.models,
-        settings.reminder_day_before_hour,
-        settings.reminder_minutes_before,
+        calendar=shared.calendar,
+        models=shared.models,
+        day_before_hour=settings.reminder_day_before_hour,
+        minutes_before=settings.reminder_minutes_before,
     )
 
 
@@ -68,7 +68,12 @@ def wiring(
     calendar_port: Calendar | None,
 ) -> Scheduling:
     settings = shared.settings
-    reminders = FacilitatorReminders(shared.sessions, proactive, shared.calendar, shared.models)
+    reminders = FacilitatorReminders(
+        sessions=shared.sessions,
+        proactive=proactive,
+        calendar=shared.calendar,
+        models=shared.models,
+    )
     feature = Feature(deliveries={Kind.FACILITATOR_REMINDER: reminders.deliver})
     if calendar_port is None:
         return Scheduling(feature)
@@ -82,11 +87,11 @@ def wiring(
         clock=shared.clock,
         facilitators={f.aad_object_id: f for f in settings.facilitators},
         rules=BookingRules(
-            windows,
-            settings.slot_search_days,
-            settings.slots_offered,
-            settings.teams_app_catalog_id,
-            settings.partnership_name,
+            windows=windows,
+            search_days=settings.slot_search_days,
+            count=settings.slots_offered,
+            teams_app_id=settings.teams_app_catalog_id,
+            partnership=settings.partnership_name,
         ),
         directory=people,
     )

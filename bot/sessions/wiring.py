@@ -30,14 +30,14 @@ def wiring(
     settings, calendar = shared.settings, shared.calendar
     messages = SessionMessages(calendar)
     store = SessionStore(
-        shared.sessions,
-        shared.cipher,
-        shared.clock,
-        shared.writer,
-        settings.session_card_refresh_seconds,
-        messages.announce,
-        messages.opening,
-        messages.closing,
+        sessions=shared.sessions,
+        cipher=shared.cipher,
+        clock=shared.clock,
+        outbox=shared.writer,
+        refresh_seconds=settings.session_card_refresh_seconds,
+        announce=messages.announce,
+        opening=messages.opening,
+        closing=messages.closing,
     )
     meeting = MeetingHandler(
         store=store,
@@ -51,7 +51,9 @@ def wiring(
         control_roles=frozenset(role.lower() for role in settings.session_control_roles),
         offered=shared.models.ids,
     )
-    cards = SessionCardDelivery(deliveries, store, calendar, shared.clock)
+    cards = SessionCardDelivery(
+        deliveries=deliveries, sessions=store, calendar=calendar, clock=shared.clock
+    )
     feature = Feature(
         commands={
             Verb.START_SESSION: meeting.start,

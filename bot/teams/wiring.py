@@ -38,11 +38,18 @@ class Plumbing:
 def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) -> Plumbing:
     settings, clock = shared.settings, shared.clock
     adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
-    proactive = Proactive(adapter, settings.microsoft_app_id, shared.sessions, clock)
-    people = People(shared.sessions, shared.writer, proactive, clock)
+    proactive = Proactive(
+        adapter=adapter, app_id=settings.microsoft_app_id, sessions=shared.sessions, clock=clock
+    )
+    people = People(
+        sessions=shared.sessions, writer=shared.writer, proactive=proactive, clock=clock
+    )
     deliveries = Deliveries(proactive)
     admins = AdminCheck(
-        settings.admin_ids, settings.admin_group_conversation_id, adapter.is_member, clock
+        admin_ids=settings.admin_ids,
+        group_conversation_id=settings.admin_group_conversation_id,
+        is_member=adapter.is_member,
+        clock=clock,
     )
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))

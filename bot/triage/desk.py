@@ -146,7 +146,9 @@ class DeskHandler:
     async def _decide(
         self, rule: DecisionRule, view: TriageView, press: Press, actor: Actor
     ) -> InvokeReply:
-        context = FormContext(view, self.options, self.calendar.zone, self.clock.now())
+        context = FormContext(
+            view=view, options=self.options, zone=self.calendar.zone, now=self.clock.now()
+        )
         try:
             change = rule.form.parse(press.fields).change(context)
         except BadInput as problem:
@@ -232,4 +234,5 @@ class Press:
             version = int(fields.pop("version", "-1"))
         except ValueError:
             return None
-        return cls(press.verb, fields.pop("reference", ""), version, fields)
+        reference = fields.pop("reference", "")
+        return cls(verb=press.verb, reference=reference, version=version, fields=fields)

@@ -36,23 +36,28 @@ def wiring(
     booked_by_hand: BookedNews,
 ) -> Triage:
     settings, calendar = shared.settings, shared.calendar
-    news = TriageNews(settings.partnership_name, calendar, shared.models, booked_by_hand)
+    news = TriageNews(
+        partnership=settings.partnership_name,
+        calendar=calendar,
+        models=shared.models,
+        booked_by_hand=booked_by_hand,
+    )
     store = TriageStore(
-        shared.sessions,
-        shared.cipher,
-        shared.clock,
-        shared.writer,
-        calendar,
-        settings.triage_reminder_working_days,
-        news.after_decision,
+        sessions=shared.sessions,
+        cipher=shared.cipher,
+        clock=shared.clock,
+        outbox=shared.writer,
+        calendar=calendar,
+        reminder_days=settings.triage_reminder_working_days,
+        notify=news.after_decision,
     )
     digests = Digests(
-        shared.sessions,
-        shared.writer,
-        calendar,
-        shared.models,
-        settings.digest_weekday,
-        settings.digest_hour,
+        sessions=shared.sessions,
+        outbox=shared.writer,
+        calendar=calendar,
+        models=shared.models,
+        weekday=settings.digest_weekday,
+        hour=settings.digest_hour,
     )
     desk = DeskHandler(
         store=store,
@@ -66,8 +71,16 @@ def wiring(
         digests=digests,
     )
     answers = AnswerHandler(store, shared.wake)
-    reminders = Reminders(shared.sessions, shared.writer, calendar, shared.models)
-    card = TriageCardDelivery(deliveries, store, calendar, options, shared.clock)
+    reminders = Reminders(
+        sessions=shared.sessions, outbox=shared.writer, calendar=calendar, models=shared.models
+    )
+    card = TriageCardDelivery(
+        deliveries=deliveries,
+        triage=store,
+        calendar=calendar,
+        options=options,
+        clock=shared.clock,
+    )
     feature = Feature(
         commands={
             Verb.REGISTER_TRIAGE: desk.register,
