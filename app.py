@@ -24,6 +24,7 @@ from bot.core.settings import Settings
 from bot.core.shared import Shared
 from bot.core.working_days import WorkingCalendar
 from bot.referrals import wiring as referrals
+from bot.referrals.model import FormQuestion
 from bot.scheduling import wiring as scheduling
 from bot.scheduling.calendar_port import Calendar
 from bot.scheduling.graph import config_from_settings, graph_calendar
@@ -38,7 +39,7 @@ from bot.teams.storage import SqlStorage
 from bot.triage import wiring as triage
 from bot.triage.options import DeskOptions
 from cards.help import help_card
-from cards.referrals import FormOptions, welcome_card
+from cards.referrals import welcome_card
 from dialogs.referral_dialog import ReferralDialog, Signpost
 
 # msgraph's retry handler may wait up to 3 x 180 s on Retry-After within one call.
@@ -62,6 +63,7 @@ class Runtime:
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 GRAPH_CREDENTIAL = web.AppKey("graph_credential", AsyncTokenCredential)
+FORM_QUESTIONS = web.AppKey("form_questions", tuple[FormQuestion, ...])
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
@@ -93,6 +95,7 @@ def build_runtime(
     http: aiohttp.ClientSession,
     clock: Clock | None = None,
     calendar_port: Calendar | None = None,
+    questions: tuple[FormQuestion, ...] | None = None,
 ) -> Runtime:
     """Composes the features: each one's wiring gives its commands, buttons, jobs, deliveries."""
     wake = WakeAll()
@@ -111,7 +114,7 @@ def build_runtime(
             for model, window in windows.items()
         ),
     )
-    referral_feature = referrals.wiring(shared)
+    referral_feature = referrals.wiring(shared, questions=questions)
     triage_feature = triage.wiring(
         shared,
         admins=plumbing.admins,
@@ -163,7 +166,7 @@ def build_runtime(
     wake.schedulers.extend(schedulers)
     dialog = ReferralDialog(
         referral_feature.store,
-        FormOptions(shared.models, settings.narrative_max_chars),
+        referral_feature.form,
         Signpost(settings.child_protection_text, settings.child_protection_url),
     )
     bot = ReflectiveBot(
@@ -189,7 +192,14 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         if settings.graph_enabled:
             calendar = graph_calendar(config_from_settings(settings), app.get(GRAPH_CREDENTIAL))
             resources.push_async_callback(calendar.close)
-        runtime = build_runtime(settings, engine, http, app.get(CLOCK), calendar)
+        runtime = build_runtime(
+            settings,
+            engine,
+            http,
+            clock=app.get(CLOCK),
+            calendar_port=calendar,
+            questions=app.get(FORM_QUESTIONS),
+        )
         app[RUNTIME] = runtime
         for scheduler in runtime.schedulers:
             scheduler.start()
@@ -226,14 +236,18 @@ def create_app(
     *,
     clock: Clock | None = None,
     graph_credential: AsyncTokenCredential | None = None,
+    form_questions: tuple[FormQuestion, ...] | None = None,
 ) -> web.Application:
-    """The app; `clock` and `graph_credential` replace the real ones (tests)."""
+    """The app; `clock`, `graph_credential` and the referral form's further questions
+    (`form_questions`) replace the real ones (tests)."""
     app = web.Application(client_max_size=256 * 1024)
     app[SETTINGS] = settings or Settings()
     if clock is not None:
         app[CLOCK] = clock
     if graph_credential is not None:
         app[GRAPH_CREDENTIAL] = graph_credential
+    if form_questions is not None:
+        app[FORM_QUESTIONS] = form_questions
     app.cleanup_ctx.append(_runtime_ctx)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -6,6 +6,7 @@ typed is lost, with the problem shown at the top.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +17,13 @@ from bot.referrals.model import (
     STRATEGY_LABELS,
     THEME_LABELS,
     URGENCY_LABELS,
+    FormQuestion,
     ReferralDraft,
     RethinkStrategy,
+    answered,
 )
 from bot.referrals.views import ReferralSummary
-from cards.binder import render
+from cards.binder import TEMPLATES, render
 from cards.verbs import Verb
 
 FORM_STEPS: dict[Verb, tuple[int, str]] = {
@@ -37,6 +40,9 @@ FORM_STEPS: dict[Verb, tuple[int, str]] = {
 STEP_COUNT = 8
 DRAFT_KEY = "draft"
 BLANK_INVITEE_ROWS = 2
+# Steps that may carry further questions: each has one submit and its own section on the
+# review card (the invitees step submits again for every row added, so it has none).
+QUESTION_STEPS = frozenset({Verb.KIND, Verb.MODEL, Verb.NARRATIVE, Verb.ABOUT, Verb.TIMING})
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,47 @@ class FormOptions:
 
     models: ModelCatalogue  # the models offered, with their labels and notes
     narrative_max_chars: int
+    # The further questions asked (bot.referrals.model.FURTHER_QUESTIONS in the app).
+    questions: tuple[FormQuestion, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_questions(self.questions)
+
+    def questions_of(self, step: Verb) -> tuple[FormQuestion, ...]:
+        return tuple(question for question in self.questions if question.step is step)
+
+
+def check_questions(questions: tuple[FormQuestion, ...]) -> None:
+    """Refuses, at start-up, a question that could not be asked or would be read wrongly."""
+    keys = [question.key for question in questions]
+    for question in questions:
+        if keys.count(question.key) > 1:
+            raise ValueError(f"two further questions have the key {question.key!r}")
+        if question.step not in QUESTION_STEPS:
+            steps = ", ".join(sorted(QUESTION_STEPS))
+            raise ValueError(f"question {question.key}: its step must be one of {steps}")
+        if question.key in _input_ids(question.step) | {"verb", DRAFT_KEY}:
+            raise ValueError(
+                f"question {question.key}: the {question.step} step already has that input"
+            )
+
+
+def _input_ids(verb: Verb) -> set[str]:
+    template = json.loads((TEMPLATES / f"{verb.value}.json").read_text(encoding="utf-8"))
+    ids: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Input.") and "id" in node:
+                ids.add(node["id"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(template)
+    return ids
 
 
 def _choices(labels: dict[Any, str]) -> list[dict[str, str]]:
@@ -121,8 +168,27 @@ def _step_data(
     elif verb is Verb.TIMING:
         data["urgency_choices"] = _choices(URGENCY_LABELS)
     elif verb is Verb.REVIEW:
-        data["sections"] = review_sections(draft, options.models)
+        data["sections"] = review_sections(draft, options)
     return data
+
+
+def _question_data(
+    verb: Verb, draft: ReferralDraft, options: FormOptions, entered: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The step's further questions, filled with what was just entered or the draft holds."""
+    return [
+        {
+            "key": q.key,
+            "asked": q.asked,
+            "is_text": q.kind == "text",
+            "is_yes_no": q.kind == "yes_no",
+            "multiline": q.max_chars > 200,
+            "max_chars": q.max_chars,
+            "required": q.required,
+            "value": entered.get(q.key, draft.answers.get(q.key, "")),
+        }
+        for q in options.questions_of(verb)
+    ]
 
 
 def _model_data(models: ModelCatalogue) -> dict[str, Any]:
@@ -173,7 +239,11 @@ def form_card(
 ) -> dict[str, Any]:
     """The card for one step of the referral form."""
     number, title = FORM_STEPS[verb]
-    step = render(verb.value, _step_data(verb, draft, options, entered or {}))
+    entered = entered or {}
+    step = render(verb.value, _step_data(verb, draft, options, entered))
+    fields = step["fields"]
+    if questions := _question_data(verb, draft, options, entered):
+        fields += render("further_questions", {"questions": questions})["fields"]
     card = render(
         "form_frame",
         {
@@ -181,7 +251,7 @@ def form_card(
             "steps": STEP_COUNT,
             "title": title,
             "error": error,
-            "fields": step["fields"],
+            "fields": fields,
             "actions": step["actions"],
         },
     )
@@ -202,36 +272,33 @@ def _stamp_buttons(node: Any, draft_id: str) -> None:
             _stamp_buttons(item, draft_id)
 
 
-def review_sections(draft: ReferralDraft, models: ModelCatalogue) -> list[dict[str, Any]]:
+def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str, Any]]:
     """The review card's sections; each can be changed by its own button."""
 
-    def facts(*pairs: tuple[str, str]) -> list[dict[str, str]]:
-        return [{"title": title, "value": value or "-"} for title, value in pairs]
+    def section(verb: Verb, heading: str, *pairs: tuple[str, str]) -> dict[str, Any]:
+        further = answered(options.questions, draft.answers, verb)  # the step's own questions
+        pairs += tuple((question.label_for_admins, shown) for question, shown in further)
+        facts = [{"title": title, "value": value or "-"} for title, value in pairs]
+        return {"section": verb, "heading": heading, "facts": facts}
 
     kind = KIND_LABELS[draft.kind] if draft.kind else ""
     if draft.theme:
         kind += f" ({THEME_LABELS[draft.theme]})"
-    model = models.label(draft.model) if draft.model else ""
+    model = options.models.label(draft.model) if draft.model else ""
     if draft.rethink_strategy:
         model += f", {STRATEGY_LABELS[draft.rethink_strategy]}"
     sections = [
-        {
-            "section": Verb.KIND,
-            "heading": "What you are referring",
-            "facts": facts(("Referring", kind)),
-        },
-        {"section": Verb.MODEL, "heading": "Session", "facts": facts(("Model", model))},
+        section(Verb.KIND, "What you are referring", ("Referring", kind)),
+        section(Verb.MODEL, "Session", ("Model", model)),
     ]
     if draft.narrative:
         sections.append(
-            {
-                "section": Verb.NARRATIVE,
-                "heading": "What is stuck",
-                "facts": facts(
-                    ("Stuck", draft.narrative.what_is_stuck),
-                    ("Help wanted", draft.narrative.help_wanted),
-                ),
-            }
+            section(
+                Verb.NARRATIVE,
+                "What is stuck",
+                ("Stuck", draft.narrative.what_is_stuck),
+                ("Help wanted", draft.narrative.help_wanted),
+            )
         )
     if draft.about:
         a = draft.about
@@ -239,36 +306,26 @@ def review_sections(draft: ReferralDraft, models: ModelCatalogue) -> list[dict[s
         if a.manager_agreed:
             manager += f": {a.manager_name} ({a.manager_email})"
         sections.append(
-            {
-                "section": Verb.ABOUT,
-                "heading": "About you",
-                "facts": facts(
-                    ("Agency", a.agency),
-                    ("Role", a.role),
-                    ("Lead Professional", "Yes" if a.is_lead_professional else "No"),
-                    ("Manager", manager),
-                ),
-            }
+            section(
+                Verb.ABOUT,
+                "About you",
+                ("Agency", a.agency),
+                ("Role", a.role),
+                ("Lead Professional", "Yes" if a.is_lead_professional else "No"),
+                ("Manager", manager),
+            )
         )
     if draft.rethink_strategy is not RethinkStrategy.ONE_TO_ONE:
         people = "; ".join(f"{p.name}, {p.agency} ({p.email})" for p in draft.invitees or [])
-        sections.append(
-            {
-                "section": Verb.INVITEES,
-                "heading": "Who to invite",
-                "facts": facts(("Invite", people or "No one yet")),
-            }
-        )
+        sections.append(section(Verb.INVITEES, "Who to invite", ("Invite", people or "No one yet")))
         if draft.timing:
             sections.append(
-                {
-                    "section": Verb.TIMING,
-                    "heading": "When",
-                    "facts": facts(
-                        ("Available", draft.timing.availability),
-                        ("Urgency", URGENCY_LABELS[draft.timing.urgency]),
-                    ),
-                }
+                section(
+                    Verb.TIMING,
+                    "When",
+                    ("Available", draft.timing.availability),
+                    ("Urgency", URGENCY_LABELS[draft.timing.urgency]),
+                )
             )
     return sections
 

@@ -70,6 +70,7 @@ def facts(
             f"{when(view.created_at, calendar)} ({age} working day{'s' if age != 1 else ''} ago)",
         ),
     ]
+    rows += view.further_answers
     if view.facilitator_name:
         rows.append(("Facilitator", view.facilitator_name))
     if view.session_at is not None:

@@ -17,7 +17,7 @@ from bot.referrals.model import ReferralDraft
 from bot.teams.send import card_activity
 from cards.referrals import FormOptions, form_card
 from cards.verbs import Verb
-from dialogs.submissions import PARSERS, Rejected, read_submission
+from dialogs.submissions import Rejected, parse_step, read_submission
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class FormPrompt(Dialog):
                 raise Rejected(
                     "That button is on an earlier card. Your answers are kept: carry on here."
                 )
-            answer = PARSERS[request.verb](submission, self._options)
+            answer = parse_step(request.verb, submission, self._options)
         except Rejected as rejected:
             log.info("referral step %s: answer rejected: %s", request.verb, rejected.message)
             await self._send(context, request, rejected.entered, rejected.message)

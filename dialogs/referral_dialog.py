@@ -45,6 +45,7 @@ from dialogs.submissions import (
     ModelAnswer,
     ReviewAnswer,
     RiskAnswer,
+    StepAnswer,
     StrategyOneAnswer,
     StrategyOneChoice,
 )
@@ -142,8 +143,8 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _kind(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if isinstance(step.result, RiskAnswer):
-            if step.result.at_risk:
+        if (risk := _take(step, RiskAnswer)) is not None:
+            if risk.at_risk:
                 log.info("referral stopped at the risk question; nothing stored")
                 await step.context.send_activity(
                     card_activity(
@@ -156,15 +157,15 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _model(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if isinstance(step.result, KindAnswer):
-            draft.kind, draft.theme = step.result.kind, step.result.theme
+        if (kind := _take(step, KindAnswer)) is not None:
+            draft.kind, draft.theme = kind.kind, kind.theme
             _done_editing(draft, Verb.KIND)
         return await self._ask(step, Verb.MODEL, draft.model is not None)
 
     async def _strategy_one(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if isinstance(step.result, ModelAnswer):
-            draft.model, draft.rethink_strategy = step.result.model, step.result.strategy
+        if (model := _take(step, ModelAnswer)) is not None:
+            draft.model, draft.rethink_strategy = model.model, model.strategy
             draft.note_only = False
             _done_editing(draft, Verb.MODEL)
         if draft.rethink_strategy is not RethinkStrategy.ONE_TO_ONE or draft.note_only:
@@ -173,14 +174,14 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _narrative(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if isinstance(step.result, StrategyOneAnswer):
-            if step.result.choice is StrategyOneChoice.STOP:
+        if (strategy_one := _take(step, StrategyOneAnswer)) is not None:
+            if strategy_one.choice is StrategyOneChoice.STOP:
                 await step.context.send_activity(
                     "Stopped. Nothing was stored. Good luck with the conversation; type **refer** "
                     f"if you need a {self._models.label(draft.model or '')} later."
                 )
                 return await step.end_dialog(None)
-            if step.result.choice is StrategyOneChoice.CHANGE:
+            if strategy_one.choice is StrategyOneChoice.CHANGE:
                 draft.model = draft.rethink_strategy = None
                 return await step.replace_dialog(WaterfallDialog.__name__, draft)
             draft.note_only = True
@@ -188,14 +189,14 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _about(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if (narrative := _answer(step, Narrative)) is not None:
+        if (narrative := _take(step, Narrative)) is not None:
             draft.narrative = narrative
             _done_editing(draft, Verb.NARRATIVE)
         return await self._ask(step, Verb.ABOUT, draft.about is not None)
 
     async def _invitees(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if (about := _answer(step, AboutReferrer)) is not None:
+        if (about := _take(step, AboutReferrer)) is not None:
             draft.about = about
             _done_editing(draft, Verb.ABOUT)
         if draft.note_only:
@@ -204,18 +205,18 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _timing(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if isinstance(step.result, InviteesAnswer):
+        if (answer := _take(step, InviteesAnswer)) is not None:
             invitees = list(draft.invitees or [])
-            if step.result.remove_index is not None and step.result.remove_index < len(invitees):
-                del invitees[step.result.remove_index]
-            if len(invitees) + len(step.result.added) > MAX_INVITEES:
+            if answer.remove_index is not None and answer.remove_index < len(invitees):
+                del invitees[answer.remove_index]
+            if len(invitees) + len(answer.added) > MAX_INVITEES:
                 await step.context.send_activity(
                     f"A session can have at most {MAX_INVITEES} people invited; "
                     "those just entered were not added."
                 )
                 return await step.replace_dialog(WaterfallDialog.__name__, draft)
-            draft.invitees = invitees + step.result.added
-            if not step.result.done or step.result.remove_index is not None:
+            draft.invitees = invitees + answer.added
+            if not answer.done or answer.remove_index is not None:
                 draft.invitees_done = False
                 return await step.replace_dialog(WaterfallDialog.__name__, draft)
             draft.invitees_done = True
@@ -226,14 +227,15 @@ class ReferralDialog(InterruptibleDialog):
 
     async def _review(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        if (timing := _answer(step, Timing)) is not None:
+        if (timing := _take(step, Timing)) is not None:
             draft.timing = timing
             _done_editing(draft, Verb.TIMING)
         return await step.begin_dialog(FormPrompt.__name__, FormRequest(Verb.REVIEW, draft))
 
     async def _submit(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
-        answer: ReviewAnswer = step.result
+        answer = _take(step, ReviewAnswer)
+        assert answer is not None  # the review step always asks
         if answer.change is not None:
             draft.editing = answer.change
             if answer.change is Verb.INVITEES:
@@ -249,9 +251,17 @@ class ReferralDialog(InterruptibleDialog):
         return await step.end_dialog(reference)
 
 
-def _answer(step: WaterfallStepContext, kind: type[T]) -> T | None:
-    """The previous step's answer if it is the kind this step stores; None when skipped."""
-    return step.result if isinstance(step.result, kind) else None
+def _take(step: WaterfallStepContext, kind: type[T]) -> T | None:
+    """The previous step's answer if it is the kind this step stores; None when skipped.
+
+    Its further questions' answers go into the draft with it (a blank one clears the answer).
+    """
+    result = step.result
+    if not (isinstance(result, StepAnswer) and isinstance(result.answer, kind)):
+        return None
+    draft: ReferralDraft = step.options
+    draft.answers = {key: value for key, value in (draft.answers | result.further).items() if value}
+    return result.answer
 
 
 def _done_editing(draft: ReferralDraft, verb: Verb) -> None:

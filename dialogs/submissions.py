@@ -2,7 +2,8 @@
 
 Each step's parser takes the submitted fields and returns its answer, or raises `Rejected`
 with a polite message and the fields as entered, so the card can be shown again with the
-user's text still in it.
+user's text still in it. `parse_step` adds the answers to the step's further questions
+(bot.referrals.model.FormQuestion), read the same way for every step.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from bot.core.pii import identifying_details_problem
 from bot.referrals.model import (
     AboutReferrer,
+    FormQuestion,
     Invitee,
     Narrative,
     ReferralKind,
@@ -128,6 +130,15 @@ class InviteesAnswer:
 @dataclass(frozen=True)
 class ReviewAnswer:
     change: Verb | None  # None means "submit"
+
+
+@dataclass(frozen=True)
+class StepAnswer:
+    """What one step of the form gives the dialog: the step's own answer (one of the above),
+    and the answers to its further questions by key ("" for one left blank)."""
+
+    answer: Any
+    further: dict[str, str]
 
 
 # --- parsers -------------------------------------------------------------------------------
@@ -296,6 +307,33 @@ def parse_review(s: Submission, options: FormOptions) -> ReviewAnswer:
             "Please press Submit referral, or Change beside the part to change.", s.fields
         )
     return ReviewAnswer(section)
+
+
+def parse_further(s: Submission, questions: tuple[FormQuestion, ...]) -> dict[str, str]:
+    """The answers to `questions` (one step's), typed and checked like the step's own."""
+    answers: dict[str, str] = {}
+    for question in questions:
+        value = s.fields.get(question.key, "")
+        if not value:
+            if question.required:
+                raise Rejected(f"Please answer: {question.asked}", s.fields)
+        elif question.kind == "yes_no":
+            value = "yes" if _yes_no(value, question.asked, s.fields) else "no"
+        else:
+            if len(value) > question.max_chars:
+                raise Rejected(
+                    f"{question.label_for_admins} is {len(value)} characters; please keep it to "
+                    f"{question.max_chars}.",
+                    s.fields,
+                )
+            _refuse_identifying_details(value, s.fields)
+        answers[question.key] = value
+    return answers
+
+
+def parse_step(verb: Verb, s: Submission, options: FormOptions) -> StepAnswer:
+    answer = PARSERS[verb](s, options)
+    return StepAnswer(answer, parse_further(s, options.questions_of(verb)))
 
 
 PARSERS: dict[Verb, Callable[[Submission, FormOptions], Any]] = {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
+from typing import Any, Literal
+
+from cards.verbs import Verb
 
 
 class ReferralKind(StrEnum):
@@ -121,6 +125,57 @@ class Timing:
     urgency: Urgency
 
 
+QuestionKind = Literal["text", "yes_no"]
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class FormQuestion:
+    """A further question on one step of the referral form, declared once as data.
+
+    The step's card shows it after the step's own inputs (cards/templates/further_questions.json),
+    its answer is checked with the step's, stored with the referral (ReferralRow.further_answers,
+    under `label_for_admins`, so a later rewording leaves earlier referrals as they were asked)
+    and shown to admins on the triage card.
+    """
+
+    key: str  # the card input's id and the stored answer's key: never reuse a retired one
+    step: Verb  # a step with its own section on the review card (cards.referrals.QUESTION_STEPS)
+    asked: str  # the question as the referrer reads it
+    label_for_admins: str  # its name on the review and triage cards
+    kind: QuestionKind = "text"
+    max_chars: int = 200  # text only: longer answers are refused politely
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if not _KEY.match(self.key):
+            raise ValueError(f"question key {self.key!r}: use lower_case letters, digits and _")
+        if not 0 < self.max_chars <= 4000:  # 4000: what one card field may carry at all
+            raise ValueError(f"question {self.key}: max_chars must be between 1 and 4000")
+
+    def shown(self, answer: str) -> str:
+        """The stored answer as a person reads it."""
+        if self.kind == "yes_no":
+            return "Yes" if answer == "yes" else "No"
+        return answer
+
+
+# The further questions of the form, in the order they are shown. Adding one is one entry here
+# (README, "Add a question to the referral form"); nothing else changes.
+FURTHER_QUESTIONS: tuple[FormQuestion, ...] = ()
+
+
+def answered(
+    questions: tuple[FormQuestion, ...], answers: dict[str, str], step: Verb | None = None
+) -> list[tuple[FormQuestion, str]]:
+    """The questions (of `step`, or of every step) that have an answer, with it as shown."""
+    return [
+        (question, question.shown(answers[question.key]))
+        for question in questions
+        if question.key in answers and (step is None or question.step is step)
+    ]
+
+
 @dataclass
 class ReferralDraft:
     """The slots of a referral. The dialog skips a slot that is already filled.
@@ -145,3 +200,17 @@ class ReferralDraft:
     note_only: bool = False
     # The section the review card asked to change: its step is shown again though filled.
     editing: str | None = None
+    # Answers to the further questions (FormQuestion), by key: "yes"/"no" or the text given.
+    answers: dict[str, str] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A draft pickled before a field was added lacks it: it gets the field's default, so a
+        # half-finished referral carries on after an upgrade.
+        for slot in fields(self):
+            if slot.name in state:
+                continue
+            if slot.default is not MISSING:
+                state[slot.name] = slot.default
+            elif slot.default_factory is not MISSING:
+                state[slot.name] = slot.default_factory()
+        self.__dict__.update(state)

@@ -17,8 +17,15 @@ from bot.core.crypto import Cipher
 from bot.core.models import PersonalChat, ReferenceCounter, ReferralRow
 from bot.core.outbox import OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
-from bot.referrals.model import Narrative, ReferralDraft, ReferralStatus
+from bot.referrals.model import (
+    FormQuestion,
+    Narrative,
+    ReferralDraft,
+    ReferralStatus,
+    answered,
+)
 from bot.referrals.views import ReferralSummary
+from cards.verbs import Verb
 
 
 class IncompleteReferralError(ValueError):
@@ -51,12 +58,14 @@ class ReferralStore:
         *,
         intake: Intake | None = None,
         clock: Clock | None = None,
+        questions: tuple[FormQuestion, ...] = (),  # the form's (FormOptions.questions)
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._prefix = prefix
         self._intake = intake
         self._clock = clock or SystemClock()
+        self._questions = questions
 
     async def submit(
         self,
@@ -101,6 +110,7 @@ class ReferralStore:
         meeting = status is not ReferralStatus.NOTED_ONE_TO_ONE
         invitees = (draft.invitees or []) if meeting else []
         timing = draft.timing if meeting else None
+        asked = tuple(q for q in self._questions if meeting or q.step is not Verb.TIMING)
         now = self._clock.now()
         intake = self._intake if status is ReferralStatus.SUBMITTED else None
         narrative = self._cipher.encrypt(_narrative_json(draft.narrative))
@@ -130,6 +140,7 @@ class ReferralStore:
                 invitees=[asdict(invitee) for invitee in invitees],
                 availability=timing.availability if timing else None,
                 urgency=timing.urgency.value if timing else None,
+                further_answers=_further_answers(asked, draft.answers),
                 narrative_encrypted=narrative,
                 version=0,
                 reminder_due_at=(
@@ -199,6 +210,16 @@ class ReferralStore:
                 return None
             session.add(audit.entry(Actor(actor_id, ""), Action.NARRATIVE_READ, row.id))
             return narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
+
+
+def _further_answers(
+    questions: tuple[FormQuestion, ...], answers: dict[str, str]
+) -> list[dict[str, str]]:
+    # Stored with the label the question had, so triage shows it without the question table.
+    return [
+        {"key": question.key, "label": question.label_for_admins, "value": shown}
+        for question, shown in answered(questions, answers)
+    ]
 
 
 def _narrative_json(narrative: Narrative) -> str:

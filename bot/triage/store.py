@@ -360,6 +360,7 @@ class TriageStore:
             booking_problem=row.booking_problem,
             meeting_app_installed=row.meeting_app_installed,
             slot_search=row.slot_search,
+            further_answers=tuple((a["label"], a["value"]) for a in row.further_answers or ()),
         )
 
 

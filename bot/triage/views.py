@@ -19,7 +19,7 @@ SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
 
 @dataclass(frozen=True)
 class TriageView:
-    """What the shared triage card shows: no narrative, no answers."""
+    """What the shared triage card shows: no narrative, no answers to the desk's questions."""
 
     id: int
     reference: str
@@ -53,6 +53,8 @@ class TriageView:
     booking_problem: str | None = None
     meeting_app_installed: bool = False
     slot_search: dict[str, Any] | None = None
+    # The form's further questions the referrer answered: (label for admins, answer).
+    further_answers: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_open(self) -> bool:
