@@ -1,21 +1,11 @@
-"""A triage decision and its details, as the desk hands them to the store."""
+"""A triage decision's details, as the desk hands them to the store, and its outcome."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from bot.triage.views import TriageView
-
-
-class Decision(StrEnum):
-    ACCEPT = "accept"
-    ASK = "ask"
-    DECLINE = "decline"
-    WITHDRAW = "withdraw"
-    SCHEDULE = "schedule"
-    CANCEL = "cancel"  # the booked session is off; the referral waits for a new time
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ made from, the status it leaves, what the audit log records, what the admin is t
 the typed form that reads the panel's inputs. Only admins may press any of them (the desk
 checks before it looks here). The store, the desk and the card all read this table.
 
-To add a decision: a `Decision` member, a form class below, an entry in `RULES`, and its
-panel in `cards/templates/triage.json` (shown when `form.<decision>` is true).
+To add a decision: a `Decision` member, a form class and an entry in `RULES` here, its
+panel in `cards/templates/triage.json` (shown when `form.<decision>` is true), and in
+`bot/triage/notify.py` who is told what (see the README's recipe).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from enum import StrEnum
 from typing import ClassVar, Protocol, Self
 from zoneinfo import ZoneInfo
 
@@ -21,13 +23,22 @@ from bot.core.audit import Action
 from bot.core.pii import identifying_details_problem
 from bot.referrals.model import ReferralStatus
 from bot.teams.meeting_links import chat_id_of, is_meeting_link
-from bot.triage.changes import Change, Decision
+from bot.triage.changes import Change
 from bot.triage.options import DeskOptions
 from bot.triage.views import OPEN, SCHEDULABLE, TriageView, offered_slots
 
 OTHER_TIME = "other"  # the slot choice that means "the date and time typed below"
 
 Fields = Mapping[str, str]  # a panel's inputs, as text
+
+
+class Decision(StrEnum):
+    ACCEPT = "accept"
+    ASK = "ask"
+    DECLINE = "decline"
+    WITHDRAW = "withdraw"
+    SCHEDULE = "schedule"
+    CANCEL = "cancel"  # the booked session is off; the referral waits for a new time
 
 
 class BadInput(ValueError):

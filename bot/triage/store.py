@@ -25,8 +25,8 @@ from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
 from bot.referrals.store import narrative_from_json
-from bot.triage.changes import Change, Decision, Outcome
-from bot.triage.decisions import RULES
+from bot.triage.changes import Change, Outcome
+from bot.triage.decisions import RULES, Decision
 from bot.triage.views import Details, QuestionAndAnswer, TriageView
 
 
