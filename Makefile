@@ -29,12 +29,14 @@ migrate: $(STAMP) .env
 run: $(STAMP) $(NODE_STAMP) .env migrate
 	$(PY) -m bot.run_with_playground
 
+# The tests run on every core (pytest-xdist); PYTEST_ARGS="-n 0" runs them in one process.
 test: $(STAMP) $(NODE_STAMP) lint typecheck
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +16,33 @@ from app import RUNTIME, Runtime, create_app
 from bot.core.clock import Clock
 from bot.core.settings import Settings
 from tests.support.client import TeamsUser
+from tests.support.clock import RealTimeClock
 from tests.support.connector import FakeConnector
-from tests.support.databases import postgres_database, sqlite_database
+from tests.support.databases import MigratedTemplates
 from tests.support.graph import FakeGraph
 
 TEST_KEY = Fernet.generate_key().decode()
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    made = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield made
+    made.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    context = sqlite_database(tmp_path) if request.param == "sqlite" else postgres_database()
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: MigratedTemplates
+) -> AsyncIterator[str]:
+    context = templates.sqlite(tmp_path) if request.param == "sqlite" else templates.postgres()
     async with context as url:
         yield url
 
 
 @pytest.fixture
-async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
-    async with sqlite_database(tmp_path) as url:
+async def sqlite_url(tmp_path: Path, templates: MigratedTemplates) -> AsyncIterator[str]:
+    async with templates.sqlite(tmp_path) as url:
         yield url
 
 
@@ -61,7 +71,11 @@ async def connector() -> AsyncIterator[FakeConnector]:
 
 
 class RunningBot:
-    """The real app served on a loopback port; can be stopped and started again."""
+    """The real app served on a loopback port; can be stopped and started again.
+
+    Without a `clock`, it runs on the real time, but its sleeps (pacing, Retry-After) take
+    no time: see tests.support.clock.
+    """
 
     def __init__(
         self,
@@ -70,7 +84,7 @@ class RunningBot:
         graph_credential: AsyncTokenCredential | None = None,
     ) -> None:
         self.settings = settings
-        self.clock = clock
+        self.clock = clock or RealTimeClock()
         self.graph_credential = graph_credential
         self.server: TestServer | None = None
 

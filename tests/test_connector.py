@@ -13,6 +13,7 @@ from botbuilder.schema import ChannelAccount, ConversationAccount
 
 from bot.teams.connector import ConnectorError, ConnectorSender, retry_after_seconds
 from bot.teams.wire import to_wire
+from tests.support.clock import RealTimeClock
 from tests.support.connector import Failure, FakeConnector
 from tests.support.gallery import all_cards
 
@@ -46,20 +47,16 @@ async def no_token() -> None:
 async def test_429_is_retried_after_retry_after_and_nothing_is_lost(
     connector: FakeConnector,
 ) -> None:
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
+    clock = RealTimeClock()
     connector.failures.extend(
         [Failure(429, {"Retry-After": "2"}), Failure(503, {"Retry-After": "1"})]
     )
     async with aiohttp.ClientSession() as http:
-        sender = ConnectorSender(http, sleep=sleep)
+        sender = ConnectorSender(http, clock=clock)
         sent_id = await sender.send(
             connector.url, "a:conv/1", {"type": "message", "text": "hi"}, no_token
         )
-    assert waits == [2.0, 1.0]
+    assert clock.slept == [2.0, 1.0]
     assert sent_id and [a["text"] for a in connector.activities] == ["hi"]
     # The conversation id is escaped in the path, as the connector expects.
     assert connector.requests[-1] == ("POST", "/v3/conversations/a:conv%2F1/activities")
@@ -76,12 +73,9 @@ async def test_403_is_not_retried(connector: FakeConnector) -> None:
 
 
 async def test_gives_up_after_max_attempts(connector: FakeConnector) -> None:
-    async def sleep(seconds: float) -> None:
-        return None
-
     connector.failures.extend([Failure(429)] * 5)
     async with aiohttp.ClientSession() as http:
-        sender = ConnectorSender(http, max_attempts=3, sleep=sleep)
+        sender = ConnectorSender(http, max_attempts=3, clock=RealTimeClock())
         with pytest.raises(ConnectorError):
             await sender.send(connector.url, "a:1", {"type": "message"}, no_token)
     assert len(connector.requests) == 3

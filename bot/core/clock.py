@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime
 from typing import Protocol
 
@@ -13,7 +15,21 @@ class Clock(Protocol):
         """The current time, timezone-aware (UTC)."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never going back: for measuring waits."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Waits `seconds` (pacing, Retry-After); a test clock moves on instead of waiting."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return utcnow()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -9,7 +9,6 @@ limits). Authentication reuses the turn's own app credentials.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.core.clock import Clock, SystemClock
 from bot.core.models import utcnow
 from bot.core.outbox import SendFailed
 from bot.teams.pacing import ConversationPacer
@@ -55,14 +55,14 @@ class ConnectorSender:
         *,
         max_attempts: int = 4,
         max_wait: float = 4.0,  # Teams gives a turn 15 s: retries must fit inside it
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Clock | None = None,  # sleeps out Retry-After, and paces (unless `pacer` is given)
         pacer: ConversationPacer | None = None,
     ) -> None:
         self._session = session
         self._max_attempts = max_attempts
         self._max_wait = max_wait
-        self._sleep = sleep
-        self._pacer = pacer if pacer is not None else ConversationPacer()
+        self._clock = clock or SystemClock()
+        self._pacer = pacer if pacer is not None else ConversationPacer(clock=self._clock)
 
     async def send(
         self,
@@ -178,5 +178,5 @@ class ConnectorSender:
                 wait,
                 attempt,
             )
-            await self._sleep(wait)
+            await self._clock.sleep(wait)
         raise AssertionError("unreachable")

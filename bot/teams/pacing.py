@@ -10,10 +10,9 @@ several instances each paces its own sends, and 429 with Retry-After stays the b
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+
+from bot.core.clock import Clock, SystemClock
 
 Windows = tuple[tuple[float, int], ...]  # (seconds, most requests allowed in any such span)
 
@@ -36,6 +35,7 @@ class ConversationPacer:
     A window (seconds, limit) means: no span of `seconds` holds more than `limit` requests.
     `margin` is added to every window because Teams counts arrivals and we count departures:
     the network's jitter must not turn a request sent just in time into one that is early.
+    `clock` gives the seconds and the sleeping (a test clock moves on instead of waiting).
     """
 
     def __init__(
@@ -43,16 +43,14 @@ class ConversationPacer:
         windows: Windows = TEAMS_WINDOWS,
         *,
         margin: float = 0.05,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Clock | None = None,
     ) -> None:
         if not windows or any(seconds <= 0 or limit < 1 for seconds, limit in windows):
             raise ValueError(f"windows must be (seconds > 0, limit >= 1) pairs: {windows!r}")
         self._windows = tuple((seconds + margin, limit) for seconds, limit in windows)
         self._horizon = max(seconds for seconds, _ in self._windows)
         self._keep = max(limit for _, limit in self._windows)
-        self._monotonic = monotonic
-        self._sleep = sleep
+        self._clock = clock or SystemClock()
         self._conversations: dict[str, _Conversation] = {}
         self._until_prune = _PRUNE_MIN
 
@@ -62,7 +60,7 @@ class ConversationPacer:
 
     async def acquire(self, conversation_id: str) -> float:
         """Waits for the conversation's next free slot and takes it; returns the seconds waited."""
-        started = self._monotonic()
+        started = self._clock.monotonic()
         self._maybe_prune(started)
         state = self._conversations.get(conversation_id)
         if state is None:
@@ -71,12 +69,12 @@ class ConversationPacer:
         try:
             async with state.lock:
                 while True:
-                    now = self._monotonic()
+                    now = self._clock.monotonic()
                     delay = self._delay(state.sends, now)
                     if delay <= 0:
                         break
                     # Loop rather than trust one sleep: asyncio may wake us a little early.
-                    await self._sleep(delay)
+                    await self._clock.sleep(delay)
                 sends = state.sends
                 while sends and now - sends[0] >= self._horizon:
                     sends.popleft()

@@ -37,7 +37,8 @@ class Plumbing:
 
 def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) -> Plumbing:
     settings, clock = shared.settings, shared.clock
-    adapter = BotAdapter(StrictAuthentication.from_settings(settings), ConnectorSender(http))
+    sender = ConnectorSender(http, clock=clock)
+    adapter = BotAdapter(StrictAuthentication.from_settings(settings), sender)
     proactive = Proactive(
         adapter=adapter, app_id=settings.microsoft_app_id, sessions=shared.sessions, clock=clock
     )

@@ -7,7 +7,6 @@ for the next calls. Paths and bodies follow the Bot Framework REST API v3.
 from __future__ import annotations
 
 import itertools
-import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.core.clock import Clock, SystemClock
 from tests.support.card_schema import card_errors
 
 
@@ -33,7 +33,10 @@ class FakeConnector:
         self.activities: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
-        self.request_times: list[float] = []  # time.monotonic() of each request, in order
+        self.request_times: list[float] = []  # clock.monotonic() of each request, in order
+        # What request_times are read on: set it to the bot's clock when the bot runs on a
+        # test clock, whose sleeps take no real time.
+        self.clock: Clock = SystemClock()
         self.failures: deque[Failure] = deque()
         # Failures only for requests whose (decoded) path contains a given text.
         self.failures_for: dict[str, deque[Failure]] = defaultdict(deque)
@@ -74,7 +77,7 @@ class FakeConnector:
     def _record(self, request: web.Request) -> web.Response | None:
         """Notes the call; returns the queued failure to answer with, if any."""
         self.requests.append((request.method, request.raw_path))
-        self.request_times.append(time.monotonic())
+        self.request_times.append(self.clock.monotonic())
         path = unquote(request.raw_path)
         for fragment, queued in self.failures_for.items():
             if fragment in path and queued:

@@ -135,6 +135,7 @@ async def triage_scene(
     database_url: str, connector: FakeConnector, http: aiohttp.ClientSession, **overrides: Any
 ) -> AsyncIterator[Scene]:
     clock = FakeClock(overrides.pop("start", MONDAY_MORNING))
+    connector.clock = clock  # the bot sleeps on this clock: time its requests on it too
     graph_credential = overrides.pop("graph_credential", None)
     settings = make_settings(
         database_url,
