@@ -19,6 +19,7 @@ from bot.referrals.model import (
     URGENCY_LABELS,
     FormQuestion,
     ReferralDraft,
+    ReferralStatus,
     RethinkStrategy,
     answered,
 )
@@ -351,3 +352,37 @@ def my_referrals_card(referrals: list[ReferralSummary], models: ModelCatalogue) 
             ],
         },
     )
+
+
+NEXT_STEPS = {
+    ReferralStatus.SUBMITTED: (
+        "The partnership's business support team will look at it, usually within a few working "
+        "days. I will tell you here when anything changes."
+    ),
+    ReferralStatus.NOTED_ONE_TO_ONE: (
+        "Have the conversation with the Lead Professional. If it does not resolve things, type "
+        "**refer** to ask for a {model} (strategy 2 or 3)."
+    ),
+}
+
+
+def confirmation_card(
+    reference: str, draft: ReferralDraft, status: ReferralStatus, models: ModelCatalogue
+) -> dict[str, Any]:
+    headline = "Noted" if status is ReferralStatus.NOTED_ONE_TO_ONE else "Referral received"
+    model = models.label(draft.model) if draft.model else ""
+    return render(
+        "confirmation",
+        {
+            "headline": headline,
+            "reference": reference,
+            "model": model,
+            "status": STATUS_LABELS[status],
+            "next_steps": NEXT_STEPS[status].format(model=model),
+        },
+    )
+
+
+def signpost_card(text: str, url: str) -> dict[str, Any]:
+    """Immediate risk of harm: not this bot's job; where to go instead."""
+    return render("signpost", {"text": text, "url": url})

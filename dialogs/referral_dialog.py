@@ -19,9 +19,7 @@ from botbuilder.dialogs import (
     WaterfallStepContext,
 )
 
-from bot.core.protocols import ModelCatalogue
 from bot.referrals.model import (
-    STATUS_LABELS,
     AboutReferrer,
     Narrative,
     ReferralDraft,
@@ -32,9 +30,15 @@ from bot.referrals.model import (
 from bot.referrals.store import ReferralStore, Referrer
 from bot.teams.identity import person_id_of, tenant_of
 from bot.teams.send import card_activity
-from cards.binder import render
 from cards.help import help_card
-from cards.referrals import DRAFT_KEY, FORM_STEPS, FormOptions, model_help
+from cards.referrals import (
+    DRAFT_KEY,
+    FORM_STEPS,
+    FormOptions,
+    confirmation_card,
+    model_help,
+    signpost_card,
+)
 from cards.verbs import Verb
 from dialogs.form_prompt import FormPrompt, FormRequest
 from dialogs.interruptible import InterruptibleDialog
@@ -146,11 +150,8 @@ class ReferralDialog(InterruptibleDialog):
         if (risk := _take(step, RiskAnswer)) is not None:
             if risk.at_risk:
                 log.info("referral stopped at the risk question; nothing stored")
-                await step.context.send_activity(
-                    card_activity(
-                        render("signpost", {"text": self._signpost.text, "url": self._signpost.url})
-                    )
-                )
+                card = signpost_card(self._signpost.text, self._signpost.url)
+                await step.context.send_activity(card_activity(card))
                 return await step.end_dialog(None)
             draft.risk_checked = True
         return await self._ask(step, Verb.KIND, draft.kind is not None)
@@ -288,32 +289,3 @@ def _conversation_reference(context: TurnContext) -> dict[str, Any]:
     reference = TurnContext.get_conversation_reference(context.activity)
     serialised: dict[str, Any] = reference.serialize()
     return serialised
-
-
-NEXT_STEPS = {
-    ReferralStatus.SUBMITTED: (
-        "The partnership's business support team will look at it, usually within a few working "
-        "days. I will tell you here when anything changes."
-    ),
-    ReferralStatus.NOTED_ONE_TO_ONE: (
-        "Have the conversation with the Lead Professional. If it does not resolve things, type "
-        "**refer** to ask for a {model} (strategy 2 or 3)."
-    ),
-}
-
-
-def confirmation_card(
-    reference: str, draft: ReferralDraft, status: ReferralStatus, models: ModelCatalogue
-) -> dict[str, Any]:
-    headline = "Noted" if status is ReferralStatus.NOTED_ONE_TO_ONE else "Referral received"
-    model = models.label(draft.model) if draft.model else ""
-    return render(
-        "confirmation",
-        {
-            "headline": headline,
-            "reference": reference,
-            "model": model,
-            "status": STATUS_LABELS[status],
-            "next_steps": NEXT_STEPS[status].format(model=model),
-        },
-    )

@@ -29,9 +29,15 @@ from bot.referrals.model import (
 from bot.referrals.views import ReferralSummary
 from cards.binder import render
 from cards.help import help_card
-from cards.referrals import FORM_STEPS, FormOptions, form_card, my_referrals_card, welcome_card
+from cards.referrals import (
+    FORM_STEPS,
+    FormOptions,
+    confirmation_card,
+    form_card,
+    my_referrals_card,
+    welcome_card,
+)
 from cards.verbs import Verb
-from dialogs.referral_dialog import confirmation_card
 from tests.support.session_gallery import session_gallery
 from tests.support.triage_gallery import triage_gallery
 
