@@ -39,8 +39,8 @@ class ProtocolChoice:
     name: str
     # The set-up card asks whether the facilitator is independent (then nothing is noted).
     asks_independent: bool = False
-    # The title of a stage that repeats, when the set-up card should ask how many cycles.
-    repeating_stage: str = ""
+    # How many cycles of its repeating stage, when it has one: the set-up card asks.
+    cycles_question: str = ""
 
 
 def minutes_text(seconds: float) -> str:
@@ -73,7 +73,7 @@ def setup_card(
 ) -> dict[str, Any]:
     values = values or {}
     independent = [m.name for m in models if m.asks_independent]
-    repeating = [m for m in models if m.repeating_stage]
+    repeating = [m for m in models if m.cycles_question]
     return render(
         "session_setup",
         {
@@ -88,9 +88,7 @@ def setup_card(
             "of the case (no notes are kept)",
             "independent": "true" if str(values.get("independent")) == "true" else "false",
             "offers_cycles": bool(repeating),
-            "cycles_label": " / ".join(
-                f"{m.name}: {m.repeating_stage.lower()} cycles" for m in repeating
-            ),
+            "cycles_label": " / ".join(f"{m.name}: {m.cycles_question}" for m in repeating),
             "cycles": _int(values.get("cycles"), 3),
             "verb": SessionVerb.SET_UP.value,
         },

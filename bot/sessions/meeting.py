@@ -435,7 +435,16 @@ def _whole(value: Any, default: int) -> int:
 
 def choice_of(protocol: Protocol) -> ProtocolChoice:
     """A model on the set-up card, with the questions its protocol file calls for."""
-    repeating = next((stage.title for stage in protocol.stages if stage.cycles), "")
     return ProtocolChoice(
-        protocol.id, protocol.name, protocol.independent_means_no_notes, repeating
+        protocol.id, protocol.name, protocol.independent_means_no_notes, _cycles_question(protocol)
     )
+
+
+def _cycles_question(protocol: Protocol) -> str:
+    """E.g. "reflecting team cycles (5 minutes each way)"; empty when no stage repeats."""
+    stage = next((stage for stage in protocol.stages if stage.cycles), None)
+    if stage is None:
+        return ""
+    minutes = {phase.minutes.default for phase in stage.phases}
+    each_way = f" ({minutes.pop():g} minutes each way)" if len(minutes) == 1 else ""
+    return f"{stage.title.lower()} cycles{each_way}"
