@@ -70,7 +70,6 @@ def facts(
             f"{when(view.created_at, calendar)} ({age} working day{'s' if age != 1 else ''} ago)",
         ),
     ]
-    rows += view.further_answers
     if view.facilitator_name:
         rows.append(("Facilitator", view.facilitator_name))
     if view.session_at is not None:
@@ -258,6 +257,7 @@ def _details(details: Details, calendar: WorkingCalendar) -> dict[str, Any]:
             for qa in details.questions
         ],
         "note": details.decision_note or "",
+        "answers": [{"title": label, "value": value} for label, value in details.further_answers],
     }
 
 

@@ -8,6 +8,7 @@ the database, and the triage card the admins see.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -52,7 +53,7 @@ from tests.support.referral_steps import (
     SUBMIT,
     TIMING,
 )
-from tests.support.triage import ADMIN, DESK, FACILITATOR, MONDAY_MORNING, Scene
+from tests.support.triage import ADMIN, DESK, FACILITATOR, MONDAY_MORNING, Scene, press
 
 MODELS = catalogue_of(load_protocols([BUILT_IN]), DEFAULT_OFFERED_MODELS)
 TEAM = FormQuestion(
@@ -178,15 +179,26 @@ async def test_a_declared_question_goes_from_the_form_to_the_triage_card(
         await practitioner.press(SUBMIT)
         await bot.settle()
         (row,) = await referral_rows(database_url)
-        assert row.further_answers == [
+        assert stored_answers(row) == [
             {"key": "team", "label": "Team or service", "value": "Early Help, South"},
             {"key": "first_referral", "label": "First referral", "value": "Yes"},
         ]
-        desk = facts_of(scene.desk_card(row.reference))
-        assert desk["Team or service"] == "Early Help, South"
-        assert desk["First referral"] == "Yes"
+        assert b"Early Help" not in (row.further_answers_encrypted or b"")  # encrypted at rest
+        # Not on the shared card that everyone in the desk's channel sees: under Details,
+        # which shows only to the admin who pressed, and is audited.
+        shared = card_text(scene.desk_card(row.reference))
+        assert "Early Help" not in shared and "First referral" not in shared
+        details = await press(admin, "triage_details", row.reference, 0)
+        assert {"Team or service": "Early Help, South", "First referral": "Yes"}.items() <= (
+            facts_of(details["value"]).items()
+        )
     finally:
         await bot.stop()
+
+
+def stored_answers(row: ReferralRow) -> list[dict[str, str]]:
+    encrypted = row.further_answers_encrypted
+    return json.loads(Cipher([TEST_KEY]).decrypt(encrypted)) if encrypted else []
 
 
 async def referral_rows(database_url: str) -> list[ReferralRow]:
@@ -223,7 +235,7 @@ async def test_a_noted_conversation_keeps_no_answers_about_timing(sqlite_url: st
     finally:
         await engine.dispose()
     (row,) = await referral_rows(sqlite_url)
-    assert row.further_answers == [
+    assert stored_answers(row) == [
         {"key": "team", "label": "Team or service", "value": "Early Help"}
     ]
 

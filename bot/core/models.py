@@ -81,9 +81,10 @@ class ReferralRow(Base):
     invitees: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     availability: Mapped[str | None] = mapped_column(String(500), nullable=True)
     urgency: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    # The form's further questions (bot.referrals.model.FormQuestion), answered:
-    # [{"key", "label", "value"}], labelled as at submission; None before migration 0009.
-    further_answers: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    # The form's further questions (bot.referrals.model.FormQuestion), answered: JSON
+    # [{"key", "label", "value"}], labelled as at submission, Fernet-encrypted like the
+    # narrative (free text may say more than it should); None when there are none.
+    further_answers_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # What is stuck and what help is wanted: special-category data, Fernet-encrypted.
     narrative_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -140,7 +140,7 @@ class ReferralStore:
                 invitees=[asdict(invitee) for invitee in invitees],
                 availability=timing.availability if timing else None,
                 urgency=timing.urgency.value if timing else None,
-                further_answers=_further_answers(asked, draft.answers),
+                further_answers_encrypted=self._further_answers(asked, draft.answers),
                 narrative_encrypted=narrative,
                 version=0,
                 reminder_due_at=(
@@ -211,15 +211,20 @@ class ReferralStore:
             session.add(audit.entry(Actor(actor_id, ""), Action.NARRATIVE_READ, row.id))
             return narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
 
+    def _further_answers(
+        self, questions: tuple[FormQuestion, ...], answers: dict[str, str]
+    ) -> bytes | None:
+        # Stored with the label the question had, so triage shows it without the table.
+        shown = [
+            {"key": question.key, "label": question.label_for_admins, "value": value}
+            for question, value in answered(questions, answers)
+        ]
+        return self._cipher.encrypt(json.dumps(shown)) if shown else None
 
-def _further_answers(
-    questions: tuple[FormQuestion, ...], answers: dict[str, str]
-) -> list[dict[str, str]]:
-    # Stored with the label the question had, so triage shows it without the question table.
-    return [
-        {"key": question.key, "label": question.label_for_admins, "value": shown}
-        for question, shown in answered(questions, answers)
-    ]
+
+def further_answers_from_json(text: str) -> list[tuple[str, str]]:
+    """(label for admins, answer) pairs, as stored by the referral store."""
+    return [(answer["label"], answer["value"]) for answer in json.loads(text)]
 
 
 def _narrative_json(narrative: Narrative) -> str:

@@ -24,7 +24,7 @@ from bot.core.models import ReferralQuestion, ReferralRow, TriageDesk
 from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
-from bot.referrals.store import narrative_from_json
+from bot.referrals.store import further_answers_from_json, narrative_from_json
 from bot.triage.changes import Change, Outcome
 from bot.triage.decisions import RULES, Decision
 from bot.triage.views import Details, QuestionAndAnswer, TriageView
@@ -95,10 +95,10 @@ class TriageStore:
                 .where(ReferralQuestion.referral_id == row.id)
                 .order_by(ReferralQuestion.id)
             )
-            note = row.decision_note_encrypted
+            note, further = row.decision_note_encrypted, row.further_answers_encrypted
             return Details(
-                narrative_from_json(self.cipher.decrypt(row.narrative_encrypted)),
-                [
+                narrative=narrative_from_json(self.cipher.decrypt(row.narrative_encrypted)),
+                questions=[
                     QuestionAndAnswer(
                         q.asked_by_name,
                         q.asked_at,
@@ -108,7 +108,10 @@ class TriageStore:
                     )
                     for q in questions
                 ],
-                self.cipher.decrypt(note) if note else None,
+                decision_note=self.cipher.decrypt(note) if note else None,
+                further_answers=(
+                    further_answers_from_json(self.cipher.decrypt(further)) if further else []
+                ),
             )
 
     # --- deciding -----------------------------------------------------------------------
@@ -360,7 +363,6 @@ class TriageStore:
             booking_problem=row.booking_problem,
             meeting_app_installed=row.meeting_app_installed,
             slot_search=row.slot_search,
-            further_answers=tuple((a["label"], a["value"]) for a in row.further_answers or ()),
         )
 
 

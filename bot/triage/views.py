@@ -6,7 +6,7 @@ Nothing here touches the database; `bot.triage.store` builds these from rows.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
 
 @dataclass(frozen=True)
 class TriageView:
-    """What the shared triage card shows: no narrative, no answers to the desk's questions."""
+    """What the shared triage card shows: no narrative, no answers."""
 
     id: int
     reference: str
@@ -53,8 +53,6 @@ class TriageView:
     booking_problem: str | None = None
     meeting_app_installed: bool = False
     slot_search: dict[str, Any] | None = None
-    # The form's further questions the referrer answered: (label for admins, answer).
-    further_answers: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +79,8 @@ class Details:
     narrative: Narrative
     questions: list[QuestionAndAnswer]
     decision_note: str | None
+    # The form's further questions the referrer answered: (label for admins, answer).
+    further_answers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def offered_slots(view: TriageView) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""further answers: the referral form's declared further questions, answered
+"""further answers: the referral form's declared further questions, answered (encrypted)
 
 Revision ID: 0009
 Revises: 0008
@@ -17,9 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("referrals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("further_answers", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("further_answers_encrypted", sa.LargeBinary(), nullable=True)
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("referrals", schema=None) as batch_op:
-        batch_op.drop_column("further_answers")
+        batch_op.drop_column("further_answers_encrypted")
