@@ -26,7 +26,7 @@ from bot.core.working_days import WorkingCalendar
 from bot.referrals import wiring as referrals
 from bot.referrals.model import FormQuestion
 from bot.scheduling import wiring as scheduling
-from bot.scheduling.calendar_port import Calendar
+from bot.scheduling.calendar_port import CalendarPort
 from bot.scheduling.graph import config_from_settings, graph_calendar
 from bot.sessions import wiring as sessions
 from bot.teams import wiring as teams
@@ -73,7 +73,7 @@ def shared_parts(settings: Settings, engine: AsyncEngine, clock: Clock, wake: Wa
     protocols = load_protocols(protocol_dirs)
     return Shared(
         settings=settings,
-        sessions=session_factory(engine),
+        database=session_factory(engine),
         cipher=cipher,
         clock=clock,
         writer=OutboxWriter(cipher, on_commit=wake),
@@ -94,13 +94,13 @@ def build_runtime(
     engine: AsyncEngine,
     http: aiohttp.ClientSession,
     clock: Clock | None = None,
-    calendar_port: Calendar | None = None,
+    calendar_port: CalendarPort | None = None,
     questions: tuple[FormQuestion, ...] | None = None,
 ) -> Runtime:
     """Composes the features: each one's wiring gives its commands, buttons, jobs, deliveries."""
     wake = WakeAll()
     shared = shared_parts(settings, engine, clock or SystemClock(), wake)
-    outbox = Outbox(shared.sessions, shared.cipher, shared.clock, skip=CALENDAR_KINDS)
+    outbox = Outbox(shared.database, shared.cipher, shared.clock, skip=CALENDAR_KINDS)
     plumbing = teams.wiring(shared, engine=engine, http=http)
     windows = scheduling.booking_windows(shared.protocols, settings)
     news = scheduling.booking_news(shared)
@@ -149,7 +149,7 @@ def build_runtime(
     schedulers = [Scheduler(shared.clock, settings.scheduler_interval_seconds, jobs)]
     if scheduling_feature.calendar_deliveries:
         calendar_outbox = Outbox(
-            shared.sessions,
+            shared.database,
             shared.cipher,
             shared.clock,
             only=CALENDAR_KINDS,

@@ -18,7 +18,7 @@ from bot.core.working_days import WorkingCalendar
 @dataclass(frozen=True)
 class Shared:
     settings: Settings
-    sessions: async_sessionmaker[AsyncSession]  # the database's session factory
+    database: async_sessionmaker[AsyncSession]  # opens a database session (a transaction)
     cipher: Cipher
     clock: Clock
     writer: OutboxWriter

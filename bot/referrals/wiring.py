@@ -28,7 +28,7 @@ def wiring(shared: Shared, *, questions: tuple[FormQuestion, ...] | None = None)
     form = FormOptions(shared.models, settings.narrative_max_chars, asked)
     intake = Intake(shared.writer, shared.calendar, settings.triage_reminder_working_days)
     store = ReferralStore(
-        shared.sessions,
+        shared.database,
         shared.cipher,
         settings.reference_prefix,
         intake=intake,

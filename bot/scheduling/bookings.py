@@ -34,7 +34,7 @@ from bot.core.outbox import (
 from bot.core.settings import Facilitator
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
-from bot.scheduling.calendar_port import Calendar, CalendarError, FreeBusy, NewMeeting
+from bot.scheduling.calendar_port import CalendarError, CalendarPort, FreeBusy, NewMeeting
 from bot.scheduling.notify import BookingNews
 from bot.scheduling.slots import Busy, Slot, Window, find_slots, found_search
 from bot.teams.meeting_links import chat_id_of
@@ -67,7 +67,7 @@ class BookingRules:
 @dataclass
 class Bookings:
     sessions: async_sessionmaker[AsyncSession]
-    port: Calendar
+    port: CalendarPort
     triage: TriageStore
     news: BookingNews
     writer: OutboxWriter

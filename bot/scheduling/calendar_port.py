@@ -58,7 +58,7 @@ class Booked:
     start: datetime | None = None
 
 
-class Calendar(Protocol):
+class CalendarPort(Protocol):
     async def free_busy(self, people: list[str], start: datetime, end: datetime) -> list[FreeBusy]:
         """Busy intervals of each person between start and end (aware datetimes).
 

@@ -187,7 +187,7 @@ _NOT_BUSY = frozenset({FreeBusyStatus.Free})
 
 
 class GraphCalendar:
-    """`bot.scheduling.calendar_port.Calendar` on Graph: events on the organiser's mailbox."""
+    """`bot.scheduling.calendar_port.CalendarPort` on Graph: events on the organiser's mailbox."""
 
     def __init__(
         self,

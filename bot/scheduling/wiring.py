@@ -12,7 +12,7 @@ from bot.core.protocols import Protocol
 from bot.core.settings import Settings
 from bot.core.shared import Shared
 from bot.scheduling.bookings import BookingRules, Bookings
-from bot.scheduling.calendar_port import Calendar
+from bot.scheduling.calendar_port import CalendarPort
 from bot.scheduling.notify import BookingNews
 from bot.scheduling.reminders import FacilitatorReminders
 from bot.scheduling.slots import Window
@@ -65,11 +65,11 @@ def wiring(
     proactive: Proactive,
     people: People,
     windows: dict[str, Window],
-    calendar_port: Calendar | None,
+    calendar_port: CalendarPort | None,
 ) -> Scheduling:
     settings = shared.settings
     reminders = FacilitatorReminders(
-        sessions=shared.sessions,
+        sessions=shared.database,
         proactive=proactive,
         calendar=shared.calendar,
         models=shared.models,
@@ -78,7 +78,7 @@ def wiring(
     if calendar_port is None:
         return Scheduling(feature)
     bookings = Bookings(
-        sessions=shared.sessions,
+        sessions=shared.database,
         port=calendar_port,
         triage=triage,
         news=news,

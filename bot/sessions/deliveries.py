@@ -19,7 +19,7 @@ CARD_NOT_POSTED_YET = timedelta(seconds=2)
 @dataclass
 class SessionCardDelivery:
     deliveries: Deliveries
-    sessions: SessionStore
+    store: SessionStore
     calendar: WorkingCalendar
     clock: Clock
 
@@ -27,7 +27,7 @@ class SessionCardDelivery:
         """Drawn from the session as it is now, so a redraw that waited (a 429) shows the
         latest time left, not the time when it was queued."""
         assert delivery.session_id is not None
-        view = await self.sessions.view(delivery.session_id)
+        view = await self.store.view(delivery.session_id)
         if view is None:
             return
         now = self.clock.now()
@@ -41,4 +41,4 @@ class SessionCardDelivery:
             view.conversation_reference, card_id, card_message(card)
         )
         if posted is not None:
-            await self.sessions.set_card(view.id, delivery.kind, posted)
+            await self.store.set_card(view.id, delivery.kind, posted)

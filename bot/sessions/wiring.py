@@ -30,7 +30,7 @@ def wiring(
     settings, calendar = shared.settings, shared.calendar
     messages = SessionMessages(calendar)
     store = SessionStore(
-        sessions=shared.sessions,
+        sessions=shared.database,
         cipher=shared.cipher,
         clock=shared.clock,
         outbox=shared.writer,
@@ -52,7 +52,7 @@ def wiring(
         offered=shared.models.ids,
     )
     cards = SessionCardDelivery(
-        deliveries=deliveries, sessions=store, calendar=calendar, clock=shared.clock
+        deliveries=deliveries, store=store, calendar=calendar, clock=shared.clock
     )
     feature = Feature(
         commands={

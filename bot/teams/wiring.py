@@ -40,10 +40,10 @@ def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) 
     sender = ConnectorSender(http, clock=clock)
     adapter = BotAdapter(StrictAuthentication.from_settings(settings), sender)
     proactive = Proactive(
-        adapter=adapter, app_id=settings.microsoft_app_id, sessions=shared.sessions, clock=clock
+        adapter=adapter, app_id=settings.microsoft_app_id, sessions=shared.database, clock=clock
     )
     people = People(
-        sessions=shared.sessions, writer=shared.writer, proactive=proactive, clock=clock
+        sessions=shared.database, writer=shared.writer, proactive=proactive, clock=clock
     )
     deliveries = Deliveries(proactive)
     admins = AdminCheck(

@@ -43,7 +43,7 @@ def wiring(
         booked_by_hand=booked_by_hand,
     )
     store = TriageStore(
-        sessions=shared.sessions,
+        sessions=shared.database,
         cipher=shared.cipher,
         clock=shared.clock,
         outbox=shared.writer,
@@ -52,7 +52,7 @@ def wiring(
         notify=news.after_decision,
     )
     digests = Digests(
-        sessions=shared.sessions,
+        sessions=shared.database,
         outbox=shared.writer,
         calendar=calendar,
         models=shared.models,
@@ -72,7 +72,7 @@ def wiring(
     )
     answers = AnswerHandler(store, shared.wake)
     reminders = Reminders(
-        sessions=shared.sessions, outbox=shared.writer, calendar=calendar, models=shared.models
+        sessions=shared.database, outbox=shared.writer, calendar=calendar, models=shared.models
     )
     card = TriageCardDelivery(
         deliveries=deliveries,
