@@ -55,10 +55,6 @@ class TriageView:
     slot_search: dict[str, Any] | None = None
 
     @property
-    def is_open(self) -> bool:
-        return self.status in OPEN
-
-    @property
     def booked_by_graph(self) -> bool:
         return self.booking_state is not None
 
