@@ -13,10 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
-from bot.core.models import ReferralRow
 from bot.core.protocols import ProtocolError
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TeamsUser, card_text, cards_in, nodes
@@ -37,6 +34,7 @@ from tests.support.triage import (
     accept,
     press,
     shown,
+    stored_referral,
     triage_scene,
     version_of,
 )
@@ -129,19 +127,6 @@ async def scene(
         yield scene
 
 
-async def stored(scene: Scene, reference: str) -> ReferralRow:
-    engine = create_engine(scene.bot.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            row = await session.scalar(
-                select(ReferralRow).where(ReferralRow.reference == reference)
-            )
-            assert row is not None
-            return row
-    finally:
-        await engine.dispose()
-
-
 def choices(card: dict, input_id: str) -> list[tuple[str, str]]:
     (found,) = [node for node in nodes(card) if node.get("id") == input_id]
     return [(choice["title"], choice["value"]) for choice in found["choices"]]
@@ -180,7 +165,7 @@ async def refer_to_the_huddle(scene: Scene) -> str:
 
 async def test_a_fourth_model_is_referred_accepted_booked_and_run(scene: Scene) -> None:
     reference = await refer_to_the_huddle(scene)
-    assert (await stored(scene, reference)).model == "huddle"
+    assert (await stored_referral(scene, reference)).model == "huddle"
     listing = cards_in(await scene.practitioner.say("my referrals"))[0]
     assert "Team Huddle" in card_text(listing)
 
@@ -206,7 +191,7 @@ async def test_a_fourth_model_is_referred_accepted_booked_and_run(scene: Scene) 
     )
     assert "Scheduled." in shown(done)
     await scene.bot.settle()
-    row = await stored(scene, reference)
+    row = await stored_referral(scene, reference)
     assert (row.model, row.session_minutes) == ("huddle", 30)  # the file's [booking] minutes
     told = cards_in(scene.connector.sent_to(scene.practitioner.conversation_id))[-1]
     assert f"The session for {reference} is booked" in card_text(told)

@@ -26,6 +26,7 @@ from tests.support.triage import (
     accept,
     press,
     shown,
+    stored_referral,
     triage_scene,
     verbs_on,
     version_of,
@@ -54,19 +55,6 @@ async def audit_actions(scene: Scene, reference: str) -> list[tuple[str, str]]:
                 .order_by(AuditEntry.id)
             )
             return [(row.action, row.actor_name) for row in rows]
-    finally:
-        await engine.dispose()
-
-
-async def referral(scene: Scene, reference: str) -> ReferralRow:
-    engine = create_engine(scene.bot.settings.database_url)
-    try:
-        async with session_factory(engine)() as session:
-            row = await session.scalar(
-                select(ReferralRow).where(ReferralRow.reference == reference)
-            )
-            assert row is not None
-            return row
     finally:
         await engine.dispose()
 
@@ -194,7 +182,7 @@ async def test_two_admins_at_once_the_first_wins(scene: Scene) -> None:
     assert "This referral has moved on" in outcomes[1]
     assert "Nothing was changed by your press" in outcomes[1]
 
-    row = await referral(scene, reference)
+    row = await stored_referral(scene, reference)
     assert row.status in ("accepted", "declined")
     assert row.version == version + 1
     actions = [a for a, _ in await audit_actions(scene, reference)]
@@ -220,7 +208,7 @@ async def test_a_stale_button_does_nothing_harmful(scene: Scene) -> None:
     ]:
         body = await press(scene.second_admin, verb, reference, old_version, **inputs)
         assert "This referral has moved on: Alex Admin made it" in shown(body)
-    row = await referral(scene, reference)
+    row = await stored_referral(scene, reference)
     assert (row.status, row.model, row.version) == ("accepted", "re_think", old_version + 1)
 
 
@@ -234,7 +222,7 @@ async def test_bad_form_input_keeps_the_form_and_changes_nothing(scene: Scene) -
     assert "Please write a reason." in shown(body)
     body = await press(scene.admin, "triage_explode", reference, version)
     assert body["type"] == MESSAGE
-    row = await referral(scene, reference)
+    row = await stored_referral(scene, reference)
     assert (row.status, row.version) == ("submitted", version)
 
 
@@ -250,7 +238,7 @@ async def test_non_admins_are_refused_politely_and_audited(scene: Scene) -> None
     sent = await scene.outsider.say(f"audit {reference}")
     assert "only the partnership's business support team" in " ".join(texts_in(sent))
 
-    row = await referral(scene, reference)
+    row = await stored_referral(scene, reference)
     assert (row.status, row.version) == ("submitted", version)
     refused = [
         (a, who) for a, who in await audit_actions(scene, reference) if a == "triage.refused"

@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy import select
 
+from bot.core.database import create_engine, session_factory
+from bot.core.models import ReferralRow
 from tests.conftest import RunningBot, make_settings
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in
@@ -98,6 +101,20 @@ async def press(
     if body.get("type") == CARD:
         assert card_errors(body["value"]) == []
     return body
+
+
+async def stored_referral(scene: Scene, reference: str) -> ReferralRow:
+    """The referral's row as the database holds it now."""
+    engine = create_engine(scene.bot.settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            row = await session.scalar(
+                select(ReferralRow).where(ReferralRow.reference == reference)
+            )
+            assert row is not None
+            return row
+    finally:
+        await engine.dispose()
 
 
 async def accept(
