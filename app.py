@@ -32,7 +32,7 @@ from bot.sessions import wiring as sessions
 from bot.teams import wiring as teams
 from bot.teams.activity_handler import ReflectiveBot
 from bot.teams.adapter import BotAdapter
-from bot.teams.auth import AuthenticationUnavailable
+from bot.teams.errors import TryAgainLater
 from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
 from bot.teams.storage import SqlStorage
@@ -184,7 +184,7 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with AsyncExitStack() as resources:
         # Closed on the way out, and also when start-up fails (a bad protocol file, say).
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, settings.database_timeout_seconds)
         resources.push_async_callback(engine.dispose)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         resources.push_async_callback(http.close)
@@ -220,13 +220,22 @@ async def messages(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text="the body must be an activity object")
     try:
         response = await runtime.adapter.process(request, runtime.bot)
-    except AuthenticationUnavailable:
-        # Teams retries a 503; a 401 would lose the user's message.
-        raise web.HTTPServiceUnavailable(headers={"Retry-After": "5"}) from None
+    except TryAgainLater as unavailable:
+        # Teams retries a 503; a 201 with an apology, or a 401, would lose the user's message.
+        raise web.HTTPServiceUnavailable(
+            headers={"Retry-After": str(unavailable.retry_after_seconds)}
+        ) from None
     return response or web.Response(status=201)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Alive: the process answers. A database outage is /readyz's business (restarting the
+    app would not bring the database back)."""
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take turns: the database answers."""
     ok = await database_is_up(request.app[RUNTIME].engine)
     return web.json_response({"database": "ok" if ok else "down"}, status=200 if ok else 503)
 
@@ -251,6 +260,7 @@ def create_app(
     app.cleanup_ctx.append(_runtime_ctx)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     return app
 
 

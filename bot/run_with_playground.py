@@ -36,7 +36,7 @@ def main() -> None:
     bot = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT)
     processes = [bot]
     try:
-        _wait_until_healthy(f"http://127.0.0.1:{settings.port}/healthz")
+        _wait_until_healthy(f"http://127.0.0.1:{settings.port}/readyz")
         npx = shutil.which("npx")
         if npx is None:
             print("npx not found: install Node.js to use the Agents Playground.", file=sys.stderr)

@@ -225,6 +225,13 @@ BAD_TOKENS: dict[str, BadToken] = {
         ),
         500,
     ),
+    # PyJWT checks `exp` only when the token has one; the stock adapter accepts it.
+    "no-expiry": BadToken(
+        _bearer(
+            lambda openid, url: openid.mint(audience=APP_ID, service_url=url, without=("exp",))
+        ),
+        201,
+    ),
     "not-bearer-scheme": BadToken(lambda openid, url: f"Basic {_valid(openid, url)}", 401),
     "lowercase-bearer-scheme": BadToken(lambda openid, url: f"bearer {_valid(openid, url)}", 401),
     "other-service-url": BadToken(
@@ -494,3 +501,91 @@ async def test_unreachable_signing_keys_answer_503_not_401(
         assert user.last_status == 503
     finally:
         await bot.stop()
+
+
+# --- only Teams is served -----------------------------------------------------------------
+
+OTHER_CHANNELS = ["webchat", "directline", "emulator"]
+
+
+@pytest.mark.parametrize("channel", OTHER_CHANNELS)
+async def test_a_signed_activity_from_another_channel_is_not_served(
+    channel: str,
+    sqlite_url: str,
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+    outbound_token: list[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A key the Bot Framework endorses for that channel: the token itself is genuine.
+    key = SigningKey.generate(endorsements=[channel, "msteams"])
+    with serve_openid(ISSUER, keys=[key]) as openid:
+        user = TeamsUser("", connector, http, tenant=TENANT_A)
+        bot = RunningBot(secured_settings(sqlite_url, openid, admin_ids=[user.user_id]))
+        await bot.start()
+        try:
+            header = f"Bearer {_valid(openid, connector.url)}"
+            statuses = []
+            for text in ("refer", "digest"):
+                status, _ = await post(
+                    http, bot, user.activity(text=text, channelId=channel), header
+                )
+                statuses.append(status)
+            invoke = user.activity(
+                channelId=channel,
+                type="invoke",
+                name="adaptiveCard/action",
+                value={"action": {"type": "Action.Execute", "verb": "digest", "data": {}}},
+            )
+            invoke_status, _ = await post(http, bot, invoke, header)
+            answered_elsewhere = len(connector.activities)
+            # The same token and activity from Teams is served: only the channel differs.
+            teams_status, _ = await post(http, bot, user.activity(text="hello"), header)
+        finally:
+            await bot.stop()
+
+    assert statuses == [201, 201]
+    assert invoke_status == 403
+    assert teams_status == 201
+    assert answered_elsewhere == 0
+    assert connector.activities, "the Teams activity was answered"
+    assert (await stored_rows(sqlite_url))["referrals"] == 0
+    assert any(f"channel {channel!r}" in record.getMessage() for record in caplog.records)
+
+
+async def test_extra_channels_is_refused_in_production(sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match="EXTRA_CHANNELS"):
+        make_settings(
+            sqlite_url,
+            mode="production",
+            microsoft_app_id=APP_ID,
+            allowed_tenant_ids=[TENANT_A],
+            extra_channels=["webchat"],
+        )
+
+
+@pytest.mark.parametrize("allowed", [[TENANT_A], []], ids=["allow-list", "no-allow-list"])
+async def test_an_activity_naming_two_tenants_is_refused(
+    allowed: list[str],
+    database_url: str,
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+) -> None:
+    bot = RunningBot(make_settings(database_url, allowed_tenant_ids=allowed))
+    await bot.start()
+    try:
+        user = TeamsUser(bot.url, connector, http, tenant=TENANT_A)
+        # The conversation says the allowed tenant; channelData names another.
+        sent = await user.post(
+            user.activity(text="refer", channelData={"tenant": {"id": TENANT_B}})
+        )
+        swapped = user.activity(text="refer")
+        swapped["conversation"]["tenantId"] = TENANT_B
+        sent += await user.post(swapped)
+    finally:
+        await bot.stop()
+
+    assert sent == []
+    rows = await stored_rows(database_url)
+    assert rows["bot_state"] == 0
+    assert rows["referrals"] == 0

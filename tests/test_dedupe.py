@@ -1,9 +1,11 @@
-"""DropDuplicates on a real database: claims, give-back on failure, pruning."""
+"""DropDuplicates on a real database: claims, give-back on failure, leases, pruning."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botbuilder.core import TurnContext
@@ -13,8 +15,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.database import create_engine
-from bot.core.models import ProcessedActivity, utcnow
-from bot.teams.dedupe import DropDuplicates
+from bot.core.models import ProcessedActivity
+from bot.teams.dedupe import LEASE, DropDuplicates
+from bot.teams.errors import TryAgainLater
+from tests.support.clock import FakeClock
+
+START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -22,6 +28,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine
     await engine.dispose()
+
+
+def key_of(activity_id: str) -> str:
+    return hashlib.sha256(f"c1|{activity_id}".encode()).hexdigest()
 
 
 def context(activity_id: str) -> TurnContext:
@@ -40,7 +50,7 @@ async def count(engine: AsyncEngine) -> int:
 
 async def test_second_delivery_is_dropped(engine: AsyncEngine) -> None:
     runs: list[str] = []
-    middleware = DropDuplicates(engine)
+    middleware = DropDuplicates(engine, FakeClock(START))
 
     async def logic() -> None:
         runs.append("ran")
@@ -52,7 +62,7 @@ async def test_second_delivery_is_dropped(engine: AsyncEngine) -> None:
 
 
 async def test_a_failed_turn_gives_its_claim_back(engine: AsyncEngine) -> None:
-    middleware = DropDuplicates(engine)
+    middleware = DropDuplicates(engine, FakeClock(START))
     runs: list[str] = []
 
     async def failing() -> None:
@@ -71,10 +81,10 @@ async def test_old_claims_are_pruned(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         await connection.execute(
             insert(ProcessedActivity).values(
-                activity_id="c1|old", seen_at=utcnow() - timedelta(days=2)
+                activity_id="c1|old", seen_at=START - timedelta(days=2)
             )
         )
-    middleware = DropDuplicates(engine, prune_every=2)
+    middleware = DropDuplicates(engine, FakeClock(START), prune_every=2)
 
     async def logic() -> None:
         return None
@@ -83,3 +93,51 @@ async def test_old_claims_are_pruned(engine: AsyncEngine) -> None:
     assert await count(engine) == 2
     await middleware.on_turn(context("n2"), logic)
     assert await count(engine) == 2  # the old one went, the two new ones stay
+
+
+async def test_a_turn_killed_mid_way_is_handled_again_once_its_lease_runs_out(
+    engine: AsyncEngine,
+) -> None:
+    clock = FakeClock(START)
+    # What a process killed during the turn leaves behind: a claim nobody will give back.
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(ProcessedActivity).values(
+                activity_id=key_of("a1"), seen_at=START, claimed_until=START + LEASE
+            )
+        )
+    restarted = DropDuplicates(engine, clock)
+    runs: list[str] = []
+
+    async def logic() -> None:
+        runs.append("retry ran")
+
+    # Teams' retry within the lease: "try again later", not dropped.
+    with pytest.raises(TryAgainLater) as busy:
+        await restarted.on_turn(context("a1"), logic)
+    assert busy.value.retry_after_seconds == int(LEASE.total_seconds())
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    await restarted.on_turn(context("a1"), logic)  # the lease ran out: handled now
+    await restarted.on_turn(context("a1"), logic)  # and only once
+    assert runs == ["retry ran"]
+
+
+async def test_a_claim_is_renewed_while_its_turn_runs(engine: AsyncEngine) -> None:
+    clock = FakeClock(START)
+    middleware = DropDuplicates(engine, clock, lease=timedelta(seconds=0.3))
+    other_instance = DropDuplicates(engine, clock, lease=timedelta(seconds=0.3))
+    seen: list[str] = []
+
+    async def slow() -> None:
+        clock.advance(seconds=10)  # far past the first lease ...
+        await asyncio.sleep(0.5)  # ... but renewed meanwhile (every 0.1 s, from the clock)
+        with pytest.raises(TryAgainLater):
+            await other_instance.on_turn(context("a1"), other)
+        seen.append("slow finished")
+
+    async def other() -> None:
+        seen.append("other ran")
+
+    await middleware.on_turn(context("a1"), slow)
+    await other_instance.on_turn(context("a1"), other)
+    assert seen == ["slow finished"]

@@ -3,15 +3,18 @@ import aiohttp
 from tests.conftest import RunningBot
 
 
-async def test_healthz_reports_the_database(
+async def test_readyz_reports_the_database_and_healthz_only_that_the_app_is_alive(
     running_bot: RunningBot, http: aiohttp.ClientSession
 ) -> None:
-    async with http.get(f"{running_bot.url}healthz") as response:
+    async with http.get(f"{running_bot.url}readyz") as response:
         assert response.status == 200
         assert await response.json() == {"database": "ok"}
+    async with http.get(f"{running_bot.url}healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "alive"}
 
 
-async def test_healthz_is_503_when_the_database_is_gone(
+async def test_readyz_is_503_when_the_database_is_gone(
     tmp_path, http: aiohttp.ClientSession
 ) -> None:
     from tests.conftest import make_settings
@@ -19,8 +22,10 @@ async def test_healthz_is_503_when_the_database_is_gone(
     bot = RunningBot(make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/none.db"))
     await bot.start()
     try:
-        async with http.get(f"{bot.url}healthz") as response:
+        async with http.get(f"{bot.url}readyz") as response:
             assert response.status == 503
+        async with http.get(f"{bot.url}healthz") as response:
+            assert response.status == 200
     finally:
         await bot.stop()
 

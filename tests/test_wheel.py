@@ -1,5 +1,5 @@
 """The wheel runs: built from this checkout, installed into a fresh virtual environment outside
-it, it migrates a database and answers /healthz with nothing from the checkout on its path.
+it, it migrates a database and answers /readyz with nothing from the checkout on its path.
 
 Installing every dependency from the registry into the fresh environment would take minutes, so
 the wheel goes in with --no-deps and a `.pth` file makes this environment's site-packages
@@ -217,7 +217,7 @@ def test_the_wheel_installs_migrates_and_serves_outside_the_checkout(tmp_path: P
             stderr=subprocess.STDOUT,
         )
     try:
-        status, body = _healthz(f"http://127.0.0.1:{env['PORT']}/healthz", server, log)
+        status, body = _healthz(f"http://127.0.0.1:{env['PORT']}/readyz", server, log)
     finally:
         server.terminate()
         try:

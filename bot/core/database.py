@@ -11,23 +11,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, timeout_seconds: float = 10.0) -> AsyncEngine:
+    """`timeout_seconds` bounds the wait for a connection and for each statement, so a
+    database that is down or frozen fails a turn quickly instead of hanging it."""
     # hide_parameters: a failing statement's message must not carry what was typed to the log.
     if database_url.startswith("sqlite"):
         # One connection: SQLite takes one writer at a time anyway, and queueing for the
         # pool is cheaper than SQLite's busy-wait sleeps when writers collide.
         engine = create_async_engine(
             database_url,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": timeout_seconds},
             pool_size=1,
             max_overflow=0,
-            pool_timeout=60,
+            pool_timeout=timeout_seconds,
             hide_parameters=True,
         )
         _tune_sqlite(engine)
         return engine
     return create_async_engine(
-        database_url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        database_url,
+        # asyncpg: `timeout` for connecting, `command_timeout` for each statement.
+        connect_args={"timeout": timeout_seconds, "command_timeout": timeout_seconds},
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=timeout_seconds,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
@@ -48,7 +57,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def database_is_up(engine: AsyncEngine, within: float = 5.0) -> bool:
     """Whether a trivial query answers within `within` seconds: a health check must be quick
-    (a database that cannot be opened otherwise kept /healthz waiting for the pool's 60 s)."""
+    (a database that cannot be opened otherwise kept /readyz waiting for the pool's 60 s)."""
 
     async def ping() -> None:
         async with engine.connect() as connection:

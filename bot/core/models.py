@@ -260,6 +260,9 @@ class ProcessedActivity(Base):
 
     activity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # While a turn runs, its claim holds until this moment and is renewed; None once the turn
+    # has finished. A claim whose process died expires, so Teams' retry is processed.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MeetingSession(Base):

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
 
     # Database: SQLite file by default, PostgreSQL with postgresql+asyncpg://...
     database_url: str = DEFAULT_DATABASE_URL
+    # How long to wait for a connection, or for one statement, before giving up: a turn that
+    # gives up answers 503 so Teams sends it again (Teams itself gives up on a turn at 15 s).
+    database_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    # Channels served besides Teams ("msteams"): none in production. The Bot Framework
+    # Emulator is "emulator"; webchat and directline let anyone with a token type a from.id.
+    extra_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a turn's claim on an activity holds without renewal: a process killed mid-turn
+    # blocks Teams' retry of that activity for at most this long.
+    activity_claim_seconds: float = Field(default=20.0, ge=1, le=300)
 
     # Bot identity. Empty app id means "no inbound authentication", for local tries only.
     microsoft_app_id: str = ""
@@ -172,6 +182,7 @@ class Settings(BaseSettings):
 
     _split = field_validator(
         "allowed_tenant_ids",
+        "extra_channels",
         "encryption_keys",
         "offered_models",
         "admin_ids",
@@ -204,6 +215,11 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     "ALLOWED_TENANT_IDS is required in production: only your tenant(s) may "
                     "use the bot."
+                )
+            if self.extra_channels:
+                raise SettingsError(
+                    "EXTRA_CHANNELS is for development only: in production only Teams is "
+                    "served, as other channels let a caller name any user and tenant."
                 )
         if self.graph_organiser:
             if not _is_guid(self.graph_organiser):

@@ -30,6 +30,7 @@ from botframework.connector.auth.authentication_constants import AuthenticationC
 from botframework.connector.skills import BotFrameworkClient
 
 from bot.core.settings import Settings
+from bot.teams.errors import TryAgainLater
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class BotFrameworkConfiguration:
         )
 
 
-class AuthenticationUnavailable(RuntimeError):
+class AuthenticationUnavailable(TryAgainLater):
     """The signing keys could not be fetched: not the caller's fault, so 503, not 401."""
 
 
@@ -117,6 +118,12 @@ class StrictAuthentication(BotFrameworkAuthentication):
             if isinstance(error, PermissionError):
                 raise
             raise PermissionError("the request's token did not validate") from error
+        identity = result.claims_identity
+        anonymous = identity.authentication_type == AuthenticationConstants.ANONYMOUS_AUTH_TYPE
+        if not anonymous and "exp" not in (identity.claims or {}):
+            # PyJWT checks `exp` only when it is there: a token without one never expires.
+            log.warning("rejected a request whose token has no expiry")
+            raise PermissionError("the request's token has no expiry")
         result.connector_factory = self._cached_factory(
             result.claims_identity, result.audience, result.connector_factory
         )

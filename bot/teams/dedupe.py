@@ -1,12 +1,18 @@
-"""Drops a re-delivered activity, so a retried Submit cannot store a referral twice.
+"""Handles each activity once, even when Teams sends it again after a crash or a timeout.
 
 The claim is a row keyed by activity id, inserted before the turn runs; the database's
-primary key makes it exactly-once across instances. A turn that fails gives its claim back,
-so Teams' retry of it is handled rather than dropped.
+primary key makes it exactly-once across instances. The claim is a lease: renewed while the
+turn runs, marked finished when it ends, given back when it fails. A process killed mid-turn
+cannot give it back, so its lease runs out and Teams' retry of the activity is handled then;
+a retry that arrives while the lease still holds is answered 503 with Retry-After, so Teams
+tries again after it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import enum
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -14,20 +20,39 @@ from datetime import timedelta
 
 from botbuilder.core import Middleware, TurnContext
 from botbuilder.schema import ActivityTypes
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.models import ProcessedActivity, utcnow
+from bot.core.clock import Clock
+from bot.core.database import rows_changed
+from bot.core.models import ProcessedActivity
+from bot.teams.errors import TryAgainLater
 
 log = logging.getLogger(__name__)
 
 KEEP_FOR = timedelta(days=1)
+LEASE = timedelta(seconds=20)
+
+
+class Claim(enum.Enum):
+    OURS = "ours"
+    FINISHED = "finished"  # handled already: a re-delivery to drop
+    HELD = "held"  # another turn is handling it right now
 
 
 class DropDuplicates(Middleware):
-    def __init__(self, engine: AsyncEngine, prune_every: int = 500) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        *,
+        lease: timedelta = LEASE,
+        prune_every: int = 500,
+    ) -> None:
         self._engine = engine
+        self._clock = clock
+        self._lease = lease
         self._prune_every = prune_every
         self._claims = 0
 
@@ -39,31 +64,88 @@ class DropDuplicates(Middleware):
             return
         # A digest, not a truncation: two long ids must never share a claim.
         key = hashlib.sha256(f"{activity.conversation.id}|{activity.id}".encode()).hexdigest()
-        if not await self._claim(key):
+        claim = await self._claim(key)
+        if claim is Claim.FINISHED:
             log.info("dropped a re-delivered activity %s", activity.id)
             return
+        if claim is Claim.HELD:
+            raise TryAgainLater(
+                "the same activity is being handled", int(self._lease.total_seconds())
+            )
+        renewing = asyncio.create_task(self._renew_while_running(key))
         try:
             await logic()
         except BaseException:
+            await _stopped(renewing)
             await self._release(key)
             raise
+        await _stopped(renewing)
+        await self._finish(key)
         await self._maybe_prune()
 
-    async def _claim(self, key: str) -> bool:
+    async def _claim(self, key: str) -> Claim:
+        now = self._clock.now()
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(
-                    insert(ProcessedActivity).values(activity_id=key, seen_at=utcnow())
+                    insert(ProcessedActivity).values(
+                        activity_id=key, seen_at=now, claimed_until=now + self._lease
+                    )
                 )
+            return Claim.OURS
         except IntegrityError:
-            return False
-        return True
+            pass
+        async with self._engine.begin() as connection:
+            # The turn that claimed it died without finishing: its retry is ours to handle.
+            taken_over = await connection.execute(
+                update(ProcessedActivity)
+                .where(
+                    ProcessedActivity.activity_id == key,
+                    ProcessedActivity.claimed_until.is_not(None),
+                    ProcessedActivity.claimed_until < now,
+                )
+                .values(seen_at=now, claimed_until=now + self._lease)
+            )
+            if rows_changed(taken_over) == 1:
+                log.warning("handling again an activity whose turn did not finish")
+                return Claim.OURS
+            claimed_until = await connection.scalar(
+                select(ProcessedActivity.claimed_until).where(ProcessedActivity.activity_id == key)
+            )
+        return Claim.FINISHED if claimed_until is None else Claim.HELD
+
+    async def _renew_while_running(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(
+                        update(ProcessedActivity)
+                        .where(ProcessedActivity.activity_id == key)
+                        .values(claimed_until=self._clock.now() + self._lease)
+                    )
+            except Exception:  # noqa: BLE001 - the turn itself will meet the same fault
+                log.warning("could not renew the claim on an activity in progress")
+
+    async def _finish(self, key: str) -> None:
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    update(ProcessedActivity)
+                    .where(ProcessedActivity.activity_id == key)
+                    .values(claimed_until=None)
+                )
+        except Exception:  # noqa: BLE001 - the turn is done; Teams will not send it again
+            log.warning("could not mark a finished activity as handled")
 
     async def _release(self, key: str) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                delete(ProcessedActivity).where(ProcessedActivity.activity_id == key)
-            )
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    delete(ProcessedActivity).where(ProcessedActivity.activity_id == key)
+                )
+        except Exception:  # noqa: BLE001 - the lease runs out instead, then the retry runs
+            log.warning("could not give back the claim of a failed turn")
 
     async def _maybe_prune(self) -> None:
         self._claims += 1
@@ -72,7 +154,15 @@ class DropDuplicates(Middleware):
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(
-                    delete(ProcessedActivity).where(ProcessedActivity.seen_at < utcnow() - KEEP_FOR)
+                    delete(ProcessedActivity).where(
+                        ProcessedActivity.seen_at < self._clock.now() - KEEP_FOR
+                    )
                 )
         except Exception:  # noqa: BLE001 - housekeeping must never fail a user's turn
             log.exception("could not prune processed activity ids")
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -6,6 +6,8 @@ import logging
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import ActivityTypes
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.teams.proactive_flag import is_proactive
 from bot.teams.storage import ETagConflictError
@@ -16,13 +18,63 @@ SORRY = (
     "Sorry, something went wrong on our side. What you have entered so far is kept: "
     "please try again in a moment."
 )
+
+
+class TryAgainLater(Exception):
+    """Not the caller's fault and soon over (a database outage, say): the request is
+    answered 503 with Retry-After, so Teams sends the same activity again."""
+
+    def __init__(self, reason: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(reason)
+        self.retry_after_seconds = retry_after_seconds
+
+
 BUSY = "That arrived twice at once, so I acted on it once. Please carry on from the latest card."
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether the error, or one it was raised from, is the database being down or too slow:
+    no connection, a dropped connection, a connect or statement timeout, a full pool."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | TimeoutError) and _from_database(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _from_database(error: BaseException) -> bool:
+    # asyncpg's own errors (a refused connection, a statement timeout) come without
+    # SQLAlchemy's wrapping when they are raised while connecting.
+    traceback = error.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "aiosqlite", "sqlalchemy")):
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
     if is_proactive():
         # The bot's own message failed: the outbox that sent it decides whether to retry.
         raise error
+    if isinstance(error, TryAgainLater):
+        raise error
+    if is_database_outage(error):
+        # Nothing of the turn was saved (state is saved at its end): Teams' retry redoes it.
+        log.warning(
+            "database unavailable; asked Teams to retry activity %s (%s)",
+            context.activity.id,
+            type(error).__name__,
+        )
+        raise TryAgainLater("the database is unavailable") from error
     # Activity ids only: message text may hold case details and never goes to the log.
     if isinstance(error, ETagConflictError):
         log.info(

@@ -9,14 +9,25 @@ from botbuilder.core import TurnContext
 from bot.core.audit import Actor
 
 
-def tenant_of(context: TurnContext) -> str:
+def tenants_named(context: TurnContext) -> set[str]:
+    """Every tenant the activity names, lower-cased: Teams puts it in the conversation and in
+    channelData, and the two must agree (the gate refuses an activity where they do not)."""
     activity = context.activity
+    named: set[str] = set()
     if activity.conversation is not None and activity.conversation.tenant_id:
-        return str(activity.conversation.tenant_id)
+        named.add(str(activity.conversation.tenant_id).lower())
     channel_data = activity.channel_data
     if isinstance(channel_data, dict) and isinstance(channel_data.get("tenant"), dict):
-        return str(channel_data["tenant"].get("id", ""))
-    return ""
+        tenant_id = channel_data["tenant"].get("id")
+        if tenant_id:
+            named.add(str(tenant_id).lower())
+    return named
+
+
+def tenant_of(context: TurnContext) -> str:
+    """The activity's tenant: the one it names ("" when it names none, or several)."""
+    named = tenants_named(context)
+    return named.pop() if len(named) == 1 else ""
 
 
 def reference_of(context: TurnContext) -> dict[str, Any]:

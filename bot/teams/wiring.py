@@ -4,6 +4,7 @@ the bot can reach by email, and the middleware every turn passes through."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,8 +54,11 @@ def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) 
         clock=clock,
     )
     adapter.on_turn_error = on_turn_error
-    adapter.use(TenantGate(settings.allowed_tenant_ids, settings.partnership_name))
-    adapter.use(DropDuplicates(engine))
+    adapter.use(
+        TenantGate(settings.allowed_tenant_ids, settings.partnership_name, settings.extra_channels)
+    )
+    claim = timedelta(seconds=settings.activity_claim_seconds)
+    adapter.use(DropDuplicates(engine, clock, lease=claim))
     adapter.use(LearnPeople(people))
     feature = Feature(
         deliveries={
