@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
+from bot.core.outage import is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,12 @@ class Scheduler:
                 due: object = None
                 try:
                     due = await job(now)
-                except Exception:  # noqa: BLE001 - one failing job must not stop the others
-                    log.exception("scheduled job %s failed", name)
+                except Exception as error:  # noqa: BLE001 - one failing job must not stop the rest
+                    if is_database_outage(error):
+                        # Expected while the database is down: one line a tick, not a traceback.
+                        log.warning("scheduled job %s waits for the database", name)
+                    else:
+                        log.exception("scheduled job %s failed", name)
                 latest = self._clock.now() + self._interval
                 self._next[name] = min(due, latest) if isinstance(due, datetime) else latest
 

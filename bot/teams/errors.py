@@ -6,9 +6,8 @@ import logging
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import ActivityTypes
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.core.outage import is_database_outage
 from bot.teams.proactive_flag import is_proactive
 from bot.teams.storage import ETagConflictError
 
@@ -30,35 +29,6 @@ class TryAgainLater(Exception):
 
 
 BUSY = "That arrived twice at once, so I acted on it once. Please carry on from the latest card."
-
-
-def is_database_outage(error: BaseException) -> bool:
-    """Whether the error, or one it was raised from, is the database being down or too slow:
-    no connection, a dropped connection, a connect or statement timeout, a full pool."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, ConnectionError | TimeoutError) and _from_database(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _from_database(error: BaseException) -> bool:
-    # asyncpg's own errors (a refused connection, a statement timeout) come without
-    # SQLAlchemy's wrapping when they are raised while connecting.
-    traceback = error.__traceback__
-    while traceback is not None:
-        module = traceback.tb_frame.f_globals.get("__name__", "")
-        if module.startswith(("asyncpg", "aiosqlite", "sqlalchemy")):
-            return True
-        traceback = traceback.tb_next
-    return False
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:

@@ -1,0 +1,51 @@
+"""Whether an error means the database is down or too slow, rather than a fault of ours.
+
+Such an error is worth retrying later (Teams' retry, the scheduler's next tick); any other
+error is a bug or bad data, and retrying it would fail the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+# PostgreSQL's SQLSTATE classes for a lost or refused connection (08), too many connections
+# or no disk (53), an administrator's or a crash's shutdown and start-up (57P), and a
+# statement cancelled by its timeout (57014).
+_OUTAGE_SQLSTATES = ("08", "53", "57P", "57014")
+_DRIVERS = ("asyncpg", "aiosqlite", "sqlalchemy")
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """Whether the error, or one it was raised from, is the database being unreachable: no
+    connection, a dropped connection, a connect or statement timeout, a full pool."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_outage(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATES):
+        return True
+    # A refused or reset connection, or a timeout, raised inside the database driver.
+    return isinstance(error, OSError | TimeoutError) and _raised_in_driver(error)
+
+
+def _raised_in_driver(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(_DRIVERS):
+            return True
+        traceback = traceback.tb_next
+    return False

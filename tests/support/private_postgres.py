@@ -1,0 +1,96 @@
+"""A PostgreSQL server of the test's own, from Debian's packages, to stop and start at will.
+
+The shared server on :5432 must stay up for the other tests, so a fault test that takes the
+database away runs its own: initdb into a temporary directory, pg_ctl to start and stop it.
+As root (CI), the server runs as the `postgres` user, since PostgreSQL refuses root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.support.process import free_port
+
+
+def _bin_dir() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL's server binaries are missing: apt-get install postgresql")
+    return found[-1].parent
+
+
+class PrivatePostgres:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._bin = _bin_dir()
+        # Not under pytest's tmp_path: as root that is private to root, and the server runs
+        # as `postgres`.
+        self._root = Path(tempfile.mkdtemp(prefix="rp-private-pg-"))
+        self._data = self._root / "data"
+        self._log = self._root / "server.log"
+        self._as_postgres = os.geteuid() == 0
+        if self._as_postgres:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self._root, owner.pw_uid, owner.pw_gid)
+        os.chmod(self._root, 0o755)
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self._bin / tool), *args]
+        if self._as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def create(self) -> None:
+        self._run(
+            "initdb",
+            "-D",
+            str(self._data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._root} -c fsync=off "
+            "-c max_connections=60"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self._data), "-l", str(self._log), "-o", options, "-w", "start"
+        )
+
+    def stop(self) -> None:
+        """Stops at once, as a crash or a failover would: connections are cut mid-statement."""
+        self._run("pg_ctl", "-D", str(self._data), "-m", "immediate", "-w", "stop")
+
+    def freeze(self, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) the server and its backends: connections stay open, but
+        nothing answers, as with a hung host or a full disk."""
+        postmaster = int((self._data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in [postmaster, *map(int, children)]:
+            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # not running: nothing to thaw
+            self.freeze(False)
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            self.stop()
+        shutil.rmtree(self._root, ignore_errors=True)
