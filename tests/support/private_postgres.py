@@ -82,10 +82,7 @@ class PrivatePostgres:
         """SIGSTOP (or SIGCONT) the server and its backends: connections stay open, but
         nothing answers, as with a hung host or a full disk."""
         postmaster = int((self._data / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(
-            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        for pid in [postmaster, *map(int, children)]:
+        for pid in [postmaster, *_children_of(postmaster)]:
             os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
 
     def remove(self) -> None:
@@ -94,3 +91,17 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+def _children_of(parent: int) -> list[int]:
+    """Process ids whose parent is `parent`, from /proc (procps' pgrep may be missing)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may hold spaces; the fields after its closing ")" do not.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
