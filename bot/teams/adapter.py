@@ -10,6 +10,8 @@
 - 4.17.1 hands `ExpectedReplies(...).serialize()` (a dict) to `serializer_helper`, which
   wants a msrest Model, so every `deliveryMode: expectReplies` turn answered 500 after it
   had run (microsoft/botbuilder-python#2156). The Agents Playground can send that mode.
+- `process_checked` takes the activity bot.teams.envelope has already read and checked; the
+  stock `process` would parse the body again, unchecked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import asyncio
 from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import InvokeResponse, TurnContext
+from aiohttp import web
+from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
@@ -42,6 +45,20 @@ class BotAdapter(CloudAdapter):
     def __init__(self, authentication: BotFrameworkAuthentication, sender: ConnectorSender) -> None:
         super().__init__(authentication)
         self._sender = sender
+
+    async def process_checked(
+        self, activity: Activity, authorization: str, bot: Bot
+    ) -> web.Response:
+        """CloudAdapter.process's POST path, from the token check on."""
+        try:
+            invoke_response = await self.process_activity(authorization, activity, bot.on_turn)
+        except PermissionError:
+            raise web.HTTPUnauthorized from None
+        if invoke_response is None:
+            return web.Response(status=201)
+        return web.json_response(
+            data=serializer_helper(invoke_response.body), status=invoke_response.status
+        )
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]
