@@ -4,6 +4,9 @@ A message is written in the same transaction as the decision that causes it. The
 delivers due messages: each is claimed first (a conditional UPDATE), so with several
 instances on one database every message is sent once. A failure the connector may get over
 (429, 5xx, a network error) is tried again later, after Retry-After where one was given.
+A message for a moment ("1 minute left") carries `stale_after`: claimed later than that (held
+up by retries, or left by an instance that died while sending it), it is not sent: it is
+closed like a failure, its last_error starting "out of date", since sent late it would be wrong.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ BATCH = 50
 KEEP_SENT = timedelta(days=7)
 KEEP_FAILED = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=1)
+OUT_OF_DATE = "out of date"  # how last_error marks a message closed unsent for being late
 
 
 class Kind:
@@ -74,6 +78,7 @@ class Message:
     referral_id: int | None = None
     due_at: datetime | None = None
     session_id: int | None = None
+    stale_after: datetime | None = None  # not sent after this (it is for a moment)
 
 
 def triage_card(referral_id: int) -> Message:
@@ -143,6 +148,7 @@ class OutboxWriter:
                     session_id=message.session_id,
                     activity_encrypted=encrypted,
                     attempts=0,
+                    stale_after=message.stale_after,
                 )
             )
 
@@ -267,6 +273,8 @@ class Outbox:
             if rows_changed(claimed) != 1:
                 return None  # another instance has it
             row = await session.get_one(OutboxMessage, message_id)
+            if _out_of_date(row, self.clock.now()):
+                return None
             activity = (
                 json.loads(self.cipher.decrypt(row.activity_encrypted))
                 if row.activity_encrypted is not None
@@ -294,6 +302,17 @@ class Outbox:
         except SendFailed as error:
             if error.status in SendFailed.RETRYABLE:
                 await self._retry(delivery, _backoff(delivery.attempts, error.retry_after), error)
+            elif error.status == 403 and delivery.kind in (
+                Kind.PERSON,
+                Kind.INVITEE,
+                Kind.FACILITATOR_REMINDER,
+            ):
+                # Someone without the app: theirs to fix, not a fault (bot.teams.deliveries
+                # has tried them again by now). Ids only in the log.
+                log.warning("outbox message %d (%s) given up: 403", delivery.id, delivery.kind)
+                await self._finish(
+                    delivery.id, failed_at=self.clock.now(), last_error=str(error)[:500]
+                )
             else:  # 403 (removed from the chat), 404, 400: trying again will not help
                 await self._fail(delivery, error)
             return False
@@ -332,6 +351,19 @@ class Outbox:
                 .where(OutboxMessage.id == message_id)
                 .values(claimed_until=None, **values)
             )
+
+
+def _out_of_date(row: OutboxMessage, now: datetime) -> bool:
+    """Closes the claimed message unsent if its moment has passed (the caller commits)."""
+    stale_after = as_utc(row.stale_after)
+    if stale_after is None or now <= stale_after:
+        return False
+    late = now - stale_after
+    log.info("outbox message %d not sent: out of date by %s", row.id, late)
+    row.claimed_until = None
+    row.failed_at = now
+    row.last_error = f"{OUT_OF_DATE}: claimed {late} after its last useful moment; not sent"
+    return True
 
 
 def _backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 from bot.core.clock import Clock
 from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
+from bot.core.storable import storable, unstorable_message, without_unstorable
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import Rejected, SessionStore
 from bot.sessions.timing import Control
@@ -61,6 +62,7 @@ STALE = (
     "Here is the card as it is now."
 )
 MAX_TEXT = 300
+REFERENCE_LABEL = "Referral reference"  # as the set-up card labels the box
 MAX_ID = 2**31  # ids in buttons are checked against this before they reach the database
 Reply: TypeAlias = InvokeReply
 Action = Callable[[Turn, SessionVerb, dict[str, Any]], Awaitable[Reply]]
@@ -144,6 +146,18 @@ class MeetingHandler:
         live = await self.store.live_in(context.activity.conversation.id)
         if live is None and not await self._open_scheduled(context):
             await send_card(context, setup_card(self._choices()))
+
+    async def on_meeting_end(self, context: Turn) -> None:
+        """The meeting is over: a session still open in its chat ends with it, and its
+        summary is posted (none of the models asks the facilitator first), so nothing is
+        left running and redrawn in the chat afterwards."""
+        live = await self.store.live_in(context.activity.conversation.id)
+        if live is None:
+            return
+        change = await self.store.meeting_ended(live.id)
+        if change is not None and change.applied:
+            log.info("session %d ended with its meeting", live.id)
+            self.wake()
 
     async def _open_scheduled(self, context: Turn) -> bool:
         """Sets up the session of the referral scheduled in this meeting, if there is one."""
@@ -233,6 +247,9 @@ class MeetingHandler:
             values["independent"] = "true" if independent else "false"
             return card_response(setup_card(self._choices(), values=values, notice=notice))
 
+        if not storable(reference):
+            reference = without_unstorable(reference)
+            return again(unstorable_message(REFERENCE_LABEL))
         protocol = self.protocols.get(model)
         if protocol is None:
             return again("Please choose the session model.")

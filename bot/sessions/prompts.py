@@ -2,6 +2,9 @@
 
 Prompts are short text messages (they notify people, which an updated card does not);
 the stage card itself is redrawn in place by the outbox (`Kind.SESSION_STAGE_CARD`).
+A prompt about the time ("1 minute left", "time is up") is for the moment it fired: the
+outbox drops it rather than send it late (held up by retries, or by an instance that died
+mid-send), since the live card shows the present anyway.
 Nothing here carries case detail: stage titles, role names and times only.
 """
 
@@ -26,6 +29,10 @@ from cards.sessions import (
 )
 
 LATE_ENOUGH_TO_SAY = 60.0  # seconds: a prompt this late came after the bot was away
+# How late a prompt about the time may still go out (a 429's Retry-After is seconds); a
+# warning never goes out once the stage's time is up.
+PROMPT_SHELF_LIFE = timedelta(seconds=30)
+ABOUT_THE_TIME = frozenset({PromptKind.WARNING, PromptKind.TIME_UP, PromptKind.MOVED_ON})
 
 
 @dataclass
@@ -44,7 +51,8 @@ class SessionMessages:
         for prompt in timing.prompts:
             text = self._prompt_text(view, prompt, now)
             if text:
-                messages.append(self._post(view, text_message(text)))
+                stale_after = _stale_after(view, prompt, now)
+                messages.append(self._post(view, text_message(text), stale_after))
             if prompt.kind is PromptKind.STEP_STARTED:
                 step = view.steps[prompt.step]
                 if step.collect is not Collect.NONE and not view.no_notes:
@@ -81,14 +89,42 @@ class SessionMessages:
                 f"\u23f0 Time is up for **{step.title}**. Now: **{following.title}**. "
                 f"{following.speaks} speak; {following.listens} listen.{late}"
             )
+        if prompt.kind is PromptKind.MEETING_ENDED:
+            if view.started_at is None:
+                return (
+                    "The meeting has ended before the session began, so I have cancelled its "
+                    "set-up. Type **start session** to set one up again."
+                )
+            return (
+                "\u23f9 The meeting has ended, so the session has ended too. The summary follows."
+            )
+        if prompt.kind is PromptKind.ABANDONED and view.ended_at is not None:
+            since = self.calendar.local(view.ended_at)
+            return (
+                f"\u23f9 This session has not been used since {since:%H:%M}, so I have ended it "
+                "there. The summary follows."
+            )
         return ""
 
     @staticmethod
-    def _post(view: SessionView, activity: dict[str, Any]) -> Message:
+    def _post(
+        view: SessionView, activity: dict[str, Any], stale_after: datetime | None = None
+    ) -> Message:
         return Message(
             Kind.CONVERSATION,
             view.conversation_reference,
             activity,
             view.referral_id,
             session_id=view.id,
+            stale_after=stale_after,
         )
+
+
+def _stale_after(view: SessionView, prompt: Prompt, now: datetime) -> datetime | None:
+    """When a prompt about the time stops being true; None for the rest."""
+    if prompt.kind not in ABOUT_THE_TIME:
+        return None
+    latest = now + PROMPT_SHELF_LIFE
+    if prompt.kind is PromptKind.WARNING and view.ends_at is not None:
+        return min(latest, view.ends_at)
+    return latest

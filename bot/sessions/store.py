@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 TIMER_BATCH = 200
 FOLLOW_UP_AFTER = timedelta(days=91)  # "3 months on"
 BROKEN_RETRY = timedelta(minutes=1)
+# Who the audit log says ended a session nobody ended by hand.
+MEETING_OVER = Actor("teams:meeting_end", "Teams: the meeting ended")
+NOBODY_CAME_BACK = Actor("bot:timer", "The bot: nobody used the session")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class SessionStore:
     clock: Clock
     outbox: OutboxWriter
     refresh_seconds: float
+    # A running or paused session nobody uses for this long past its planned end is ended.
+    abandon_after: timedelta | None = None
     announce: Announce = field(default=lambda view, timing, now: [])
     # Messages to post when a session is set up (the group agreement, the roles card).
     opening: Callable[[SessionView], list[Message]] = field(default=lambda view: [])
@@ -247,6 +252,7 @@ class SessionStore:
             row.roles = roles
             if role == view.protocol["facilitator_role"]:
                 row.facilitator_id, row.facilitator_name = person.id, person.name
+            row.last_activity_at = now
             await _add_participant(session, row.id, person, role, now)
             view = view_of(row)
             self.outbox.add(session, [draw_card(Kind.SESSION_ROLES_CARD, view)], now)
@@ -265,12 +271,22 @@ class SessionStore:
         self, session_id: int, version: int, actor: Actor, control: Control
     ) -> Change | None:
         """Applies the control if the session is still at `version` (else changes nothing)."""
+        return await self._change(session_id, version, actor, control)
+
+    async def meeting_ended(self, session_id: int) -> Change | None:
+        """Teams says the meeting is over: the session ends with it (the summary follows),
+        or its set-up is cancelled if it had not begun."""
+        return await self._change(session_id, None, MEETING_OVER, Control.MEETING_ENDED)
+
+    async def _change(
+        self, session_id: int, version: int | None, actor: Actor, control: Control
+    ) -> Change | None:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
             row = await _locked(session, session_id)
             if row is None:
                 return None
-            if row.version != version:
+            if version is not None and row.version != version:
                 return Change(False, view_of(row))
             timing = timing_of(row)
             rules = self.rules(row)
@@ -280,7 +296,7 @@ class SessionStore:
                 return Change(False, view_of(row), str(not_now))
             tick(timing, rules, now)
             await self._write(session, row, timing, rules, now, bump=True)
-            if control is Control.END:
+            if timing.status is Status.ENDED:
                 await self._finish(session, row, actor, now)
             return Change(True, view_of(row))
 
@@ -330,6 +346,7 @@ class SessionStore:
                 )
             )
             await _add_participant(session, session_id, person, None, now)
+            row.last_activity_at = now
             return view
 
     # --- the timer ---------------------------------------------------------------------------
@@ -355,17 +372,21 @@ class SessionStore:
                         async with session.begin_nested():
                             timing = timing_of(row)
                             rules = self.rules(row)
-                            step_before = timing.step
+                            step_before, status_before = timing.step, timing.status
                             redraw = tick(timing, rules, now)
+                            moved = timing.step != step_before or timing.status != status_before
                             await self._write(
                                 session,
                                 row,
                                 timing,
                                 rules,
                                 now,
-                                bump=timing.step != step_before,
+                                bump=moved,
                                 redraw=redraw and row_id not in pending,
                             )
+                            if timing.status is Status.ENDED and moved:
+                                # Given up: nobody used it long past its planned end.
+                                await self._finish(session, row, NOBODY_CAME_BACK, now)
                     except Exception:  # noqa: BLE001 - one broken session must not stop the rest
                         log.exception("session %d: the timer could not run; retrying later", row_id)
                         await session.execute(
@@ -384,6 +405,7 @@ class SessionStore:
             float(row.protocol.get("warning_minutes", 2)) * 60,
             float(row.protocol.get("extend_minutes", 5)) * 60,
             self.refresh_seconds,
+            self.abandon_after,
         )
 
     async def set_card(self, session_id: int, kind: str, activity_id: str) -> None:
@@ -420,6 +442,7 @@ class SessionStore:
         row.time_up_sent = timing.time_up_sent
         row.time_spent = list(timing.time_spent)
         row.refreshed_at = timing.refreshed_at
+        row.last_activity_at = timing.last_activity_at
         row.next_tick_at = next_tick(timing, rules)
         begun_now = timing.started_at is not None and row.started_at is None
         if begun_now:
@@ -501,6 +524,7 @@ def timing_of(row: MeetingSession) -> Timing:
         as_utc(row.refreshed_at),
         as_utc(row.started_at),
         as_utc(row.ended_at),
+        as_utc(row.last_activity_at),
     )
 
 

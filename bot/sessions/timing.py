@@ -11,6 +11,9 @@ Rules worth knowing:
 - After the bot was down, only what is due now is said: a stage that ended meanwhile gets
   one "time is up" (no late warning first, no minute-by-minute replay), and a step that
   moves on by itself starts its time from now, not from when the bot went away.
+- A session nobody uses (no button, no role, no contribution) for `abandon_after` past its
+  planned end, running or paused, is ended by the timer, its times counted up to when it was
+  last in use; so a forgotten card is not redrawn all night, and the summary still comes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ class Control(StrEnum):
     BACK = "back"
     NEXT = "next"
     END = "end"
+    MEETING_ENDED = "meeting_ended"  # not a button: Teams says the meeting is over
+
+
+ENDINGS = frozenset({Control.END, Control.MEETING_ENDED})
 
 
 class PromptKind(StrEnum):
@@ -47,6 +54,8 @@ class PromptKind(StrEnum):
     MOVED_ON = "moved_on"  # the step's time is up and the protocol moves on by itself
     STEP_STARTED = "step_started"  # a new step began (a button or moving on by itself)
     ENDED = "ended"
+    MEETING_ENDED = "meeting_ended"  # ended (or its set-up cancelled) with the meeting
+    ABANDONED = "abandoned"  # nobody used it long past its planned end: ended by the timer
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class Timing:
     refreshed_at: datetime | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    last_activity_at: datetime | None = None  # a control; the store adds roles, contributions
     prompts: list[Prompt] = field(default_factory=list)
 
     @classmethod
@@ -89,6 +99,7 @@ class Rules:
     warning_seconds: float
     extend_seconds: float
     refresh_seconds: float
+    abandon_after: timedelta | None = None  # None: a session is never given up
 
     @property
     def last(self) -> int:
@@ -114,7 +125,7 @@ def apply(timing: Timing, control: Control, rules: Rules, now: datetime) -> None
             raise NotNow("The session has already begun.")
         timing.started_at = now
         _start_step(timing, 0, rules, now)
-    elif status is Status.READY and control is not Control.END:
+    elif status is Status.READY and control not in ENDINGS:
         raise NotNow("Press Begin first: no stage has started yet.")
     elif control is Control.PAUSE:
         if status is not Status.RUNNING:
@@ -142,17 +153,18 @@ def apply(timing: Timing, control: Control, rules: Rules, now: datetime) -> None
             raise NotNow("This is the first stage.")
         _stop_running(timing, now)
         _start_step(timing, timing.step - 1, rules, now)
-    elif control is Control.END:
-        _stop_running(timing, now)
-        timing.status = Status.ENDED
-        timing.ends_at = None
-        timing.remaining_seconds = None
-        timing.ended_at = now
-        timing.prompts.append(Prompt(PromptKind.ENDED, timing.step))
+    elif control in ENDINGS:
+        why = PromptKind.ENDED if control is Control.END else PromptKind.MEETING_ENDED
+        _end(timing, now, Prompt(why, timing.step))
+    timing.last_activity_at = now
 
 
 def tick(timing: Timing, rules: Rules, now: datetime) -> bool:
     """Fires what is due by `now`; returns whether the live card should be redrawn."""
+    give_up = abandoned_at(timing, rules)
+    if give_up is not None and now >= give_up:
+        _end(timing, _last_in_use(timing, now), Prompt(PromptKind.ABANDONED, timing.step))
+        return True
     if timing.status is not Status.RUNNING or timing.ends_at is None:
         return False
     redraw = False
@@ -181,14 +193,56 @@ def tick(timing: Timing, rules: Rules, now: datetime) -> bool:
 
 def next_tick(timing: Timing, rules: Rules) -> datetime | None:
     """When the timer service must next look at this session (None: not while it waits)."""
+    give_up = abandoned_at(timing, rules)
     if timing.status is not Status.RUNNING or timing.ends_at is None:
-        return None
+        return give_up  # paused: only to give it up if nobody comes back
     due = [_next_refresh(timing, rules)] if timing.refreshed_at is not None else []
+    if give_up is not None:
+        due.append(give_up)
     if not timing.warned:
         due.append(timing.ends_at - _warning(timing, rules))
     if not timing.time_up_sent:
         due.append(timing.ends_at)
     return min(due) if due else None
+
+
+def abandoned_at(timing: Timing, rules: Rules) -> datetime | None:
+    """When a running or paused session that nobody uses is given up: `abandon_after` past
+    its planned end, or past its last use if that came later."""
+    if rules.abandon_after is None or timing.status not in (Status.RUNNING, Status.PAUSED):
+        return None
+    used = timing.last_activity_at or timing.started_at
+    if used is None:
+        return None
+    return max(used, _planned_end(timing, rules, used)) + rules.abandon_after
+
+
+def _planned_end(timing: Timing, rules: Rules, used: datetime) -> datetime:
+    """When the session would end if the rest of it ran to plan from where it stands."""
+    rest = sum(step.default_minutes for step in rules.plan[timing.step + 1 :]) * 60
+    if timing.status is Status.RUNNING and timing.ends_at is not None:
+        step_ends = timing.ends_at
+    else:  # paused: what was left of the step, from its last use
+        step_ends = used + timedelta(seconds=timing.remaining_seconds or 0.0)
+    return step_ends + timedelta(seconds=rest)
+
+
+def _last_in_use(timing: Timing, now: datetime) -> datetime:
+    """When a session given up was last in use: its last press, or the end of the stage's
+    time if the stage ran on after that (not the hours the card was then left running)."""
+    used = timing.last_activity_at or timing.started_at or now
+    if timing.status is Status.RUNNING and timing.ends_at is not None:
+        return max(used, min(timing.ends_at, now))
+    return used
+
+
+def _end(timing: Timing, at: datetime, prompt: Prompt) -> None:
+    _stop_running(timing, at)
+    timing.status = Status.ENDED
+    timing.ends_at = None
+    timing.remaining_seconds = None
+    timing.ended_at = at
+    timing.prompts.append(prompt)
 
 
 def _start_step(timing: Timing, step: int, rules: Rules, now: datetime) -> None:

@@ -4,6 +4,7 @@ the stage timers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.core.outbox import Kind
 from bot.core.shared import Shared
@@ -35,6 +36,7 @@ def wiring(
         clock=shared.clock,
         outbox=shared.writer,
         refresh_seconds=settings.session_card_refresh_seconds,
+        abandon_after=timedelta(hours=settings.session_idle_hours),
         announce=messages.announce,
         opening=messages.opening,
         closing=messages.closing,

@@ -14,7 +14,11 @@ from botbuilder.schema import (
     AdaptiveCardInvokeValue,
     ChannelAccount,
 )
-from botbuilder.schema.teams import MeetingParticipantsEventDetails, MeetingStartEventDetails
+from botbuilder.schema.teams import (
+    MeetingEndEventDetails,
+    MeetingParticipantsEventDetails,
+    MeetingStartEventDetails,
+)
 
 from bot.teams.commands import argument_command_of, command_of
 from bot.teams.invoke import message_response
@@ -119,6 +123,12 @@ class ReflectiveBot(TeamsActivityHandler):
     ) -> None:
         if self._routes.meeting is not None:
             await self._routes.meeting.on_meeting_start(turn_context)
+
+    async def on_teams_meeting_end_event(
+        self, meeting: MeetingEndEventDetails, turn_context: TurnContext
+    ) -> None:
+        if self._routes.meeting is not None:
+            await self._routes.meeting.on_meeting_end(turn_context)
 
     async def on_teams_meeting_participants_join_event(
         self, meeting: MeetingParticipantsEventDetails, turn_context: TurnContext
