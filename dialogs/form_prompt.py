@@ -13,8 +13,10 @@ from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogInstance, DialogTurnResult
 from botbuilder.schema import ActivityTypes
 
+from bot.core.storable import first_unstorable, unstorable_message, without_unstorable
 from bot.referrals.model import ReferralDraft
 from bot.teams.send import card_activity
+from bot.teams.turn import input_label
 from cards.referrals import FormOptions, form_card
 from cards.verbs import Verb
 from dialogs.submissions import Rejected, parse_step, read_submission
@@ -69,12 +71,23 @@ class FormPrompt(Dialog):
                 raise Rejected(
                     "That button is on an earlier card. Your answers are kept: carry on here."
                 )
+            self._refuse_unstorable(request, submission.fields)
             answer = parse_step(request.verb, submission, self._options)
         except Rejected as rejected:
             log.info("referral step %s: answer rejected: %s", request.verb, rejected.message)
             await self._send(context, request, rejected.entered, rejected.message)
             return Dialog.end_of_turn
         return await dialog_context.end_dialog(answer)
+
+    def _refuse_unstorable(self, request: FormRequest, fields: dict[str, str]) -> None:
+        """Names the box holding what cannot be stored; everything else entered is kept, and
+        that box too, less what could not be stored."""
+        unstorable = first_unstorable(fields)
+        if unstorable is None:
+            return
+        entered = {key: without_unstorable(value) for key, value in fields.items()}
+        card = form_card(request.verb, request.draft, self._options, entered)
+        raise Rejected(unstorable_message(input_label(card, unstorable)), entered)
 
     async def reprompt_dialog(self, context: TurnContext, instance: DialogInstance) -> None:
         await self._send(context, instance.state["request"])

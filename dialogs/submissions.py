@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.core.pii import identifying_details_problem
+from bot.core.storable import whole_number
 from bot.referrals.model import (
     AboutReferrer,
     FormQuestion,
@@ -258,10 +259,10 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
     """New rows only; the dialog adds them to (or removes from) the list it already has."""
     f = s.fields
     if f.get("op") == "remove":
-        index = f.get("index", "")
-        if not (index.isascii() and index.isdecimal()):
+        index = whole_number(f.get("index", ""), high=MAX_INVITEES - 1)
+        if index is None:
             raise Rejected("I could not tell whom to remove. Please try again.")
-        return InviteesAnswer([], done=False, remove_index=int(index))
+        return InviteesAnswer([], done=False, remove_index=index)
     added: list[Invitee] = []
     for number in range(1, BLANK_INVITEE_ROWS + 1):
         name, agency, email = (

@@ -76,5 +76,9 @@ def rows_changed(result: Result[Any]) -> int:
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime: SQLite hands back naive ones."""
+    """A stored time as an aware UTC datetime.
+
+    No longer needed for columns read through `bot.core.models`: their `UtcDateTime` type
+    gives aware datetimes on both databases. Kept for the callers not yet moved off it.
+    """
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -20,11 +20,30 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC and always read back aware, on either database.
+
+    SQLite keeps no time zone: it writes an aware datetime's wall time without its offset and
+    hands back naive datetimes, which cannot be compared with the clock's aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None and value.tzinfo is not None else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Base(DeclarativeBase):
@@ -39,7 +58,7 @@ class BotStateRow(Base):
     key: Mapped[str] = mapped_column(String(1024), primary_key=True)
     etag: Mapped[str] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ReferenceCounter(Base):
@@ -60,8 +79,8 @@ class ReferralRow(Base):
     # The draft it came from: a unique key, so a repeated Submit cannot store it twice.
     draft_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     tenant_id: Mapped[str] = mapped_column(String(64))
     referrer_id: Mapped[str] = mapped_column(String(256), index=True)
     referrer_name: Mapped[str] = mapped_column(String(256))
@@ -93,7 +112,7 @@ class ReferralRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     decided_by_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     decided_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     facilitator_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     facilitator_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # A decline reason or withdrawal note may name the case: encrypted like the narrative.
@@ -104,11 +123,11 @@ class ReferralRow(Base):
     triage_conversation_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # When an untriaged referral brings a reminder to the desk; cleared once it is sent.
     reminder_due_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
+        UtcDateTime(), nullable=True, index=True
     )
     # The session: when, the Teams meeting's join link, and its chat (from the link), so the
     # bot knows which referral a meeting chat is for when the meeting starts.
-    session_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    session_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     meeting_join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     meeting_chat_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     session_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -121,7 +140,7 @@ class ReferralRow(Base):
     meeting_transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     meeting_event_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
     meeting_event_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
+        UtcDateTime(), nullable=True
     )  # the start the Outlook event has now (moving it catches up with session_at)
     meeting_app_installed: Mapped[bool] = mapped_column(Boolean, default=False)
     # The last "find times": {"state", "at", "slots": [{"start", "end", "free", "of"}], ...}
@@ -137,7 +156,7 @@ class TriageDesk(Base):
     conversation_id: Mapped[str] = mapped_column(String(256))
     conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
     registered_by_id: Mapped[str] = mapped_column(String(256))
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ReferralQuestion(Base):
@@ -151,10 +170,10 @@ class ReferralQuestion(Base):
     )
     asked_by_id: Mapped[str] = mapped_column(String(256))
     asked_by_name: Mapped[str] = mapped_column(String(256))
-    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     question_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     answer_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class PersonalChat(Base):
@@ -164,7 +183,7 @@ class PersonalChat(Base):
 
     person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Person(Base):
@@ -182,8 +201,8 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
     upn: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    learnt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    learnt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class OutboxMessage(Base):
@@ -205,26 +224,27 @@ class OutboxMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     # "conversation" (a stored reference), "person" (a 1:1 chat, created if need be) or
     # "triage_card" (post or update the referral's card on the desk).
     kind: Mapped[str] = mapped_column(String(32))
     target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Indexed: each draw of a referral's card looks up whom its messages could not reach.
     referral_id: Mapped[int | None] = mapped_column(
-        ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True, index=True
     )
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("meeting_sessions.id", ondelete="CASCADE"), nullable=True, index=True
     )
     activity_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    sent_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
-    )
-    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # A message for a moment ("1 minute left") is not sent once this has passed.
+    stale_after: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class DigestSent(Base):
@@ -234,7 +254,7 @@ class DigestSent(Base):
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     week_of: Mapped[date] = mapped_column(Date, primary_key=True)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):
@@ -243,7 +263,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     actor_id: Mapped[str] = mapped_column(String(256))
     actor_name: Mapped[str] = mapped_column(String(256), default="")
     action: Mapped[str] = mapped_column(String(64))
@@ -259,10 +279,10 @@ class ProcessedActivity(Base):
     __tablename__ = "processed_activities"
 
     activity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     # While a turn runs, its claim holds until this moment and is renewed; None once the turn
     # has finished. A claim whose process died expires, so Teams' retry is processed.
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class MeetingSession(Base):
@@ -311,26 +331,27 @@ class MeetingSession(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     step: Mapped[int] = mapped_column(Integer, default=0)
-    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     remaining_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     allotted_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    running_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     warned: Mapped[bool] = mapped_column(Boolean, default=False)
     time_up_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     time_spent: Mapped[list[float]] = mapped_column(JSON)  # seconds per step
-    next_tick_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True, index=True
-    )
-    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_tick_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When someone last used it (a button, a role, a contribution): a session nobody uses
+    # long past its planned end is ended by the timer.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     # The cards in the chat, updated in place.
     stage_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     roles_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
     created_by_id: Mapped[str] = mapped_column(String(256))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class SessionParticipant(Base):
@@ -344,13 +365,11 @@ class SessionParticipant(Base):
     person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     name: Mapped[str] = mapped_column(String(256))
     role: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # "not_due" while the session runs; "due" once it ends (a later feature sends it).
     feedback_status: Mapped[str] = mapped_column(String(16), default="not_due", index=True)
-    feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    follow_up_due_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    feedback_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class SessionContribution(Base):
@@ -370,5 +389,5 @@ class SessionContribution(Base):
     # Who wrote it: to replace their own earlier answer, never shown where it is anonymous.
     author_id: Mapped[str] = mapped_column(String(256))
     author_name: Mapped[str] = mapped_column(String(256))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
-from bot.core.database import as_utc, rows_changed
+from bot.core.database import rows_changed
 from bot.core.models import ReferralRow
 from bot.core.outbox import (
     Delivery,
@@ -208,11 +208,10 @@ class Bookings:
             await self._set(row.id, failed, [triage_card(row.id)], version=row.version)
 
     async def _book_or_move(self, row: ReferralRow) -> None:
-        assert row.session_at is not None
-        start = as_utc(row.session_at)
+        start = row.session_at
         assert start is not None
         end = start + timedelta(minutes=row.session_minutes or 60)
-        event_id, event_at = row.meeting_event_id, as_utc(row.meeting_event_at)
+        event_id, event_at = row.meeting_event_id, row.meeting_event_at
         join_url, chat_id = row.meeting_join_url, row.meeting_chat_id
         if not event_id:
             attendees = await self._people(row)

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.core.database import as_utc
 from bot.core.models import ReferralRow
 from bot.core.outbox import Delivery, Kind, Message, person_target
 from bot.core.protocols import ModelCatalogue
@@ -38,8 +37,7 @@ def facilitator_reminders(
     minutes_before: int,
 ) -> list[Message]:
     """The reminders still to come for the referral's session, as outbox messages."""
-    start = as_utc(row.session_at)
-    now = as_utc(now) or now  # a row's own times come back naive from SQLite
+    start = row.session_at
     if start is None or not row.facilitator_id:
         return []
     session_day = calendar.local(start).date()
@@ -74,7 +72,7 @@ class FacilitatorReminders:
         async with self.sessions() as session:
             row = await session.get(ReferralRow, delivery.referral_id)
         target: dict[str, Any] = delivery.target
-        start = as_utc(row.session_at) if row is not None else None
+        start = row.session_at if row is not None else None
         if (
             row is None
             or row.status != ReferralStatus.SCHEDULED.value

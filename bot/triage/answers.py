@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.pii import identifying_details_problem
+from bot.core.storable import storable, unstorable_message, whole_number, without_unstorable
 from bot.teams.identity import actor_of, person_id_of
-from bot.teams.turn import Turn, send_card, submitted_value
+from bot.teams.turn import Turn, input_label, send_card, submitted_value
 from bot.triage.store import TriageStore
 from cards.triage import question_card
 
@@ -24,10 +25,9 @@ class AnswerHandler:
 
     async def on_answer(self, context: Turn) -> None:
         value = submitted_value(context)
-        try:
-            question_id = int(str(value.get("question", "")))
-        except ValueError:
-            log.warning("an answer arrived without a question id")
+        question_id = whole_number(value.get("question"), low=1)
+        if question_id is None:
+            log.warning("an answer arrived without a usable question id")
             await context.send_activity("Sorry, I could not tell which question that answers.")
             return
         person = person_id_of(context)
@@ -37,13 +37,16 @@ class AnswerHandler:
             await context.send_activity("Sorry, I could not match that to one of your referrals.")
             return
         reference, question = found
-        answer = str(value.get("answer", "")).strip()
+        typed = value.get("answer")
+        answer = typed.strip() if isinstance(typed, str) else ""
         problem = _problem_with(answer)
+        if problem is None and not storable(answer):
+            asked = question_card(reference, question_id, question)
+            problem = unstorable_message(input_label(asked, "answer"))
         if problem:
             # The answer is shown back so nothing typed is lost; it never left this 1:1 chat.
-            card = question_card(
-                reference, question_id, question, answer=answer[:MAX_ANSWER_CHARS], problem=problem
-            )
+            shown = without_unstorable(answer[:MAX_ANSWER_CHARS])
+            card = question_card(reference, question_id, question, answer=shown, problem=problem)
             await send_card(context, card)
             return
         view = await self.store.answer(question_id, person, actor_of(context), answer)

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.audit import Action
 from bot.core.pii import identifying_details_problem
+from bot.core.storable import whole_number
 from bot.referrals.model import ReferralStatus
 from bot.teams.meeting_links import chat_id_of, is_meeting_link
 from bot.triage.changes import Change
@@ -117,10 +118,9 @@ class DeclineForm:
     @classmethod
     def parse(cls, fields: Fields) -> Self:
         reason = _text(fields, "reason", cls.MAX_CHARS, "a reason")
-        try:
-            signpost = int(fields.get("signpost", ""))
-        except ValueError:
-            raise BadInput("Please choose where to signpost the referrer.") from None
+        signpost = whole_number(fields.get("signpost", ""))
+        if signpost is None:
+            raise BadInput("Please choose where to signpost the referrer.")
         return cls(reason, signpost)
 
     def change(self, context: FormContext) -> Change:

@@ -16,6 +16,7 @@ from bot.core import audit
 from bot.core.audit import Action, Actor
 from bot.core.clock import Clock
 from bot.core.outbox import Kind, Outbox
+from bot.core.storable import first_unstorable, storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
 from bot.teams.admins import AdminCheck
@@ -27,11 +28,13 @@ from bot.teams.turn import (
     InvokeReply,
     Turn,
     conversation_type,
+    input_label,
     send_card,
     top_level_conversation,
 )
-from bot.triage.decisions import BY_VERB, BadInput, DecisionRule, FormContext
+from bot.triage.decisions import BY_VERB, BadInput, DecisionRule, Fields, FormContext
 from bot.triage.digest import Digests
+from bot.triage.notify import confirmation
 from bot.triage.options import DeskOptions
 from bot.triage.store import TriageStore
 from bot.triage.views import SCHEDULABLE, Details, TriageView
@@ -40,6 +43,7 @@ from cards.verbs import TriageVerb
 
 log = logging.getLogger(__name__)
 
+MAX_REFERENCE_CHARS = 32  # ReferralRow.reference's column
 NOT_ADMIN = (
     "Sorry, only the partnership's business support team can do that. "
     "Your attempt has been recorded."
@@ -94,6 +98,11 @@ class DeskHandler:
 
     async def show_audit(self, context: Turn, reference: str) -> None:
         reference = reference.strip().upper()  # typed commands arrive lower-cased
+        if len(reference) > MAX_REFERENCE_CHARS or not storable(reference):
+            await context.send_activity(
+                "That is not a referral reference: type, for example, **audit RP-2026-0001**."
+            )
+            return
         actor = actor_of(context)
         if not await self.admins.is_admin(context):
             await self.store.record(actor, Action.REFUSED, reference, "audit")
@@ -150,6 +159,7 @@ class DeskHandler:
             view=view, options=self.options, zone=self.calendar.zone, now=self.clock.now()
         )
         try:
+            self._refuse_unstorable(view, rule, press.fields)
             change = rule.form.parse(press.fields).change(context)
         except BadInput as problem:
             return self._card(view, panel=rule.panel, notice=str(problem))
@@ -163,7 +173,17 @@ class DeskHandler:
         self.wake()  # the shared card, the referrer and the facilitator hear of it now
         booking = outcome.view.booking_state is BookingState.BOOKING
         done = rule.done_while_booking if booking and rule.done_while_booking else rule.done
-        return self._card(outcome.view, notice=done, notice_style="good")
+        told = confirmation(done, outcome.view)  # not "being told" when they cannot be
+        style = "good" if told == done else "warning"
+        return self._card(outcome.view, notice=told, notice_style=style)
+
+    def _refuse_unstorable(self, view: TriageView, rule: DecisionRule, fields: Fields) -> None:
+        unstorable = first_unstorable(fields)
+        if unstorable is not None:
+            panel = triage_card(
+                view, self.calendar, self.clock.now(), self.options, panel=rule.panel
+            )
+            raise BadInput(unstorable_message(input_label(panel, unstorable)))
 
     async def _calendar_job(self, verb: TriageVerb, view: TriageView, actor: Actor) -> InvokeReply:
         """Find times, or book again after a failure: Graph work, done in the background."""
@@ -230,9 +250,8 @@ class Press:
         if press.verb not in BY_VERB and press.verb not in set(TriageVerb):
             return None
         fields = press.fields()
-        try:
-            version = int(fields.pop("version", "-1"))
-        except ValueError:
-            return None
+        version = whole_number(fields.pop("version", ""))
         reference = fields.pop("reference", "")
+        if version is None or len(reference) > MAX_REFERENCE_CHARS or not storable(reference):
+            return None  # not a card the bot drew
         return cls(verb=press.verb, reference=reference, version=version, fields=fields)
