@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -32,6 +31,7 @@ from bot.sessions import wiring as sessions
 from bot.teams import wiring as teams
 from bot.teams.activity_handler import ReflectiveBot
 from bot.teams.adapter import BotAdapter
+from bot.teams.envelope import activity_of
 from bot.teams.errors import TryAgainLater
 from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
@@ -109,6 +109,7 @@ def build_runtime(
         models=shared.models,
         signposts=tuple(settings.decline_signposts),
         graph=calendar_port is not None,
+        app_install_link=settings.app_install_link,
         booking_minutes=tuple(
             (model, int(window.duration / timedelta(minutes=1)))
             for model, window in windows.items()
@@ -210,16 +211,11 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(text="send application/json")
+    activity = await activity_of(request)  # 400 for a bad envelope, before any token check
     try:
-        body = await request.json()  # aiohttp caches the body; the adapter reads it again
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be an activity object")
-    try:
-        response = await runtime.adapter.process(request, runtime.bot)
+        response = await runtime.adapter.process_checked(
+            activity, request.headers.get("Authorization", ""), runtime.bot
+        )
     except TryAgainLater as unavailable:
         # Teams retries a 503; a 201 with an apology, or a 401, would lose the user's message.
         raise web.HTTPServiceUnavailable(

@@ -23,7 +23,14 @@ from bot.referrals.model import (
 )
 from bot.triage.decisions import OTHER_TIME, RULES, DecisionRule
 from bot.triage.options import DeskOptions
-from bot.triage.views import SCHEDULABLE, Details, DigestFigures, TriageView, offered_slots
+from bot.triage.views import (
+    SCHEDULABLE,
+    Details,
+    DigestFigures,
+    Recipient,
+    TriageView,
+    offered_slots,
+)
 from cards.binder import render
 from cards.common import long_when, notice_card, when
 from cards.verbs import TriageVerb
@@ -141,6 +148,7 @@ def triage_card(
                 {"title": text, "value": str(i)} for i, text in enumerate(options.signposts)
             ],
             "calendar_lines": calendar_lines(view, calendar),
+            "reach": reach(view, calendar, options.app_install_link),
             "schedule": _schedule_form(view, calendar, options),
             "schedule_day": _local_day(view.session_at, calendar),
             "schedule_time": _local_time(view.session_at, calendar),
@@ -208,6 +216,32 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
         if view.booking_problem:  # booked, but the bot could not join the meeting's chat
             lines.append((f"{view.booking_problem} Add me to the meeting by hand.", "Warning"))
     return [{"text": text, "color": color} for text, color in lines]
+
+
+RECIPIENT_LABELS = {Recipient.FACILITATOR: "the facilitator", Recipient.INVITEE: "an invitee"}
+
+
+def reach(view: TriageView, calendar: WorkingCalendar, app_link: str) -> dict[str, Any]:
+    """Whom messages about the referral could not reach in Teams, and what to do about it."""
+    lines = []
+    for person in view.unreachable:
+        who = f"{person.name}, {RECIPIENT_LABELS[person.recipient]},"
+        if person.next_try_at is not None:
+            lines.append(
+                f"I cannot reach {who} in Teams: they do not have the app. "
+                f"I will try again on {when(person.next_try_at, calendar)}."
+            )
+        else:
+            lines.append(
+                f"I could not reach {who} in Teams and have stopped trying: please let them "
+                "know yourself."
+            )
+    how = f", with this link: [{app_link}]({app_link})" if app_link else " (Apps, then search)"
+    return {
+        "shown": bool(lines),
+        "lines": [{"text": line} for line in lines],
+        "advice": f"Ask them to add the app in Teams{how}. Then I can reach them.",
+    }
 
 
 def _schedule_form(

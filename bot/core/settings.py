@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     # How often the live stage card's "time left" is redrawn (Teams allows 60 posts or
     # updates in 30 s per conversation; once a minute keeps well inside that).
     session_card_refresh_seconds: float = Field(default=60.0, ge=5, le=600)
+    # A running or paused session nobody uses (no button, role or contribution) for this many
+    # hours past its planned end is ended by the bot, with its summary; its card stops being
+    # redrawn. Meetings' own end (Teams' meetingEnd) ends a session at once.
+    session_idle_hours: float = Field(default=3.0, gt=0, le=168)
     # Meeting roles that may drive a session besides its facilitator; empty: facilitator only.
     # Organiser only by default: many tenants let everyone present, guests included.
     session_control_roles: Annotated[list[str], NoDecode] = Field(
@@ -179,6 +183,14 @@ class Settings(BaseSettings):
     @property
     def graph_enabled(self) -> bool:
         return bool(self.graph_organiser)
+
+    @property
+    def app_install_link(self) -> str:
+        """A Teams deep link that opens the app's page, to add it; empty without an app id.
+        An app in the organisation's catalog goes by its catalog id, an uploaded one by its
+        manifest id (MICROSOFT_APP_ID: manifest/pack.py makes the two the same)."""
+        app_id = self.teams_app_catalog_id or self.microsoft_app_id
+        return f"https://teams.microsoft.com/l/app/{app_id}" if app_id else ""
 
     _split = field_validator(
         "allowed_tenant_ids",

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.clock import Clock
 from bot.core.models import Person
 from bot.core.outbox import Delivery, Kind, Message, OutboxWriter
+from bot.teams.deliveries import reach_person
 from bot.teams.identity import reference_of, tenant_of
 from bot.teams.proactive import Proactive
 
@@ -103,13 +104,14 @@ class People:
 
     async def tell_invitee(self, delivery: Delivery) -> None:
         """An invitee of a session booked by hand: told 1:1 if the bot can reach them."""
-        assert delivery.activity is not None
         target = delivery.target
         person_id = await self.reach(target["tenant_id"], target["email"])
         if person_id is None:
             log.info("invitee %d not told in Teams: they have not used the bot", delivery.id)
             return
-        await self.proactive.send_to_person({**target, "person_id": person_id}, delivery.activity)
+        await reach_person(
+            self.proactive, self.writer, delivery, {**target, "person_id": person_id}
+        )
 
 
 class LearnPeople(Middleware):

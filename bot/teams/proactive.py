@@ -16,11 +16,13 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+from msrest.exceptions import HttpOperationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.models import PersonalChat
 from bot.teams.adapter import BotAdapter
+from bot.teams.connector import ConnectorError, retry_after_seconds
 from bot.teams.proactive_flag import proactive_turn
 
 
@@ -71,7 +73,8 @@ class Proactive:
 
         `target`: person_id (Entra object id), tenant_id, service_url and the bot's account.
         Teams opens the chat only if the app is installed for the person (or in a team
-        they belong to); otherwise the connector answers 403 and the message is given up.
+        they belong to); otherwise the connector answers 403, raised as a `ConnectorError`
+        like every refusal here, so the outbox can tell it from a fault.
         """
         stored = await self._personal_chat(target["person_id"])
         if stored is not None:
@@ -92,9 +95,15 @@ class Proactive:
             channel_data={"tenant": {"id": target.get("tenant_id")}},
         )
         with proactive_turn():
-            await self.adapter.create_conversation(
-                self.app_id, send_it, parameters, "msteams", target["service_url"]
-            )
+            try:
+                await self.adapter.create_conversation(
+                    self.app_id, send_it, parameters, "msteams", target["service_url"]
+                )
+            except HttpOperationError as refused:  # botbuilder's msrest client made this call
+                status = getattr(refused.response, "status_code", None)
+                if not isinstance(status, int):
+                    raise
+                raise _connector_error(status, refused) from None
         return sent[0] if sent else ""
 
     async def _continue(self, reference: dict[str, Any], logic: Any) -> None:
@@ -117,3 +126,13 @@ class Proactive:
                     updated_at=self.clock.now(),
                 )
             )
+
+
+def _connector_error(status: int, refused: HttpOperationError) -> ConnectorError:
+    """msrest's refusal as our sender's, with its status, so the outbox treats both alike."""
+    headers = getattr(refused.response, "headers", None) or {}
+    header = headers.get("Retry-After")
+    told = retry_after_seconds(header, -1.0) if header else None
+    return ConnectorError(
+        status, str(refused.message), told if told is not None and told >= 0 else None
+    )

@@ -46,7 +46,7 @@ def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) 
     people = People(
         sessions=shared.database, writer=shared.writer, proactive=proactive, clock=clock
     )
-    deliveries = Deliveries(proactive)
+    deliveries = Deliveries(proactive, shared.writer)
     admins = AdminCheck(
         admin_ids=settings.admin_ids,
         group_conversation_id=settings.admin_group_conversation_id,

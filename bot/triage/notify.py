@@ -18,7 +18,7 @@ from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
 from bot.teams.send import card_message
 from bot.triage.changes import Change
-from bot.triage.views import TriageView
+from bot.triage.views import Recipient, TriageView
 from cards.triage import (
     accepted_card,
     cancelled_card,
@@ -52,6 +52,26 @@ def to_invitees(row: ReferralRow, card: dict[str, Any]) -> list[Message]:
         for email in sorted(emails)
         if email
     ]
+
+
+# How the decisions' `done` texts (bot.triage.decisions) say both are being told.
+BOTH_TOLD = "the referrer and the facilitator are"
+
+
+def confirmation(done: str, view: TriageView) -> str:
+    """What the admin who decided is told: `done`, without its claim that the facilitator is
+    being told once the bot knows it cannot reach them in Teams."""
+    missed = next((p for p in view.unreachable if p.recipient is Recipient.FACILITATOR), None)
+    if missed is None or "the facilitator" not in done.lower():
+        return done
+    told = done.replace(BOTH_TOLD, "the referrer is")
+    told = told.replace(BOTH_TOLD.capitalize(), "The referrer is")
+    if "the facilitator" in told.lower():  # worded in a way this does not know
+        told = "Saved."
+    return (
+        f"{told} I cannot reach {missed.name} in Teams, so they are not being told: "
+        "ask them to add the app (see below)."
+    )
 
 
 def _no_booking_news(row: ReferralRow, view: TriageView, now: datetime) -> list[Message]:

@@ -18,6 +18,8 @@ class DeskOptions:
     # With Graph the bot finds times and books the meeting; without, the admin pastes a link.
     graph: bool = False
     booking_minutes: tuple[tuple[str, int], ...] = ()  # (model id, minutes booked)
+    # Sent to someone the bot cannot reach, to add the app (Settings.app_install_link).
+    app_install_link: str = ""
 
     def minutes_for(self, model: str) -> int:
         return dict(self.booking_minutes).get(model, DEFAULT_MINUTES)

@@ -27,6 +27,7 @@ from bot.referrals.model import BookingState, ReferralStatus
 from bot.referrals.store import further_answers_from_json, narrative_from_json
 from bot.triage.changes import Change, Outcome
 from bot.triage.decisions import RULES, Decision
+from bot.triage.reach import cannot_reach
 from bot.triage.views import Details, QuestionAndAnswer, TriageView
 
 
@@ -363,6 +364,7 @@ class TriageStore:
             booking_problem=row.booking_problem,
             meeting_app_installed=row.meeting_app_installed,
             slot_search=row.slot_search,
+            unreachable=await cannot_reach(session, row),
         )
 
 

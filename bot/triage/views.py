@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.referrals.model import BookingState, Narrative, ReferralStatus
@@ -15,6 +16,21 @@ from bot.referrals.model import BookingState, Narrative, ReferralStatus
 OPEN = frozenset({ReferralStatus.SUBMITTED, ReferralStatus.MORE_INFO_REQUESTED})
 # Times can be found and a session booked (or rebooked) in these.
 SCHEDULABLE = frozenset({ReferralStatus.ACCEPTED, ReferralStatus.SCHEDULED})
+
+
+class Recipient(StrEnum):
+    FACILITATOR = "facilitator"
+    INVITEE = "invitee"
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Someone a message about the referral could not reach in Teams: they have not added
+    the app (bot.triage.reach reads this from the outbox)."""
+
+    name: str
+    recipient: Recipient
+    next_try_at: datetime | None  # None: the bot has stopped trying
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class TriageView:
     booking_problem: str | None = None
     meeting_app_installed: bool = False
     slot_search: dict[str, Any] | None = None
+    unreachable: tuple[Unreachable, ...] = ()
 
     @property
     def booked_by_graph(self) -> bool:

@@ -6,6 +6,7 @@ for the next calls. Paths and bodies follow the Bot Framework REST API v3.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -47,10 +48,18 @@ class FakeConnector:
         self.profiles: dict[str, dict[str, str]] = {}
         # the body of every "create conversation" call, with the id given to it
         self.created: list[dict[str, Any]] = []
+        # Entra object ids of people who have not added the app: Teams answers 403 when the
+        # bot asks to open a 1:1 chat with one of them.
+        self.without_app: set[str] = set()
         # (meeting id, Entra object id) -> the person's meeting role ("Organizer", ...)
         self.meeting_roles: dict[tuple[str, str], str] = {}
         # Every card the bot really sent that breaks Adaptive Cards 1.5 (checked at teardown).
         self.invalid_cards: list[tuple[str, list[str]]] = []
+        # While set, a message sent to a conversation is never answered (`stalled` is set
+        # when one arrives): the bot is caught mid-turn, to be killed there.
+        self.stall_sends = False
+        self.stalled = asyncio.Event()
+        self._closing = asyncio.Event()
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
 
@@ -71,6 +80,7 @@ class FakeConnector:
         await self._server.start_server()
 
     async def close(self) -> None:
+        self._closing.set()
         if self._server is not None:
             await self._server.close()
 
@@ -94,6 +104,10 @@ class FakeConnector:
         failed = self._record(request)
         if failed is not None:
             return failed
+        if self.stall_sends:
+            self.stalled.set()
+            await self._closing.wait()
+            return web.Response(status=503)
         activity = await request.json()
         self._check_cards(activity)
         activity["id"] = f"activity-{next(self._ids)}"
@@ -121,6 +135,16 @@ class FakeConnector:
         if failed is not None:
             return failed
         body = await request.json()
+        if any(member.get("id") in self.without_app for member in body.get("members") or []):
+            return web.json_response(
+                {
+                    "error": {
+                        "code": "BotNotInConversationRoster",
+                        "message": "The bot is not part of the conversation roster.",
+                    }
+                },
+                status=403,
+            )
         conversation_id = f"a:personal-{next(self._ids)}"
         self.created.append({**body, "id": conversation_id})
         return web.json_response({"id": conversation_id, "activityId": "", "serviceUrl": self.url})

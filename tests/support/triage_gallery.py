@@ -15,10 +15,11 @@ from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, Narrative, ReferralStatus
 from bot.scheduling.slots import Slot, found_search
 from bot.triage.changes import Change
+from bot.triage.decisions import RULES, Decision
 from bot.triage.digest import figures_of
-from bot.triage.notify import TriageNews
+from bot.triage.notify import TriageNews, confirmation
 from bot.triage.options import DeskOptions
-from bot.triage.views import Details, QuestionAndAnswer, TriageView
+from bot.triage.views import Details, QuestionAndAnswer, Recipient, TriageView, Unreachable
 from cards.scheduling import ReminderFacts, booked_card, invitee_card, reminder_card, slots_card
 from cards.triage import (
     audit_card,
@@ -176,6 +177,21 @@ BOOKING_FAILED = replace(
 )
 
 
+# The facilitator has not added the app yet (tried again in an hour); an invitee removed it
+# and the bot has stopped trying (bot.triage.reach).
+UNREACHABLE = replace(
+    SCHEDULED,
+    unreachable=(
+        Unreachable("Ade Independent", Recipient.FACILITATOR, NOW + timedelta(hours=1)),
+        Unreachable("Pat Teacher (Oak Primary School)", Recipient.INVITEE, None),
+    ),
+)
+WITH_INSTALL_LINK = replace(
+    OPTIONS,
+    app_install_link="https://teams.microsoft.com/l/app/7c1f0d52-3a9e-4b6d-8f21-5e4a9b0c6d13",
+)
+
+
 def _reminder(*, installed: bool) -> ReminderFacts:
     """The booked session as the reminder job reads it (bot.scheduling.reminders)."""
     assert BOOKED.session_at is not None
@@ -238,6 +254,13 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-booked-graph": card(BOOKED, GRAPH_OPTIONS),
         "triage-booking-failed": card(BOOKING_FAILED, GRAPH_OPTIONS),
         "triage-cancel": card(BOOKED, GRAPH_OPTIONS, panel="cancel"),
+        "triage-unreachable": card(UNREACHABLE, WITH_INSTALL_LINK),
+        # What the admin who cancels sees, the facilitator being known out of reach.
+        "triage-unreachable-cancelled": card(
+            replace(UNREACHABLE, status=ReferralStatus.ACCEPTED, session_at=None),
+            notice=confirmation(RULES[Decision.CANCEL].done, UNREACHABLE),
+            notice_style="warning",
+        ),
         "referrer-booked-graph": lambda: booked_card(BOOKED, CALENDAR, models),
         "facilitator-booked-graph": lambda: booked_card(
             BOOKED, CALENDAR, models, for_facilitator=True
