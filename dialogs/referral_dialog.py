@@ -55,6 +55,11 @@ from dialogs.submissions import (
 )
 
 log = logging.getLogger(__name__)
+
+ALREADY_SENT = (
+    "This referral has already been sent: its reference is **{reference}**. "
+    "Type **my referrals** to see where it stands."
+)
 T = TypeVar("T")
 
 # "Which session" (Verb.MODEL) is helped by the offered models' own sentences (model_help).
@@ -247,8 +252,16 @@ class ReferralDialog(InterruptibleDialog):
             draft, _referrer(step.context), _conversation_reference(step.context), status
         )
         log.info("referral %s stored (%s)", reference, status)
+        if not await self._store.claim_confirmation(reference):
+            # Another Submit of this draft (a second press) has shown the card already.
+            await step.context.send_activity(ALREADY_SENT.format(reference=reference))
+            return await step.end_dialog(reference)
         card = confirmation_card(reference, draft, status, self._models)
-        await step.context.send_activity(card_activity(card))
+        try:
+            await step.context.send_activity(card_activity(card))
+        except BaseException:
+            await self._store.release_confirmation(reference)
+            raise
         return await step.end_dialog(reference)
 
 

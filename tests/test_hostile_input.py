@@ -41,7 +41,8 @@ from tests.support.referral_steps import (
 from tests.support.triage import Scene, press, shown, stored_referral, triage_scene, version_of
 
 TRIAGE_VERBS = sorted({*BY_VERB, *TriageVerb})
-# A lone surrogate (neither database takes it), NUL (PostgreSQL refuses it) and another C0 control (storable, but nobody's typing, and not allowed in XML).
+# A lone surrogate (neither database takes it), NUL (PostgreSQL refuses it) and another C0
+# control (storable, but nobody's typing, and not allowed in XML).
 UNSTORABLE = pytest.mark.parametrize(
     "bad", ["\ud800", "\x00", "\x01"], ids=["surrogate", "nul", "control"]
 )

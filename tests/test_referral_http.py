@@ -372,11 +372,17 @@ async def test_a_redelivered_submit_stores_one_referral(
 async def test_submit_pressed_twice_stores_one_referral(
     user: TeamsUser, running_bot: RunningBot
 ) -> None:
-    """Two presses are two activities (two ids): the draft id still makes one referral."""
+    """Two presses are two activities (two ids): the draft id still makes one referral, and
+    the "Referral received" card is shown once (it was shown twice)."""
     await answer_up_to_review(user)
+    before = len(user.connector.activities)
     await asyncio.gather(user.press(SUBMIT), user.press(SUBMIT))
+    sent = user.connector.activities[before:]
     rows = await referral_rows(running_bot.settings.database_url)
     assert len(rows) == 1
+    received = [c for c in cards_in(sent) if "Referral received" in card_text(c)]
+    assert len(received) == 1
+    assert rows[0].reference in card_text(received[0])
 
 
 async def test_a_failed_confirmation_then_retry_stores_one_referral(

@@ -59,7 +59,8 @@ T = TypeVar("T")
 
 # --- hostile data --------------------------------------------------------------------------
 
-# What the databases refuse (NUL on PostgreSQL; a lone surrogate on both), or what no one types; then characters that are odd but storable.
+# What the databases refuse (NUL on PostgreSQL; a lone surrogate on both), or what no one
+# types; then characters that are odd but storable.
 UNSTORABLE = ["\x00", "\ud800", "\udfff", "\x01", "\x1b"]
 ODD = ["\x7f", "\u202e", "\ufeff", "\u2028", "\r\n\t", "'\"<>{}", "${reference}", "%s%n"]
 hostile_text = st.one_of(

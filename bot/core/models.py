@@ -81,6 +81,9 @@ class ReferralRow(Base):
     status: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # When the "Referral received" card was sent: claimed before it is, so two Submits
+    # racing (two presses, two activities) show it once; given back if sending fails.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     referrer_id: Mapped[str] = mapped_column(String(256), index=True)
     referrer_name: Mapped[str] = mapped_column(String(256))

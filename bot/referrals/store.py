@@ -14,6 +14,7 @@ from bot.core import audit
 from bot.core.audit import Action, Actor
 from bot.core.clock import Clock, SystemClock
 from bot.core.crypto import Cipher
+from bot.core.database import rows_changed
 from bot.core.models import PersonalChat, ReferenceCounter, ReferralRow
 from bot.core.outbox import OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
@@ -91,6 +92,26 @@ class ReferralStore:
             if existing is None:
                 raise
             return existing
+
+    async def claim_confirmation(self, reference: str) -> bool:
+        """Whether this turn is the one to show the referral's "Referral received" card:
+        the first to ask, of two Submits racing, or after a send that failed."""
+        async with self._sessions() as session, session.begin():
+            claimed = await session.execute(
+                update(ReferralRow)
+                .where(ReferralRow.reference == reference, ReferralRow.confirmed_at.is_(None))
+                .values(confirmed_at=self._clock.now())
+            )
+            return rows_changed(claimed) == 1
+
+    async def release_confirmation(self, reference: str) -> None:
+        """The card could not be sent: the next Submit (Teams' retry) shows it."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(ReferralRow)
+                .where(ReferralRow.reference == reference)
+                .values(confirmed_at=None)
+            )
 
     async def _reference_of_draft(self, draft_id: str) -> str | None:
         async with self._sessions() as session:
