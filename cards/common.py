@@ -1,7 +1,10 @@
-"""Cards and wording every feature uses: a notice, date formats, a Join button."""
+"""Cards and wording every feature uses: a notice, date formats, a Join button, and what a
+card's inputs are called and hold."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,3 +42,38 @@ def long_when(moment: datetime, calendar: WorkingCalendar) -> str:
     """Long: "Tuesday 3 March 2026 at 14:00", local time."""
     local = calendar.local(moment)
     return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def inputs_of(card: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every input element on the card, however deep in containers."""
+    return (node for node in _nodes(card) if str(node.get("type", "")).startswith("Input."))
+
+
+def input_label(card: dict[str, Any], input_id: str) -> str:
+    """What `card` calls its input `input_id`, to name it in a refusal ("" if nothing); an aside
+    in brackets ("Manager's name (if they agreed)") is left out."""
+    label = next(
+        (str(node.get("label") or "") for node in inputs_of(card) if node.get("id") == input_id),
+        "",
+    )
+    return re.sub(r"\s*\([^)]*\)$", "", label)
+
+
+def refilled(card: dict[str, Any], entered: Mapping[str, str]) -> dict[str, Any]:
+    """The card with its inputs showing what was typed into them, so that a refused press
+    comes back with nothing lost."""
+    for node in inputs_of(card):
+        value = entered.get(str(node.get("id")))
+        if value is not None:
+            node["value"] = value
+    return card
+
+
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)

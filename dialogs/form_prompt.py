@@ -16,7 +16,7 @@ from botbuilder.schema import ActivityTypes
 from bot.core.storable import first_unstorable, unstorable_message, without_unstorable
 from bot.referrals.model import ReferralDraft
 from bot.teams.send import card_activity
-from bot.teams.turn import input_label
+from cards.common import input_label
 from cards.referrals import FormOptions, form_card
 from cards.verbs import Verb
 from dialogs.submissions import Rejected, parse_step, read_submission

@@ -133,6 +133,8 @@ async def test_a_character_that_cannot_be_stored_in_a_triage_panel_is_named(
         assert f"The \u2018{label}\u2019 box has a character that cannot be stored" in shown(body)
         rule = BY_VERB[verb][0]
         assert rule.confirm_title(False) in shown(body)  # the panel is still open
+        # ... with what was typed in it, less the character (it came back empty before)
+        assert input_values(body["value"])[text_key] == inputs[text_key]
     else:
         assert refused_by_the_envelope(data)
     # Nothing changed, and the panel still works: retyped, the same press is stored.

@@ -7,8 +7,7 @@ so a move to the Microsoft 365 Agents SDK (whose TurnContext keeps `activity` an
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -35,30 +34,6 @@ class CardPress:
             for key, value in self.data.items()
             if isinstance(value, str | int | float | bool)
         }
-
-
-def input_label(card: dict[str, Any], input_id: str) -> str:
-    """What `card` calls its input `input_id`, to name it in a refusal ("" if nothing); an aside
-    in brackets ("Manager's name (if they agreed)") is left out."""
-    label = next(
-        (
-            str(node.get("label") or "")
-            for node in _nodes(card)
-            if str(node.get("type", "")).startswith("Input.") and node.get("id") == input_id
-        ),
-        "",
-    )
-    return re.sub(r"\s*\([^)]*\)$", "", label)
-
-
-def _nodes(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _nodes(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _nodes(item)
 
 
 def card_press_of(invoke: AdaptiveCardInvokeValue) -> CardPress:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from bot.core.pii import identifying_details_problem
 from bot.core.storable import storable, unstorable_message, whole_number, without_unstorable
 from bot.teams.identity import actor_of, person_id_of
-from bot.teams.turn import Turn, input_label, send_card, submitted_value
+from bot.teams.turn import Turn, send_card, submitted_value
 from bot.triage.store import TriageStore
+from cards.common import input_label
 from cards.triage import question_card
 
 log = logging.getLogger(__name__)
