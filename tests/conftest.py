@@ -130,6 +130,29 @@ async def running_bot(database_url: str) -> AsyncIterator[RunningBot]:
 
 
 @pytest.fixture
+async def scene(
+    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> AsyncIterator[Any]:
+    """A triage desk registered in a channel, an admin, a practitioner (tests.support.triage)."""
+    from tests.support.triage import triage_scene  # it imports this module
+
+    async with triage_scene(database_url, connector, http) as made:
+        await made.register_desk()
+        yield made
+
+
+@pytest.fixture
+async def meeting(
+    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> AsyncIterator[Any]:
+    """A meeting chat with the bot in it, and its people (tests.support.meeting)."""
+    from tests.support.meeting import meeting_scene  # it imports this module
+
+    async with meeting_scene(database_url, connector, http) as made:
+        yield made
+
+
+@pytest.fixture
 def user(
     running_bot: RunningBot, connector: FakeConnector, http: aiohttp.ClientSession
 ) -> TeamsUser:

@@ -10,7 +10,6 @@ handlers, which must name the box.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -38,7 +37,7 @@ from tests.support.referral_steps import (
     TIMING,
     answer_up_to_review,
 )
-from tests.support.triage import Scene, press, shown, stored_referral, triage_scene, version_of
+from tests.support.triage import Scene, press, shown, stored_referral, version_of
 
 TRIAGE_VERBS = sorted({*BY_VERB, *TriageVerb})
 # A lone surrogate (neither database takes it), NUL (PostgreSQL refuses it) and another C0
@@ -46,15 +45,6 @@ TRIAGE_VERBS = sorted({*BY_VERB, *TriageVerb})
 UNSTORABLE = pytest.mark.parametrize(
     "bad", ["\ud800", "\x00", "\x01"], ids=["surrogate", "nul", "control"]
 )
-
-
-@pytest.fixture
-async def scene(
-    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
-) -> AsyncIterator[Scene]:
-    async with triage_scene(database_url, connector, http) as scene:
-        await scene.register_desk()
-        yield scene
 
 
 async def test_the_referrer_can_be_asked_twice(scene: Scene) -> None:

@@ -3,13 +3,7 @@ then the meeting's chat runs that referral's session when the meeting starts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-import pytest
-
 from tests.support.client import TeamsUser, card_text, cards_in
-from tests.support.connector import FakeConnector
 from tests.support.meeting import button_data
 from tests.support.triage import (
     DESK,
@@ -18,7 +12,6 @@ from tests.support.triage import (
     accept,
     press,
     shown,
-    triage_scene,
     verbs_on,
     version_of,
 )
@@ -28,15 +21,6 @@ JOIN = (
     "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjA2ZTk1YjQtYjQ0MS00%40thread.v2/0"
     "?context=%7b%22Tid%22%3a%22aa%22%7d"
 )
-
-
-@pytest.fixture
-async def scene(
-    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
-) -> AsyncIterator[Scene]:
-    async with triage_scene(database_url, connector, http) as scene:
-        await scene.register_desk()
-        yield scene
 
 
 async def schedule(

@@ -65,14 +65,6 @@ async def held() -> AsyncIterator[HeldConnector]:
     assert fake.invalid_cards == []
 
 
-@pytest.fixture
-async def meeting(
-    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
-) -> AsyncIterator[Meeting]:
-    async with meeting_scene(database_url, connector, http) as scene:
-        yield scene
-
-
 async def begin(meeting: Meeting, model: str = "space_to_think") -> None:
     await meeting.set_up(model)
     roles = meeting.posted_cards("Roles: ")[-1]

@@ -4,10 +4,8 @@ an injected clock (no sleeping), SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from tests.support.client import TeamsUser, card_text, cards_in, input_values
 from tests.support.connector import Failure, FakeConnector
@@ -20,14 +18,6 @@ from tests.support.meeting import (
     shown,
     verbs_on,
 )
-
-
-@pytest.fixture
-async def meeting(
-    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
-) -> AsyncIterator[Meeting]:
-    async with meeting_scene(database_url, connector, http) as scene:
-        yield scene
 
 
 async def begin(meeting: Meeting, model: str, **inputs: object) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from urllib.parse import unquote
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from bot.core.database import create_engine, session_factory
@@ -31,15 +29,6 @@ from tests.support.triage import (
     verbs_on,
     version_of,
 )
-
-
-@pytest.fixture
-async def scene(
-    database_url: str, connector: FakeConnector, http: aiohttp.ClientSession
-) -> AsyncIterator[Scene]:
-    async with triage_scene(database_url, connector, http) as scene:
-        await scene.register_desk()
-        yield scene
 
 
 async def audit_actions(scene: Scene, reference: str) -> list[tuple[str, str]]:
