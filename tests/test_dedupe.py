@@ -141,3 +141,41 @@ async def test_a_claim_is_renewed_while_its_turn_runs(engine: AsyncEngine) -> No
     await middleware.on_turn(context("a1"), slow)
     await other_instance.on_turn(context("a1"), other)
     assert seen == ["slow finished"]
+
+
+async def test_a_turn_whose_claim_was_taken_over_cannot_give_it_back(
+    engine: AsyncEngine,
+) -> None:
+    """A turn that outlived its lease (renewals failing, a blocked loop) and then fails must
+    not delete the claim of the turn that took over: a third delivery would run it again."""
+    clock = FakeClock(START)
+    slow, taker, third = (DropDuplicates(engine, clock) for _ in range(3))
+    taken_over = asyncio.Event()
+    runs: list[str] = []
+
+    async def outlives_its_lease() -> None:
+        slow_turn_started.set()
+        clock.advance(seconds=LEASE.total_seconds() + 1)
+        await taker_turn_started.wait()
+        raise RuntimeError("the slow turn fails after all")
+
+    async def takes_over() -> None:
+        runs.append("taker")
+        taker_turn_started.set()
+        await taken_over.wait()
+
+    async def third_try() -> None:
+        runs.append("third")
+
+    slow_turn_started, taker_turn_started = asyncio.Event(), asyncio.Event()
+    slow_turn = asyncio.create_task(slow.on_turn(context("a1"), outlives_its_lease))
+    await slow_turn_started.wait()
+    taker_turn = asyncio.create_task(taker.on_turn(context("a1"), takes_over))
+    with pytest.raises(RuntimeError):
+        await slow_turn
+    with pytest.raises(TryAgainLater):  # still the taker's, not given back by the slow turn
+        await third.on_turn(context("a1"), third_try)
+    taken_over.set()
+    await taker_turn
+    await third.on_turn(context("a1"), third_try)  # finished by the taker: dropped
+    assert runs == ["taker"]

@@ -72,7 +72,9 @@ async def begin(meeting: Meeting, model: str = "space_to_think") -> None:
     await meeting.bot.settle()
 
 
-async def meeting_ends(meeting: Meeting) -> list[dict[str, Any]]:
+async def meeting_ends(
+    meeting: Meeting, at: str = "2026-11-24T13:30:00Z", **fields: Any
+) -> list[dict[str, Any]]:
     return await meeting.organiser.post(
         meeting.organiser.activity(
             type="event",
@@ -82,8 +84,9 @@ async def meeting_ends(meeting: Meeting) -> list[dict[str, Any]]:
                 "JoinUrl": "https://teams.example/join",
                 "Title": "RP",
                 "MeetingType": "Scheduled",
-                "EndTime": "2026-11-24T13:30:00Z",
+                "EndTime": at,
             },
+            **fields,
         )
     )
 
@@ -189,6 +192,21 @@ async def test_the_meeting_ending_ends_its_session_with_the_summary(meeting: Mee
     await meeting.advance(hours=1)
     assert len(meeting.connector.updates_to(MEETING_CHAT)) == updates
     assert len(meeting.posted_cards("Session summary")) == 1
+
+
+async def test_the_end_of_another_meeting_in_the_chat_leaves_the_session_running(
+    meeting: Meeting,
+) -> None:
+    """A recurring series shares one chat: a late meetingEnd from an earlier occurrence (it
+    ended before this session was set up), or one naming another meeting, is not this one's."""
+    await begin(meeting)
+    await meeting_ends(meeting, at="2026-11-17T13:30:00Z")  # last week's
+    other = meeting.organiser.activity()["channelData"] | {"meeting": {"id": "another-meeting"}}
+    await meeting_ends(meeting, channelData=other)
+    await meeting.bot.settle()
+
+    assert (await meeting.session_row()).status == "running"
+    assert meeting.posted_cards("Session summary") == []
 
 
 async def test_the_meeting_ending_before_begin_cancels_the_set_up(meeting: Meeting) -> None:

@@ -286,6 +286,9 @@ class ProcessedActivity(Base):
     # While a turn runs, its claim holds until this moment and is renewed; None once the turn
     # has finished. A claim whose process died expires, so Teams' retry is processed.
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A token of the turn holding the claim: a turn whose lease was taken over cannot renew,
+    # finish or give back the claim of the turn that took it.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class MeetingSession(Base):

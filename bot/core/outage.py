@@ -6,6 +6,9 @@ error is a bug or bad data, and retrying it would fail the same way.
 
 from __future__ import annotations
 
+import re
+import sqlite3
+
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -14,6 +17,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 # statement cancelled by its timeout (57014).
 _OUTAGE_SQLSTATES = ("08", "53", "57P", "57014")
 _DRIVERS = ("asyncpg", "aiosqlite", "sqlalchemy")
+# SQLite's messages for a file that is busy, locked, unreadable or on a failing disk.
+_SQLITE_OUTAGE = re.compile(r"locked|busy|unable to open|disk i/o|disk is full", re.IGNORECASE)
 
 
 def is_database_outage(error: BaseException) -> bool:
@@ -30,6 +35,9 @@ def is_database_outage(error: BaseException) -> bool:
 
 
 def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, OperationalError) and isinstance(error.orig, sqlite3.OperationalError):
+        # SQLite raises OperationalError for bugs too ("no such table", a syntax error).
+        return _SQLITE_OUTAGE.search(str(error.orig)) is not None
     if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
         return True
     if isinstance(error, DBAPIError) and error.connection_invalidated:

@@ -27,6 +27,7 @@ from bot.core.clock import Clock
 from bot.core.crypto import Cipher
 from bot.core.database import as_utc, rows_changed
 from bot.core.models import OutboxMessage, ReferralRow
+from bot.core.outage import is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,9 @@ class Outbox:
             await self._retry(delivery, _backoff(delivery.attempts, None), error)
             return False
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the rest
+            if is_database_outage(error):  # a handler's own database work: not the message's
+                await self._retry(delivery, _backoff(delivery.attempts, None), "database down")
+                return False
             log.exception("outbox message %d could not be delivered", delivery.id)
             await self._fail(delivery, error)
             return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
 from bot.core.clock import Clock
@@ -147,14 +147,21 @@ class MeetingHandler:
         if live is None and not await self._open_scheduled(context):
             await send_card(context, setup_card(self._choices()))
 
-    async def on_meeting_end(self, context: Turn) -> None:
+    async def on_meeting_end(self, context: Turn, ended_at: datetime | None) -> None:
         """The meeting is over: a session still open in its chat ends with it, and its
         summary is posted (none of the models asks the facilitator first), so nothing is
-        left running and redrawn in the chat afterwards."""
+        left running and redrawn in the chat afterwards.
+
+        Not a session of another meeting (a recurring series shares one chat), nor one set
+        up after the meeting that ended (a late event from an earlier occurrence)."""
         live = await self.store.live_in(context.activity.conversation.id)
         if live is None:
             return
-        change = await self.store.meeting_ended(live.id)
+        ended_meeting = meeting_id_of(context)
+        if live.meeting_id and ended_meeting and ended_meeting != live.meeting_id:
+            log.info("session %d: the meeting that ended is another one", live.id)
+            return
+        change = await self.store.meeting_ended(live.id, ended_at)
         if change is not None and change.applied:
             log.info("session %d ended with its meeting", live.id)
             self.wake()

@@ -273,13 +273,22 @@ class SessionStore:
         """Applies the control if the session is still at `version` (else changes nothing)."""
         return await self._change(session_id, version, actor, control)
 
-    async def meeting_ended(self, session_id: int) -> Change | None:
+    async def meeting_ended(self, session_id: int, ended_at: datetime | None) -> Change | None:
         """Teams says the meeting is over: the session ends with it (the summary follows),
-        or its set-up is cancelled if it had not begun."""
-        return await self._change(session_id, None, MEETING_OVER, Control.MEETING_ENDED)
+        or its set-up is cancelled if it had not begun. A meeting that ended before the
+        session was set up is not its meeting."""
+        return await self._change(
+            session_id, None, MEETING_OVER, Control.MEETING_ENDED, set_up_by=ended_at
+        )
 
     async def _change(
-        self, session_id: int, version: int | None, actor: Actor, control: Control
+        self,
+        session_id: int,
+        version: int | None,
+        actor: Actor,
+        control: Control,
+        *,
+        set_up_by: datetime | None = None,
     ) -> Change | None:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
@@ -288,6 +297,8 @@ class SessionStore:
                 return None
             if version is not None and row.version != version:
                 return Change(False, view_of(row))
+            if set_up_by is not None and row.created_at > set_up_by:
+                return Change(False, view_of(row), "set up after that moment")
             timing = timing_of(row)
             rules = self.rules(row)
             try:

@@ -4,6 +4,7 @@ tables the features give (bot.teams.routes), and runs the referral dialog."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from botbuilder.core import ConversationState, TurnContext
@@ -127,8 +128,10 @@ class ReflectiveBot(TeamsActivityHandler):
     async def on_teams_meeting_end_event(
         self, meeting: MeetingEndEventDetails, turn_context: TurnContext
     ) -> None:
+        if isinstance(meeting, dict):  # as for the join event: the value as it came
+            meeting = MeetingEndEventDetails.deserialize(meeting)
         if self._routes.meeting is not None:
-            await self._routes.meeting.on_meeting_end(turn_context)
+            await self._routes.meeting.on_meeting_end(turn_context, _moment(meeting.end_time))
 
     async def on_teams_meeting_participants_join_event(
         self, meeting: MeetingParticipantsEventDetails, turn_context: TurnContext
@@ -172,3 +175,12 @@ class ReflectiveBot(TeamsActivityHandler):
             return
         await turn_context.send_activity("Sorry, I did not understand that. Here is what I can do.")
         await send_card(turn_context, self._welcome_card())
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A time Teams gives as text ("2026-11-24T13:30:00Z"), aware; None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -21,8 +21,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True)
         )
+        # Which turn holds the claim: only it may renew, finish or give back the claim.
+        batch_op.add_column(sa.Column("claimed_by", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("processed_activities", schema=None) as batch_op:
+        batch_op.drop_column("claimed_by")
         batch_op.drop_column("claimed_until")
