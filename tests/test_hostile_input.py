@@ -9,6 +9,7 @@ handlers, which must name the box.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from bot.triage.decisions import BY_VERB
 from cards.verbs import TriageVerb
-from tests.support.client import card_text, cards_in, input_values, texts_in
+from tests.support.client import TeamsUser, card_text, cards_in, input_values, texts_in
 from tests.support.connector import FakeConnector
 from tests.support.hostile import (
     CARD,
@@ -233,3 +234,22 @@ async def test_a_session_reference_with_nul_is_refused(
         data = {"model": "space_to_think", "reference": "RP\x00", "independent": "false"}
         body = await invoke(meeting.facilitator, "session_set_up", data)
         assert_polite_invoke(meeting.facilitator, body, data)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x", 5, [], {}, {"action": 5}, {"action": {"type": "Action.Submit", "verb": "x"}}],
+    ids=["text", "number", "list", "empty", "action-number", "submit-action"],
+)
+async def test_a_malformed_card_action_gets_a_400_not_a_500(
+    user: TeamsUser, value: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """botbuilder 4.17.1 put an Exception object in its error answer, which cannot be
+    serialized (500 with a traceback); an action that is not an object failed the turn (501)."""
+    activity = user.activity(type="invoke", name="adaptiveCard/action", value=value)
+    async with user.session.post(f"{user.bot_url}api/messages", json=activity) as response:
+        status, body = response.status, await response.json()
+    assert status == 400
+    assert body["type"] == "application/vnd.microsoft.error"
+    assert body["value"]["code"] in ("BadRequest", "NotSupported")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]

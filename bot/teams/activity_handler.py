@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import ConversationState, TurnContext
+from botbuilder.core.activity_handler import _InvokeResponseException
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import Dialog, DialogContext, DialogSet
 from botbuilder.schema import (
+    Activity,
     AdaptiveCardInvokeResponse,
     AdaptiveCardInvokeValue,
     ChannelAccount,
@@ -155,6 +158,28 @@ class ReflectiveBot(TeamsActivityHandler):
         if action is None:
             return message_response("Sorry, I did not recognise that button. Please try again.")
         return await action(turn_context, press)
+
+    def _get_adaptive_card_invoke_value(self, activity: Activity) -> AdaptiveCardInvokeValue:
+        # botbuilder calls .get on the action without checking it is an object: an action
+        # of 5 failed the turn (501).
+        value = activity.value
+        if isinstance(value, dict) and not isinstance(value.get("action"), dict | None):
+            response = self._create_adaptive_card_invoke_error_response(
+                HTTPStatus.BAD_REQUEST, "BadRequest", "The action is not an object"
+            )
+            raise _InvokeResponseException(HTTPStatus.BAD_REQUEST, response)
+        return super()._get_adaptive_card_invoke_value(activity)
+
+    def _create_adaptive_card_invoke_error_response(
+        self, status_code: HTTPStatus, code: str, message: str
+    ) -> AdaptiveCardInvokeResponse:
+        # 4.17.1 puts an Exception object in the body, which cannot be serialized: every
+        # malformed Action.Execute (no value, no action, an Action.Submit) answered 500.
+        return AdaptiveCardInvokeResponse(
+            status_code=int(status_code),
+            type="application/vnd.microsoft.error",
+            value={"code": code, "message": message},
+        )
 
     async def _start_referral(self, turn_context: TurnContext, dc: DialogContext) -> None:
         if not is_personal(turn_context):
