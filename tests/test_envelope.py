@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from botbuilder.schema import Activity
+from botbuilder.schema.teams import TeamsChannelData
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -209,7 +210,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 # botbuilder's own description of each field, by msrest type: "str", "[Entity]", "iso-8601" ...
-MODELS = Activity._infer_class_models()
+MODELS = {**Activity._infer_class_models(), **TeamsChannelData._infer_class_models()}
 ACTIVITY_FIELDS = {spec["key"]: spec["type"] for spec in Activity._attribute_map.values()}
 # The issue's six fields take half the draws; every field of the activity, the other half.
 NAMED_FIELDS = ["conversation", "from", "recipient", "timestamp", "entities", "attachments"]
@@ -278,12 +279,14 @@ CASES = st.one_of(
     ),
     # A top-level value never has "serviceUrl" (keys are drawn up to 8 characters long).
     JSON_VALUES.map(lambda value: Case("random body", {}, valid=False, whole_body=value)),
-    # Fields botbuilder does not know are ignored; channelData and value may be any JSON.
+    # Fields botbuilder does not know are ignored; a message's value may be any JSON.
     st.dictionaries(
         st.text(max_size=8).filter(lambda key: key not in ACTIVITY_FIELDS), JSON_VALUES
     ).map(lambda extra: Case("unknown fields", extra, valid=True)),
-    st.sampled_from(["channelData", "value"]).flatmap(
-        lambda key: JSON_VALUES.map(lambda value: Case(f"free {key}", {key: value}, valid=True))
+    JSON_VALUES.map(lambda value: Case("free value", {"value": value}, valid=True)),
+    # channelData is read as Teams' channel data (TeamsActivityHandler deserializes it).
+    wrong_for("TeamsChannelData").map(
+        lambda value: Case("wrong channelData", {"channelData": value}, valid=False)
     ),
 )
 
@@ -319,3 +322,26 @@ async def test_no_envelope_gets_a_5xx_or_a_traceback(
     print(f"\n{len(ran)} envelopes posted: {dict(Counter(ran))}")
     record_property("examples", len(ran))
     assert len(ran) >= EXAMPLES
+
+
+@pytest.mark.parametrize(
+    ("fields"),
+    [
+        {"type": "conversationUpdate", "channelData": []},
+        {"type": "conversationUpdate", "channelData": {"team": "x"}},
+        {"type": "conversationUpdate", "channelData": {"meeting": "x"}},
+        {"type": "event", "name": "application/vnd.microsoft.meetingEnd", "value": "x"},
+        {
+            "type": "event",
+            "name": "application/vnd.microsoft.meetingParticipantJoin",
+            "value": {"members": "x"},
+        },
+    ],
+    ids=["channel-data-list", "team-text", "meeting-text", "end-text", "join-members-text"],
+)
+async def test_teams_parts_of_the_wrong_shape_are_refused(
+    served: Served, caplog: pytest.LogCaptureFixture, fields: dict[str, Any]
+) -> None:
+    """TeamsActivityHandler reads channelData and a meeting event's value without a check:
+    each of these failed its turn with a traceback (answered 201)."""
+    await assert_refused(served, json.dumps(served.activity(**fields)), caplog)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.schema import Activity
+from botbuilder.schema.teams import TeamsChannelData
 from msrest.exceptions import DeserializationError
 from msrest.serialization import Deserializer
 
@@ -37,7 +38,17 @@ MAX_ITEMS = 5_000
 
 # botbuilder's models by the names their `_attribute_map`s give as types: what
 # `Activity.deserialize` reads, and how, is what `_check` checks.
-_MODELS: dict[str, Any] = Activity._infer_class_models()
+_MODELS: dict[str, Any] = {
+    **Activity._infer_class_models(),
+    **TeamsChannelData._infer_class_models(),
+}
+# Teams' meeting events, whose `value` botbuilder's TeamsActivityHandler reads as these models.
+_EVENT_VALUES = {
+    "application/vnd.microsoft.meetingStart": "MeetingStartEventDetails",
+    "application/vnd.microsoft.meetingEnd": "MeetingEndEventDetails",
+    "application/vnd.microsoft.meetingParticipantJoin": "MeetingParticipantsEventDetails",
+    "application/vnd.microsoft.meetingParticipantLeave": "MeetingParticipantsEventDetails",
+}
 _SCALARS: dict[str, tuple[type, str]] = {
     "str": (str, "a string"),
     "bool": (bool, "true or false"),
@@ -75,6 +86,7 @@ def read_activity(body: bytes) -> Activity:
     if not conversation or not conversation.get("id"):
         raise BadEnvelope("conversation.id is missing")
     _read_teams_tenant(conversation)
+    _check_teams_parts(envelope)
     if not _is_web_address(envelope.get("serviceUrl")):
         # Replies go there: without one botbuilder falls back to the public Bot Connector.
         raise BadEnvelope("serviceUrl is missing or not an http(s) address")
@@ -83,6 +95,21 @@ def read_activity(body: bytes) -> Activity:
     except DeserializationError:
         raise BadEnvelope("botbuilder could not read the activity") from None
     return activity
+
+
+def _check_teams_parts(envelope: dict[str, Any]) -> None:
+    """channelData, and a meeting event's value, as TeamsActivityHandler will read them: it
+    deserializes both without a check, so a list or a string there failed the turn."""
+    channel_data = envelope.get("channelData")
+    if channel_data is not None:
+        if not isinstance(channel_data, dict):
+            _refuse("channelData", "an object")
+        _check(channel_data, "TeamsChannelData", "channelData")
+    if envelope.get("type") == "event" and envelope.get("name") in _EVENT_VALUES:
+        value = envelope.get("value")
+        if not isinstance(value, dict):
+            _refuse("value", "an object")
+        _check(value, _EVENT_VALUES[envelope["name"]], "value")
 
 
 def _read_teams_tenant(conversation: dict[str, Any]) -> None:
