@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, event, text
@@ -73,12 +72,3 @@ async def database_is_up(engine: AsyncEngine, within: float = 5.0) -> bool:
 def rows_changed(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE matched: how the bot's claims know they won."""
     return cast(CursorResult[Any], result).rowcount
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime.
-
-    No longer needed for columns read through `bot.core.models`: their `UtcDateTime` type
-    gives aware datetimes on both databases. Kept for the callers not yet moved off it.
-    """
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -25,7 +25,7 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
-from bot.core.database import as_utc, rows_changed
+from bot.core.database import rows_changed
 from bot.core.models import OutboxMessage, ReferralRow
 from bot.core.outage import is_database_outage
 
@@ -183,14 +183,12 @@ class Outbox:
         if len(due) == BATCH:
             return self.clock.now()
         async with self.sessions() as session:
-            return as_utc(
-                await session.scalar(
-                    select(func.min(OutboxMessage.due_at)).where(
-                        OutboxMessage.sent_at.is_(None),
-                        OutboxMessage.failed_at.is_(None),
-                        OutboxMessage.due_at > now,
-                        *self._kinds(),
-                    )
+            return await session.scalar(
+                select(func.min(OutboxMessage.due_at)).where(
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                    OutboxMessage.due_at > now,
+                    *self._kinds(),
                 )
             )
 
@@ -359,7 +357,7 @@ class Outbox:
 
 def _out_of_date(row: OutboxMessage, now: datetime) -> bool:
     """Closes the claimed message unsent if its moment has passed (the caller commits)."""
-    stale_after = as_utc(row.stale_after)
+    stale_after = row.stale_after
     if stale_after is None or now <= stale_after:
         return False
     late = now - stale_after

@@ -67,7 +67,7 @@ class WorkingCalendar:
         return count
 
     def local(self, moment: datetime) -> datetime:
-        # SQLite hands back naive datetimes; everything the bot stores is UTC.
+        # A naive moment is taken as UTC, as everything the bot stores is.
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.zone)

@@ -24,7 +24,6 @@ from bot.core import audit
 from bot.core.audit import Action, Actor
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
-from bot.core.database import as_utc
 from bot.core.models import (
     MeetingSession,
     OutboxMessage,
@@ -408,7 +407,7 @@ class SessionStore:
             if len(rows) < TIMER_BATCH:
                 break
         async with self.sessions() as session:
-            return as_utc(await session.scalar(select(func.min(MeetingSession.next_tick_at))))
+            return await session.scalar(select(func.min(MeetingSession.next_tick_at)))
 
     def rules(self, row: MeetingSession) -> Rules:
         return Rules(
@@ -517,7 +516,7 @@ def _link(row: ReferralRow) -> ReferralLink:
         row.facilitator_name,
         row.rethink_strategy,
         row.model,
-        as_utc(row.session_at),
+        row.session_at,
     )
 
 
@@ -525,17 +524,17 @@ def timing_of(row: MeetingSession) -> Timing:
     return Timing(
         Status(row.status),
         row.step,
-        as_utc(row.ends_at),
+        row.ends_at,
         row.remaining_seconds,
         row.allotted_seconds,
-        as_utc(row.running_since),
+        row.running_since,
         row.warned,
         row.time_up_sent,
         list(row.time_spent),
-        as_utc(row.refreshed_at),
-        as_utc(row.started_at),
-        as_utc(row.ended_at),
-        as_utc(row.last_activity_at),
+        row.refreshed_at,
+        row.started_at,
+        row.ended_at,
+        row.last_activity_at,
     )
 
 
@@ -551,7 +550,7 @@ def view_of(row: MeetingSession) -> SessionView:
         status=Status(row.status),
         step=row.step,
         version=row.version,
-        ends_at=as_utc(row.ends_at),
+        ends_at=row.ends_at,
         remaining_seconds=row.remaining_seconds,
         allotted_seconds=row.allotted_seconds,
         time_spent=list(row.time_spent),
@@ -566,8 +565,8 @@ def view_of(row: MeetingSession) -> SessionView:
         meeting_id=row.meeting_id,
         stage_card_id=row.stage_card_id,
         roles_card_id=row.roles_card_id,
-        started_at=as_utc(row.started_at),
-        ended_at=as_utc(row.ended_at),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
     )
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.database import as_utc
 from bot.core.models import OutboxMessage, PersonalChat, ReferralRow
 from bot.core.outbox import Kind
 from bot.teams.deliveries import CANNOT_REACH
@@ -48,10 +47,10 @@ async def cannot_reach(session: AsyncSession, row: ReferralRow) -> tuple[Unreach
         recipient = _recipient(row, kind, whom)
         if recipient is None:
             continue  # no longer part of this referral (another facilitator chosen since)
-        failed_at = as_utc(message.failed_at)
+        failed_at = message.failed_at
         if kind == Kind.PERSON and await _chat_opened_since(session, whom, failed_at):
             continue
-        next_try = None if failed_at is not None else as_utc(message.due_at)
+        next_try = None if failed_at is not None else message.due_at
         found.append(Unreachable(recipient[0], recipient[1], next_try))
     return tuple(found)
 
@@ -82,4 +81,4 @@ async def _chat_opened_since(
     if failed_at is None:
         return False
     chat = await session.get(PersonalChat, person_id)
-    return chat is not None and (as_utc(chat.updated_at) or failed_at) > failed_at
+    return chat is not None and (chat.updated_at or failed_at) > failed_at
