@@ -25,7 +25,6 @@ from tests.support.hostile import (
     SORRY,
     assert_polite_invoke,
     assert_polite_reply,
-    invoke,
     refused_by_the_envelope,
 )
 from tests.support.meeting import meeting_scene
@@ -77,7 +76,7 @@ async def test_a_version_out_of_range_is_refused_on_every_triage_verb(
     reference = await scene.refer()
     for verb in TRIAGE_VERBS:
         data = {"reference": reference, "version": version}
-        body = await invoke(scene.admin, verb, data)
+        body = await scene.admin.invoke_any(verb, data)
         assert_polite_invoke(scene.admin, body, data)
         if scene.admin.last_status == 200:
             assert "button" in shown(body), (verb, body)
@@ -93,7 +92,7 @@ async def test_a_reference_that_cannot_be_stored_is_refused_on_every_triage_verb
     for verb in TRIAGE_VERBS:
         for presser in (scene.admin, scene.outsider):  # a refusal is audited with the reference
             data = {"reference": reference, "version": 0}
-            body = await invoke(presser, verb, data)
+            body = await presser.invoke_any(verb, data)
             assert_polite_invoke(presser, body, data)
 
 
@@ -117,7 +116,7 @@ async def test_a_character_that_cannot_be_stored_in_a_triage_panel_is_named(
     text_key = next(key for key in inputs if key not in ("signpost", "why"))
     spoilt = {**inputs, text_key: f"{inputs[text_key][:6]}{bad}{inputs[text_key][6:]}"}
     data = {"reference": reference, "version": version, **spoilt}
-    body = await invoke(scene.admin, verb, data)
+    body = await scene.admin.invoke_any(verb, data)
     assert_polite_invoke(scene.admin, body, data)
     if scene.admin.last_status == 200:
         assert body["type"] == CARD
@@ -232,7 +231,7 @@ async def test_a_session_reference_with_nul_is_refused(
     press was a 501. Found by the property suite."""
     async with meeting_scene(database_url, connector, http) as meeting:
         data = {"model": "space_to_think", "reference": "RP\x00", "independent": "false"}
-        body = await invoke(meeting.facilitator, "session_set_up", data)
+        body = await meeting.facilitator.invoke_any("session_set_up", data)
         assert_polite_invoke(meeting.facilitator, body, data)
 
 

@@ -39,7 +39,7 @@ from cards.verbs import SessionVerb, TriageVerb, Verb
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
 from tests.support.connector import FakeConnector
-from tests.support.hostile import CARD, assert_polite_invoke, assert_polite_reply, invoke
+from tests.support.hostile import CARD, assert_polite_invoke, assert_polite_reply
 from tests.support.meeting import Meeting, button_data, meeting_scene
 from tests.support.referral_steps import (
     ABOUT,
@@ -321,7 +321,7 @@ def test_every_triage_verb_survives_hostile_data(database_url: str) -> None:
 
         async def press(verb: str, data: dict[str, Any]) -> None:
             data = filled(data, await desk.ready_for(verb))
-            answer = await invoke(desk.scene.admin, verb, data)
+            answer = await desk.scene.admin.invoke_any(verb, data)
             assert_polite_invoke(desk.scene.admin, answer, data)
             await desk.still_renders()
 
@@ -525,7 +525,7 @@ def test_every_session_verb_survives_hostile_data(database_url: str) -> None:
 
         async def press(verb: str, data: dict[str, Any]) -> None:
             data = filled(data, await room.live())
-            answer = await invoke(room.meeting.facilitator, verb, data)
+            answer = await room.meeting.facilitator.invoke_any(verb, data)
             assert_polite_invoke(room.meeting.facilitator, answer, data)
             await room.still_renders()
 

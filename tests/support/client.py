@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -77,6 +78,13 @@ class TeamsUser:
 
     async def invoke(self, verb: str, data: dict[str, Any]) -> dict[str, Any]:
         """Presses an Action.Execute button; returns the invoke response's body."""
+        body = await self.invoke_any(verb, data)
+        assert isinstance(body, dict), (self.last_status, body)
+        return body
+
+    async def invoke_any(self, verb: str, data: dict[str, Any]) -> Any:
+        """Presses an Action.Execute button and takes any answer: the body as JSON, or as
+        text when it is not JSON (a 400 from the envelope check)."""
         activity = self.activity(
             type="invoke",
             name="adaptiveCard/action",
@@ -90,8 +98,11 @@ class TeamsUser:
             f"{self.bot_url}api/messages", json=activity, headers=headers
         ) as response:
             self.last_status = response.status
-            body: dict[str, Any] = await response.json()
-        return body
+            text = await response.text()
+        try:
+            return json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return text
 
     async def post(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
         """Posts one activity; returns what the bot sent to this conversation meanwhile."""

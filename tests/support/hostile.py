@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -12,25 +11,6 @@ from tests.support.client import TeamsUser, cards_in, texts_in
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
 SORRY = "Sorry, something went wrong"
-
-
-async def invoke(user: TeamsUser, verb: str, data: dict[str, Any]) -> Any:
-    """Presses an Action.Execute button like TeamsUser.invoke, but takes any answer: the
-    body as JSON, or as text when it is not JSON (a 400 from the envelope check)."""
-    activity = user.activity(
-        type="invoke",
-        name="adaptiveCard/action",
-        value={"action": {"type": "Action.Execute", "verb": verb, "data": data}},
-    )
-    headers = {"Authorization": f"Bearer {user.token}"} if user.token else {}
-    url = f"{user.bot_url}api/messages"
-    async with user.session.post(url, json=activity, headers=headers) as response:
-        user.last_status = response.status
-        text = await response.text()
-    try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return text
 
 
 def refused_by_the_envelope(value: Any) -> bool:
