@@ -46,7 +46,7 @@ def long_when(moment: datetime, calendar: WorkingCalendar) -> str:
 
 def inputs_of(card: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every input element on the card, however deep in containers."""
-    return (node for node in _nodes(card) if str(node.get("type", "")).startswith("Input."))
+    return (node for node in nodes(card) if str(node.get("type", "")).startswith("Input."))
 
 
 def input_label(card: dict[str, Any], input_id: str) -> str:
@@ -69,11 +69,12 @@ def refilled(card: dict[str, Any], entered: Mapping[str, str]) -> dict[str, Any]
     return card
 
 
-def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+def nodes(node: Any) -> Iterator[dict[str, Any]]:
+    """Every object in a card, depth first."""
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            yield from _nodes(value)
+            yield from nodes(value)
     elif isinstance(node, list):
         for item in node:
-            yield from _nodes(item)
+            yield from nodes(item)

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 from bot.core.clock import Clock
 from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
-from bot.core.storable import storable, unstorable_message, without_unstorable
+from bot.core.storable import storable, unstorable_message, whole_number, without_unstorable
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import Rejected, SessionStore
 from bot.sessions.timing import Control
@@ -63,7 +63,6 @@ STALE = (
 )
 MAX_TEXT = 300
 REFERENCE_LABEL = "Referral reference"  # as the set-up card labels the box
-MAX_ID = 2**31  # ids in buttons are checked against this before they reach the database
 Reply: TypeAlias = InvokeReply
 Action = Callable[[Turn, SessionVerb, dict[str, Any]], Awaitable[Reply]]
 
@@ -377,9 +376,9 @@ class MeetingHandler:
     async def _session(self, context: Turn, data: dict[str, Any]) -> SessionView:
         """The session a button names, if it is this chat's: a button copied into another
         chat (or a forged one) must not read or drive someone else's session."""
-        session_id = int(data["session"])
-        if not 0 < session_id < MAX_ID:
-            raise ValueError("session id out of range")
+        session_id = whole_number(data.get("session"), low=1)
+        if session_id is None:
+            raise ValueError("no session id, or one out of range")
         view = await self.store.view(session_id)
         here = context.activity.conversation.id
         if (

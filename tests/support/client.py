@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 
+from cards.common import inputs_of, nodes
 from tests.support.connector import FakeConnector
 
 TENANT = "00000000-0000-0000-0000-0000000000aa"
@@ -149,17 +149,6 @@ def texts_in(activities: list[dict[str, Any]]) -> list[str]:
     return [activity["text"] for activity in activities if activity.get("text")]
 
 
-def nodes(card: Any) -> Iterator[dict[str, Any]]:
-    """Every object in a card, depth first."""
-    if isinstance(card, dict):
-        yield card
-        for value in card.values():
-            yield from nodes(value)
-    elif isinstance(card, list):
-        for item in card:
-            yield from nodes(item)
-
-
 def card_text(card: dict[str, Any]) -> str:
     """Every piece of text on a card, for assertions."""
     keys = ("text", "title", "label", "value", "errorMessage")
@@ -175,8 +164,4 @@ def submit_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
 
 def input_values(card: dict[str, Any]) -> dict[str, str]:
     """The prefilled value of every input on the card, by id."""
-    return {
-        node["id"]: str(node.get("value", ""))
-        for node in nodes(card)
-        if str(node.get("type", "")).startswith("Input.") and "id" in node
-    }
+    return {node["id"]: str(node.get("value", "")) for node in inputs_of(card) if "id" in node}
