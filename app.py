@@ -19,6 +19,7 @@ from bot.core.database import create_engine, database_is_up, session_factory
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.scheduler import Scheduler, WakeAll
+from bot.core.sealed import cipher_of
 from bot.core.settings import Settings
 from bot.core.shared import Shared
 from bot.core.working_days import WorkingCalendar
@@ -68,7 +69,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def shared_parts(settings: Settings, engine: AsyncEngine, clock: Clock, wake: WakeAll) -> Shared:
-    cipher = cipher_from_settings(settings)
+    cipher = cipher_of(engine.sync_engine.dialect)  # the engine's, for its sealed columns too
     protocol_dirs = [BUILT_IN] + ([settings.protocols_dir] if settings.protocols_dir else [])
     protocols = load_protocols(protocol_dirs)
     return Shared(
@@ -185,7 +186,11 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with AsyncExitStack() as resources:
         # Closed on the way out, and also when start-up fails (a bad protocol file, say).
-        engine = create_engine(settings.database_url, settings.database_timeout_seconds)
+        engine = create_engine(
+            settings.database_url,
+            settings.database_timeout_seconds,
+            cipher=cipher_from_settings(settings),
+        )
         resources.push_async_callback(engine.dispose)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         resources.push_async_callback(http.close)

@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from azure.core.credentials_async import AsyncTokenCredential
-from cryptography.fernet import Fernet
 
 from app import RUNTIME, Runtime, create_app
 from bot.core.clock import Clock
@@ -18,10 +17,8 @@ from bot.core.settings import Settings
 from tests.support.client import TeamsUser
 from tests.support.clock import RealTimeClock
 from tests.support.connector import FakeConnector
-from tests.support.databases import MigratedTemplates
+from tests.support.databases import TEST_KEY, MigratedTemplates
 from tests.support.graph import FakeGraph
-
-TEST_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")

@@ -21,13 +21,13 @@ import pytest
 from botframework.connector.auth import JwtTokenExtractor, MicrosoftAppCredentials
 from sqlalchemy import func, select
 
-from bot.core.database import create_engine
 from bot.core.models import Base
 from bot.core.settings import Settings
 from bot.teams.tenant import REFUSAL
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TENANT, TeamsUser, card_text, cards_in, texts_in
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.jwks import LoopbackOpenId, SigningKey, mint_token, serve_openid
 
 APP_ID = "6f1c2a9e-3b7d-4c55-9a0e-2d8f4b1e7c30"
@@ -120,7 +120,7 @@ async def secured_bot(sqlite_url: str, openid: LoopbackOpenId) -> AsyncIterator[
 
 async def stored_rows(database_url: str) -> dict[str, int]:
     """Rows in every table the app owns (bot_state, referrals, audit_log, counters)."""
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with engine.connect() as connection:
             return {

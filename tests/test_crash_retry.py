@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.core.database import create_engine
 from bot.core.models import ReferralRow
 from tests.conftest import TEST_KEY
 from tests.support.client import TeamsUser, card_text, cards_in, texts_in
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.process import BotProcess
 from tests.support.referral_steps import (
     ABOUT,
@@ -92,7 +92,7 @@ async def retried(user: TeamsUser, activity: dict[str, Any]) -> tuple[list[dict[
 
 
 async def referrals_stored(database_url: str) -> int:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with engine.connect() as connection:
             count = await connection.scalar(select(func.count()).select_from(ReferralRow))

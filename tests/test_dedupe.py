@@ -14,18 +14,18 @@ from botbuilder.schema import Activity, ConversationAccount
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.database import create_engine
 from bot.core.models import ProcessedActivity
 from bot.teams.dedupe import LEASE, DropDuplicates
 from bot.teams.errors import TryAgainLater
 from tests.support.clock import FakeClock
+from tests.support.databases import engine_for
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     yield engine
     await engine.dispose()
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app import create_app
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import ReferralRow
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.settings import DEFAULT_OFFERED_MODELS, Settings
@@ -43,6 +43,7 @@ from tests.conftest import TEST_KEY, RunningBot, make_settings
 from tests.support.client import TeamsUser, card_text, cards_in, input_values, nodes
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.referral_steps import (
     ABOUT,
     INVITEES,
@@ -202,7 +203,7 @@ def stored_answers(row: ReferralRow) -> list[dict[str, str]]:
 
 
 async def referral_rows(database_url: str) -> list[ReferralRow]:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with session_factory(engine)() as session:
             return list(await session.scalars(select(ReferralRow)))
@@ -219,7 +220,7 @@ async def test_a_noted_conversation_keeps_no_answers_about_timing(sqlite_url: st
         label_for_admins="Term time",
         kind="yes_no",
     )
-    engine = create_engine(sqlite_url)
+    engine = engine_for(sqlite_url)
     try:
         store = ReferralStore(session_factory(engine), Cipher([TEST_KEY]), questions=(TEAM, when))
         draft = ReferralDraft(

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from bot.core.database import create_engine
 from bot.core.models import Base
+from tests.support.databases import engine_for
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -18,7 +18,7 @@ def _differences(connection: Connection) -> list[Any]:
 
 
 async def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(_differences)

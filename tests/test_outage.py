@@ -7,14 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.core.database import create_engine
 from bot.core.outage import is_database_outage
-from tests.support.databases import POSTGRES_DSN
+from tests.support.databases import POSTGRES_DSN, engine_for
 from tests.support.process import free_port
 
 
 async def error_of(url: str, statement: str) -> BaseException:
-    engine = create_engine(url, timeout_seconds=2)
+    engine = engine_for(url, timeout_seconds=2)
     try:
         async with engine.connect() as connection:
             await connection.execute(text(statement))

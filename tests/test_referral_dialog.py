@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 from botbuilder.testing import DialogTestClient
 
 from bot.core.crypto import Cipher
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.settings import DEFAULT_OFFERED_MODELS
 from bot.referrals.model import ReferralDraft, ReferralKind
@@ -26,6 +26,7 @@ from cards.referrals import FormOptions
 from dialogs.referral_dialog import ReferralDialog, Signpost
 from tests.conftest import TEST_KEY
 from tests.support.client import card_text
+from tests.support.databases import engine_for
 from tests.support.referral_steps import (
     ABOUT,
     HAPPY_PATH,
@@ -74,7 +75,7 @@ def card_texts(replies: list[Activity]) -> str:
 
 @pytest.fixture
 async def parts(sqlite_url: str) -> AsyncIterator[tuple[SqlStorage, ReferralStore]]:
-    engine = create_engine(sqlite_url)
+    engine = engine_for(sqlite_url)
     sessions = session_factory(engine)
     cipher = Cipher([TEST_KEY])
     yield SqlStorage(engine, cipher), ReferralStore(sessions, cipher)
@@ -195,7 +196,7 @@ async def test_state_survives_a_new_dialog_instance(parts, sqlite_url: str) -> N
     await h.send("hi")
     await h.send(value=NO_RISK)
     await h.send(value=KIND)
-    engine = create_engine(sqlite_url)
+    engine = engine_for(sqlite_url)
     try:
         sessions = session_factory(engine)
         cipher = Cipher([TEST_KEY])

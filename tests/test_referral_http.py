@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from bot.core.crypto import Cipher
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import AuditEntry, BotStateRow, ReferralRow
 from bot.referrals.store import ReferralStore
 from tests.conftest import RunningBot
@@ -21,6 +21,7 @@ from tests.support.client import (
     texts_in,
 )
 from tests.support.connector import Failure
+from tests.support.databases import engine_for
 from tests.support.referral_steps import (
     ABOUT,
     INVITEES,
@@ -33,7 +34,7 @@ from tests.support.referral_steps import (
 
 
 async def referral_rows(database_url: str) -> list[ReferralRow]:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with session_factory(engine)() as session:
             return list((await session.scalars(select(ReferralRow))).all())
@@ -331,7 +332,7 @@ async def test_draft_in_dialog_state_is_encrypted(user: TeamsUser, running_bot: 
     await answer_up_to_review(
         user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE]
     )
-    engine = create_engine(running_bot.settings.database_url)
+    engine = engine_for(running_bot.settings.database_url)
     try:
         async with session_factory(engine)() as session:
             rows = (await session.scalars(select(BotStateRow))).all()
@@ -454,7 +455,7 @@ async def test_reading_a_narrative_is_audited(user: TeamsUser, running_bot: Runn
     await answer_up_to_review(user)
     await user.press(SUBMIT)
     (row,) = await referral_rows(running_bot.settings.database_url)
-    engine = create_engine(running_bot.settings.database_url)
+    engine = engine_for(running_bot.settings.database_url)
     try:
         sessions = session_factory(engine)
         store = ReferralStore(sessions, Cipher(running_bot.settings.encryption_keys))

@@ -16,12 +16,13 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import OutboxMessage
 from bot.core.protocols import Collect, Step
 from bot.sessions.timing import Control, Rules, Status, Timing, abandoned_at, apply, next_tick
 from tests.support.client import card_text, cards_in
 from tests.support.connector import Failure, FakeConnector
+from tests.support.databases import engine_for
 from tests.support.meeting import (
     AFTERNOON,
     MEETING_CHAT,
@@ -92,7 +93,7 @@ async def meeting_ends(
 
 
 async def out_of_date(meeting: Meeting) -> list[OutboxMessage]:
-    engine = create_engine(meeting.bot.settings.database_url)
+    engine = engine_for(meeting.bot.settings.database_url)
     try:
         async with session_factory(engine)() as session:
             rows = await session.scalars(

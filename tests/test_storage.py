@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 
 from bot.core.crypto import Cipher
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import BotStateRow, utcnow
 from bot.referrals.model import AboutReferrer, Narrative, ReferralDraft, ReferralKind
 from bot.teams.storage import ETagConflictError, SqlStorage, load_state
@@ -22,12 +22,13 @@ from cards.verbs import Verb
 from dialogs.form_prompt import FormRequest
 from tests.conftest import TEST_KEY, RunningBot
 from tests.support.client import TeamsUser, card_text, cards_in
+from tests.support.databases import engine_for
 from tests.support.referral_steps import INVITEES, NARRATIVE, TIMING
 
 
 @pytest.fixture
 async def storage(database_url: str) -> AsyncIterator[SqlStorage]:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     yield SqlStorage(engine, Cipher([TEST_KEY]))
     await engine.dispose()
 
@@ -75,7 +76,7 @@ async def test_two_writers_at_once_one_wins(storage: SqlStorage) -> None:
 
 async def test_items_are_encrypted_at_rest(storage: SqlStorage, database_url: str) -> None:
     await storage.write({"k": {"secret": "Child A is stuck"}})
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with session_factory(engine)() as session:
             row = await session.scalar(select(BotStateRow))
@@ -89,7 +90,7 @@ async def test_unreadable_state_starts_afresh_instead_of_failing(
 ) -> None:
     """A key that was replaced must not lock a conversation out for good."""
     await storage.write({"k": {"v": 1}})
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         other = SqlStorage(engine, Cipher([Fernet.generate_key().decode()]))
         assert await other.read(["k"]) == {}
@@ -112,7 +113,7 @@ class _Exploit:
 async def _store_pickled(database_url: str, key: str, pickled: bytes) -> None:
     """Puts an item in the table as the app does, from pickle bytes made elsewhere."""
     payload = Cipher([TEST_KEY]).encrypt_bytes(pickled)
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with engine.begin() as connection:
             await connection.execute(
@@ -224,7 +225,7 @@ async def test_a_referral_half_finished_before_the_move_goes_on(
 
 async def test_key_rotation_reads_old_items(storage: SqlStorage, database_url: str) -> None:
     await storage.write({"k": {"v": 1}})
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         rotated = SqlStorage(engine, Cipher([Fernet.generate_key().decode(), TEST_KEY]))
         assert (await rotated.read(["k"]))["k"]["v"] == 1

@@ -10,11 +10,12 @@ from urllib.parse import unquote
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import AuditEntry, OutboxMessage, ReferralRow
 from bot.core.settings import PROJECT_ROOT
 from tests.support.client import card_text, cards_in, texts_in
 from tests.support.connector import Failure, FakeConnector
+from tests.support.databases import engine_for
 from tests.support.triage import (
     ADMIN_GROUP,
     DESK,
@@ -32,7 +33,7 @@ from tests.support.triage import (
 
 
 async def audit_actions(scene: Scene, reference: str) -> list[tuple[str, str]]:
-    engine = create_engine(scene.bot.settings.database_url)
+    engine = engine_for(scene.bot.settings.database_url)
     try:
         async with session_factory(engine)() as session:
             referral_id = await session.scalar(
@@ -283,7 +284,7 @@ async def test_a_referral_made_before_the_desk_exists_waits_for_it(
         await scene.register_desk()
         await scene.bot.settle()
         assert scene.posts_on_desk(reference) == 1
-        engine = create_engine(scene.bot.settings.database_url)
+        engine = engine_for(scene.bot.settings.database_url)
         try:
             async with session_factory(engine)() as session:
                 unsent = await session.scalars(

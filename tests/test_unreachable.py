@@ -12,12 +12,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import OutboxMessage
 from bot.core.outbox import Kind
 from bot.teams.deliveries import REDRAW_AFTER, UNREACHABLE_RETRIES
 from tests.support.client import TeamsUser, card_text, cards_in
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.triage import (
     FACILITATOR,
     Scene,
@@ -62,7 +63,7 @@ async def move_on(scene: Scene, delta: timedelta) -> None:
 
 
 async def person_messages(scene: Scene) -> list[OutboxMessage]:
-    engine = create_engine(scene.bot.settings.database_url)
+    engine = engine_for(scene.bot.settings.database_url)
     try:
         async with session_factory(engine)() as session:
             rows = await session.scalars(

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import OutboxMessage, ReferralRow
 from bot.referrals.model import ReferralStatus
 from bot.triage.decisions import BY_VERB
@@ -39,6 +39,7 @@ from cards.verbs import SessionVerb, TriageVerb, Verb
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.hostile import CARD, assert_polite_invoke, assert_polite_reply
 from tests.support.meeting import Meeting, button_data, meeting_scene
 from tests.support.referral_steps import (
@@ -203,7 +204,7 @@ def engine_of(database_url: str) -> str:
 
 
 async def outbox_errors(database_url: str) -> list[str]:
-    engine = create_engine(database_url)
+    engine = engine_for(database_url)
     try:
         async with session_factory(engine)() as session:
             rows = await session.scalars(

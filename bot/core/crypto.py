@@ -1,11 +1,20 @@
-"""Encryption at rest for referral narratives and dialog state.
+"""Encryption at rest: narratives, dialog state, and people's names, emails and references.
 
 Fernet (AES-128-CBC with HMAC-SHA256) from `cryptography`; MultiFernet lets a new key be
-added in front of the old ones, so keys rotate without re-encrypting everything at once.
+added in front of the old ones, so keys rotate without re-encrypting everything at once
+(`python -m bot.privacy.rotate` then re-encrypts, so the old key can be removed).
+
+Fernet is randomised, so an encrypted column cannot be searched by value. Where the bot looks
+something up by value (a person by email), it keeps a keyed hash beside it: an HMAC under a
+key derived from each encryption key, so a look-up tries every configured key and rotation
+re-hashes with the newest.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,12 +33,15 @@ class Cipher:
         if not keys:
             raise SettingsError("At least one encryption key is needed.")
         try:
-            self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+            fernets = [Fernet(key.encode()) for key in keys]
+            self._hash_keys = [_hash_key(key) for key in keys]
         except (ValueError, TypeError) as error:
             raise SettingsError(
                 "ENCRYPTION_KEYS holds a key that is not a Fernet key "
                 "(32 url-safe base64 bytes); generate one with `make key`."
             ) from error
+        self._fernet = MultiFernet(fernets)
+        self._newest = fernets[0]
 
     def encrypt(self, plaintext: str) -> bytes:
         return self.encrypt_bytes(plaintext.encode("utf-8"))
@@ -47,6 +59,42 @@ class Cipher:
             raise DecryptionError(
                 "stored data cannot be decrypted with the configured keys"
             ) from error
+
+    def is_current(self, token: bytes) -> bool:
+        """Whether `token` was encrypted with the newest key (rotation skips it)."""
+        try:
+            self._newest.decrypt(token)
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, token: bytes) -> bytes:
+        """The same plaintext, encrypted again with the newest key."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as error:
+            raise DecryptionError(
+                "stored data cannot be decrypted with the configured keys"
+            ) from error
+
+    def lookup_hash(self, value: str) -> str:
+        """The keyed hash to store beside an encrypted value that is looked up (newest key)."""
+        return _keyed_hash(self._hash_keys[0], value)
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """Every hash `value` may be stored under: one per configured key, newest first."""
+        return [_keyed_hash(key, value) for key in self._hash_keys]
+
+
+def _hash_key(fernet_key: str) -> bytes:
+    # A key of its own for hashing, derived from the Fernet key: a hash never reveals or
+    # reuses the key that encrypts.
+    raw = base64.urlsafe_b64decode(fernet_key.encode())
+    return hmac.new(raw, b"reflective-practice lookup hash", hashlib.sha256).digest()
+
+
+def _keyed_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def cipher_from_settings(settings: Settings) -> Cipher:

@@ -9,10 +9,24 @@ from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
 
+from bot.core.crypto import Cipher
+from bot.core.sealed import seal_with
 
-def create_engine(database_url: str, timeout_seconds: float = 10.0) -> AsyncEngine:
+
+def create_engine(
+    database_url: str, timeout_seconds: float = 10.0, cipher: Cipher | None = None
+) -> AsyncEngine:
     """`timeout_seconds` bounds the wait for a connection and for each statement, so a
-    database that is down or frozen fails a turn quickly instead of hanging it."""
+    database that is down or frozen fails a turn quickly instead of hanging it. `cipher`
+    encrypts and decrypts the sealed columns (names, emails, references); an engine without
+    one can still run migrations and read everything else."""
+    engine = _create(database_url, timeout_seconds)
+    if cipher is not None:
+        seal_with(engine.sync_engine.dialect, cipher)
+    return engine
+
+
+def _create(database_url: str, timeout_seconds: float) -> AsyncEngine:
     # hide_parameters: a failing statement's message must not carry what was typed to the log.
     if database_url.startswith("sqlite"):
         # One connection: SQLite takes one writer at a time anyway, and queueing for the

@@ -24,6 +24,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from bot.core.sealed import SealedJSON, SealedText
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -86,9 +88,11 @@ class ReferralRow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     referrer_id: Mapped[str] = mapped_column(String(256), index=True)
-    referrer_name: Mapped[str] = mapped_column(String(256))
-    # Where to reach the referrer later (proactive messages); ids and a service URL only.
-    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # People's names, emails and conversation references are sealed (encrypted at rest): who
+    # is around a child's case says which services are involved.
+    referrer_name: Mapped[str] = mapped_column(SealedText())
+    # Where to reach the referrer later (proactive messages).
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
     kind: Mapped[str] = mapped_column(String(32))
     theme: Mapped[str | None] = mapped_column(String(32), nullable=True)
     model: Mapped[str] = mapped_column(String(32))
@@ -97,11 +101,11 @@ class ReferralRow(Base):
     role: Mapped[str] = mapped_column(String(120))
     is_lead_professional: Mapped[bool]
     manager_agreed: Mapped[bool]
-    manager_name: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    manager_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    manager_name: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
+    manager_email: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     # Invitees are professionals: name, agency, email. No child's details live here.
-    invitees: Mapped[list[dict[str, str]]] = mapped_column(JSON)
-    availability: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    invitees: Mapped[list[dict[str, str]]] = mapped_column(SealedJSON())
+    availability: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     urgency: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # The form's further questions (bot.referrals.model.FormQuestion), answered: JSON
     # [{"key", "label", "value"}], labelled as at submission, Fernet-encrypted like the
@@ -114,10 +118,10 @@ class ReferralRow(Base):
     # so of two admins pressing at once only the first changes anything.
     version: Mapped[int] = mapped_column(Integer, default=0)
     decided_by_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    decided_by_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_by_name: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     facilitator_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    facilitator_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    facilitator_name: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     # A decline reason or withdrawal note may name the case: encrypted like the narrative.
     decision_note_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     signpost: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -138,7 +142,7 @@ class ReferralRow(Base):
     # where the Outlook event has got to: booking_state is a bot.referrals.model.BookingState, or
     # None when booked by hand; booking_problem says why it failed, for the admin.
     booking_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    booking_problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    booking_problem: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     # Kept until the event is stored, so a retry after a crash finds the same event.
     meeting_transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     meeting_event_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
@@ -157,7 +161,7 @@ class TriageDesk(Base):
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(256))
-    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
     registered_by_id: Mapped[str] = mapped_column(String(256))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -172,7 +176,7 @@ class ReferralQuestion(Base):
         ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
     asked_by_id: Mapped[str] = mapped_column(String(256))
-    asked_by_name: Mapped[str] = mapped_column(String(256))
+    asked_by_name: Mapped[str] = mapped_column(SealedText())
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     question_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     answer_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -180,12 +184,12 @@ class ReferralQuestion(Base):
 
 
 class PersonalChat(Base):
-    """Where to reach a person 1:1 (ids and a service URL only), for proactive messages."""
+    """Where to reach a person 1:1, for proactive messages."""
 
     __tablename__ = "personal_chats"
 
     person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -195,16 +199,21 @@ class Person(Base):
 
     __tablename__ = "people"
     __table_args__ = (
-        Index("ix_people_tenant_email", "tenant_id", "email"),
-        Index("ix_people_tenant_upn", "tenant_id", "upn"),
+        Index("ix_people_tenant_email_hash", "tenant_id", "email_hash"),
+        Index("ix_people_tenant_upn_hash", "tenant_id", "upn_hash"),
     )
 
     person_id: Mapped[str] = mapped_column(String(256), primary_key=True)  # Entra object id
     tenant_id: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(256))
-    email: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
-    upn: Mapped[str | None] = mapped_column(String(254), nullable=True)  # lower case
+    name: Mapped[str] = mapped_column(SealedText())
+    email: Mapped[str | None] = mapped_column(SealedText(), nullable=True)  # lower case
+    upn: Mapped[str | None] = mapped_column(SealedText(), nullable=True)  # lower case
+    # Keyed hashes of the email and UPN (Cipher.lookup_hash): how an invitee is found.
+    email_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    upn_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # When they last wrote to the bot 1:1 (to the day): their details are kept from then.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     learnt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
@@ -232,7 +241,7 @@ class OutboxMessage(Base):
     # "conversation" (a stored reference), "person" (a 1:1 chat, created if need be) or
     # "triage_card" (post or update the referral's card on the desk).
     kind: Mapped[str] = mapped_column(String(32))
-    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    target: Mapped[dict[str, Any]] = mapped_column(SealedJSON())  # may hold an email
     # Indexed: each draw of a referral's card looks up whom its messages could not reach.
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True, index=True
@@ -268,7 +277,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     actor_id: Mapped[str] = mapped_column(String(256))
-    actor_name: Mapped[str] = mapped_column(String(256), default="")
+    actor_name: Mapped[str] = mapped_column(SealedText(), default="")
     action: Mapped[str] = mapped_column(String(64))
     referral_id: Mapped[int | None] = mapped_column(
         ForeignKey("referrals.id", ondelete="SET NULL"), nullable=True, index=True
@@ -320,7 +329,7 @@ class MeetingSession(Base):
     )
     tenant_id: Mapped[str] = mapped_column(String(64))
     conversation_id: Mapped[str] = mapped_column(String(256))
-    conversation_reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conversation_reference: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
     meeting_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
     model: Mapped[str] = mapped_column(String(64))
     protocol: Mapped[dict[str, Any]] = mapped_column(JSON)  # the protocol as it was at start
@@ -328,9 +337,9 @@ class MeetingSession(Base):
     no_notes: Mapped[bool] = mapped_column(Boolean, default=False)
     independent_facilitator: Mapped[bool] = mapped_column(Boolean, default=False)
     facilitator_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    facilitator_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    facilitator_name: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
     # role key -> [{"id", "name"}]: who took which role (names of professionals only)
-    roles: Mapped[dict[str, Any]] = mapped_column(JSON)
+    roles: Mapped[dict[str, Any]] = mapped_column(SealedJSON())
 
     # The timing. `version` goes up with every change a button can make: a button carries
     # the version it was drawn with, so a double press or an old card acts at most once.
@@ -369,7 +378,7 @@ class SessionParticipant(Base):
         ForeignKey("meeting_sessions.id", ondelete="CASCADE"), primary_key=True
     )
     person_id: Mapped[str] = mapped_column(String(256), primary_key=True)
-    name: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(SealedText())
     role: Mapped[str | None] = mapped_column(String(64), nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # "not_due" while the session runs; "due" once it ends (a later feature sends it).
@@ -394,6 +403,6 @@ class SessionContribution(Base):
     kind: Mapped[str] = mapped_column(String(32))
     # Who wrote it: to replace their own earlier answer, never shown where it is anonymous.
     author_id: Mapped[str] = mapped_column(String(256))
-    author_name: Mapped[str] = mapped_column(String(256))
+    author_name: Mapped[str] = mapped_column(SealedText())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     content_encrypted: Mapped[bytes] = mapped_column(LargeBinary)

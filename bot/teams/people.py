@@ -3,7 +3,9 @@
 Without Graph the bot cannot look anyone up by email, but Teams gives it the email and UPN
 of the members of a conversation it is in. So the first time someone talks to the bot 1:1,
 a background job asks Teams for their details and keeps them here (ids, name and work email
-only). A session booked by hand is then announced in Teams to the invitees found here; the
+only, encrypted; the email is found again by its keyed hash). `last_seen_at` says when they
+last used the bot, from which their details are kept for the retention period. A session
+booked by hand is then announced in Teams to the invitees found here; the
 others hear from the referrer, who forwards the invitation.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from botbuilder.core import Middleware, TurnContext
@@ -21,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
+from bot.core.crypto import Cipher
 from bot.core.models import Person
 from bot.core.outbox import Delivery, Kind, Message, OutboxWriter
 from bot.teams.deliveries import reach_person
@@ -38,26 +42,33 @@ class People:
     writer: OutboxWriter
     proactive: Proactive
     clock: Clock
-    _known: set[str] = field(default_factory=set, init=False)
+    cipher: Cipher
+    # Ids this instance knows are stored, with the day it last noted them: one write per
+    # person per day keeps `last_seen_at` right to the day without a write every turn.
+    _known: dict[str, date] = field(default_factory=dict, init=False)
 
     async def note(self, context: TurnContext) -> None:
         """Someone wrote to the bot 1:1: if they are new, learn their email in the background."""
         activity = context.activity
         person_id = activity.from_property.aad_object_id if activity.from_property else None
         tenant_id = tenant_of(context)
-        if not person_id or person_id in self._known:
-            return
         now = self.clock.now()
+        if not person_id or self._known.get(person_id) == now.date():
+            return
         reference = reference_of(context)
         try:
             async with self.sessions() as session, session.begin():
-                if await session.get(Person, person_id) is None:
+                person = await session.get(Person, person_id)
+                if person is not None:
+                    person.last_seen_at = now
+                else:
                     session.add(
                         Person(
                             person_id=person_id,
                             tenant_id=tenant_id,
                             name=activity.from_property.name or "",
                             first_seen_at=now,
+                            last_seen_at=now,
                         )
                     )
                     member = {"reference": reference, "member_id": activity.from_property.id}
@@ -66,7 +77,7 @@ class People:
             pass  # another instance noted them at the same moment
         if len(self._known) >= KNOWN_CACHE:
             self._known.clear()
-        self._known.add(person_id)
+        self._known[person_id] = now.date()
 
     async def learn(self, delivery: Delivery) -> None:
         target = delivery.target
@@ -80,18 +91,20 @@ class People:
                 return
             person.email = _lower(details.get("email"))
             person.upn = _lower(details.get("userPrincipalName"))
+            person.email_hash = self._hash(person.email)
+            person.upn_hash = self._hash(person.upn)
             person.name = str(details.get("name") or person.name)
             person.learnt_at = self.clock.now()
 
     async def reach(self, tenant_id: str, email: str) -> str | None:
         """The Entra object id of the person with this work email or UPN, if the bot knows."""
-        address = email.strip().lower()
+        hashes = self.cipher.lookup_hashes(email.strip().lower())
         async with self.sessions() as session:
             return await session.scalar(
                 select(Person.person_id)
                 .where(
                     Person.tenant_id == tenant_id,
-                    or_(Person.email == address, Person.upn == address),
+                    or_(Person.email_hash.in_(hashes), Person.upn_hash.in_(hashes)),
                 )
                 .limit(1)
             )
@@ -101,6 +114,9 @@ class People:
         async with self.sessions() as session:
             person = await session.get(Person, person_id)
             return (person.email or person.upn) if person is not None else None
+
+    def _hash(self, address: str | None) -> str | None:
+        return self.cipher.lookup_hash(address) if address else None
 
     async def tell_invitee(self, delivery: Delivery) -> None:
         """An invitee of a session booked by hand: told 1:1 if the bot can reach them."""

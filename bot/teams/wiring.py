@@ -44,7 +44,11 @@ def wiring(shared: Shared, *, engine: AsyncEngine, http: aiohttp.ClientSession) 
         adapter=adapter, app_id=settings.microsoft_app_id, sessions=shared.database, clock=clock
     )
     people = People(
-        sessions=shared.database, writer=shared.writer, proactive=proactive, clock=clock
+        sessions=shared.database,
+        writer=shared.writer,
+        proactive=proactive,
+        clock=clock,
+        cipher=shared.cipher,
     )
     deliveries = Deliveries(proactive, shared.writer)
     admins = AdminCheck(

@@ -16,13 +16,25 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.crypto import Cipher
+from bot.core.database import create_engine
 from bot.core.migrate import upgrade_async
+
+# The key every test app encrypts with (make_settings), so tests can read what it stored.
+TEST_KEY = Fernet.generate_key().decode()
 
 # The server `.ci/run` makes sure is running; override with TEST_POSTGRES_DSN.
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 # "gw0", "gw1", ... under pytest-xdist; "main" when the tests run in one process.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def engine_for(url: str, timeout_seconds: float = 10.0) -> AsyncEngine:
+    """An engine on a test database that reads its sealed columns with the tests' key."""
+    return create_engine(url, timeout_seconds, cipher=Cipher([TEST_KEY]))
 
 
 @asynccontextmanager

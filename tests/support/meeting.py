@@ -13,13 +13,14 @@ import aiohttp
 from sqlalchemy import select, text
 
 from bot.core.crypto import Cipher, DecryptionError
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import Base, MeetingSession
 from tests.conftest import RunningBot, make_settings
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 
 MEETING_CHAT = "19:meeting_reflective@thread.v2"
 MEETING_ID = "MCMxOTptZWV0aW5nX3JlZmxlY3RpdmVAdGhyZWFkLnYy"
@@ -109,7 +110,7 @@ class Meeting:
         """Every stored value, encrypted ones decrypted: to look for what must not be kept."""
         cipher = Cipher(self.bot.settings.encryption_keys)
         parts: list[str] = []
-        engine = create_engine(self.bot.settings.database_url)
+        engine = engine_for(self.bot.settings.database_url)
         try:
             async with engine.connect() as connection:
                 for table in Base.metadata.sorted_tables:
@@ -120,7 +121,7 @@ class Meeting:
         return "\n".join(parts)
 
     async def count(self, table: str) -> int:
-        engine = create_engine(self.bot.settings.database_url)
+        engine = engine_for(self.bot.settings.database_url)
         try:
             async with engine.connect() as connection:
                 return int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
@@ -128,7 +129,7 @@ class Meeting:
             await engine.dispose()
 
     async def session_row(self) -> MeetingSession:
-        engine = create_engine(self.bot.settings.database_url)
+        engine = engine_for(self.bot.settings.database_url)
         try:
             async with session_factory(engine)() as session:
                 row = await session.scalar(

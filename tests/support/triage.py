@@ -12,13 +12,14 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.database import create_engine, session_factory
+from bot.core.database import session_factory
 from bot.core.models import ReferralRow
 from tests.conftest import RunningBot, make_settings
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector
+from tests.support.databases import engine_for
 from tests.support.referral_steps import SUBMIT, answer_up_to_review
 
 DESK = "19:triage-desk@thread.tacv2"
@@ -105,7 +106,7 @@ async def press(
 
 async def stored_referral(scene: Scene, reference: str) -> ReferralRow:
     """The referral's row as the database holds it now."""
-    engine = create_engine(scene.bot.settings.database_url)
+    engine = engine_for(scene.bot.settings.database_url)
     try:
         async with session_factory(engine)() as session:
             row = await session.scalar(
