@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package gallery bench bench-timers migrate key clean
+.PHONY: run test lint typecheck package gallery bench bench-timers migrate key data-map clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-timers: $(STAMP)
 	$(PY) bench/timers.py
 
 # Prints a new encryption key for ENCRYPTION_KEYS.
+# The README's data map, printed afresh from bot/privacy/data_map.py.
+data-map: $(STAMP)
+	$(PY) -m bot.privacy.data_map README.md
+
 key: $(STAMP)
 	@$(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
 

@@ -23,6 +23,7 @@ from bot.core.sealed import cipher_of
 from bot.core.settings import Settings
 from bot.core.shared import Shared
 from bot.core.working_days import WorkingCalendar
+from bot.privacy.retention import Periods, RetentionJob
 from bot.referrals import wiring as referrals
 from bot.referrals.model import FormQuestion
 from bot.scheduling import wiring as scheduling
@@ -147,7 +148,13 @@ def build_runtime(
         ]
     )
     outbox.handlers.update(routes.deliveries)
-    jobs = [*routes.jobs.items(), ("outbox", outbox.run_due), ("outbox pruning", outbox.prune)]
+    retention = RetentionJob(shared.database, shared.cipher, Periods.from_settings(settings))
+    jobs = [
+        *routes.jobs.items(),
+        ("outbox", outbox.run_due),
+        ("outbox pruning", outbox.prune),
+        ("retention", retention),
+    ]
     schedulers = [Scheduler(shared.clock, settings.scheduler_interval_seconds, jobs)]
     if scheduling_feature.calendar_deliveries:
         calendar_outbox = Outbox(

@@ -46,6 +46,10 @@ class Action:
     AUDIT_READ = "audit.read"
     SESSION_SET_UP = "session.set_up"
     SESSION_ENDED = "session.ended"
+    RETENTION_PURGE = "privacy.retention_purge"
+    KEYS_ROTATED = "privacy.keys_rotated"
+    SUBJECT_EXPORTED = "privacy.subject_exported"  # detail: the subject's pseudonym, counts
+    SUBJECT_ERASED = "privacy.subject_erased"
 
 
 def entry(

@@ -112,7 +112,10 @@ class ReferralRow(Base):
     # narrative (free text may say more than it should); None when there are none.
     further_answers_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # What is stuck and what help is wanted: special-category data, Fernet-encrypted.
-    narrative_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    narrative_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # When the retention purge erased the case text and names (bot.privacy.retention): what
+    # is left is the partnership's anonymous figures.
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     # Triage. `version` goes up with every decision: a card carries the version it showed,
     # so of two admins pressing at once only the first changes anything.
@@ -367,6 +370,7 @@ class MeetingSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class SessionParticipant(Base):

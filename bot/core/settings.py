@@ -173,6 +173,17 @@ class Settings(BaseSettings):
     reminder_day_before_hour: int = Field(default=9, ge=0, le=23)
     reminder_minutes_before: int = Field(default=15, ge=1, le=240)
 
+    # Retention (bot.privacy.retention; the README's data map says what each covers), in days.
+    # Case text, names and who was involved: from the referral's closure (declined, withdrawn,
+    # noted, or its session held).
+    retention_case_days: int = Field(default=365, ge=1, le=3650)
+    # The people the bot knows by email, and where to reach them: from their last use.
+    retention_people_days: int = Field(default=365, ge=1, le=3650)
+    # A referral being written, or any conversation's dialog state: from its last change.
+    retention_draft_days: int = Field(default=30, ge=1, le=365)
+    # The audit log's actors, then replaced by pseudonyms (the entries stay).
+    retention_audit_days: int = Field(default=2190, ge=30, le=7300)
+
     # Teams app package (make package).
     app_name: str = "Reflective practice"
     app_developer_name: str = "Safeguarding Partnership"  # Teams allows 32 characters

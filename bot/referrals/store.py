@@ -230,7 +230,7 @@ class ReferralStore:
             if row is None:
                 return None
             session.add(audit.entry(Actor(actor_id, ""), Action.NARRATIVE_READ, row.id))
-            return narrative_from_json(self._cipher.decrypt(row.narrative_encrypted))
+            return stored_narrative(self._cipher, row.narrative_encrypted)
 
     def _further_answers(
         self, questions: tuple[FormQuestion, ...], answers: dict[str, str]
@@ -254,6 +254,16 @@ def _narrative_json(narrative: Narrative) -> str:
 
 def narrative_from_json(text: str) -> Narrative:
     return Narrative(**json.loads(text))
+
+
+ERASED = "Erased under the retention policy."
+
+
+def stored_narrative(cipher: Cipher, token: bytes | None) -> Narrative:
+    """The referral's narrative; once the retention purge has erased it, a line saying so."""
+    if token is None:
+        return Narrative(what_is_stuck=ERASED, help_wanted=ERASED)
+    return narrative_from_json(cipher.decrypt(token))
 
 
 def _actor(referrer: Referrer) -> Actor:

@@ -24,7 +24,7 @@ from bot.core.models import ReferralQuestion, ReferralRow, TriageDesk
 from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
-from bot.referrals.store import further_answers_from_json, narrative_from_json
+from bot.referrals.store import further_answers_from_json, stored_narrative
 from bot.triage.changes import Change, Outcome
 from bot.triage.decisions import RULES, Decision
 from bot.triage.reach import cannot_reach
@@ -98,7 +98,7 @@ class TriageStore:
             )
             note, further = row.decision_note_encrypted, row.further_answers_encrypted
             return Details(
-                narrative=narrative_from_json(self.cipher.decrypt(row.narrative_encrypted)),
+                narrative=stored_narrative(self.cipher, row.narrative_encrypted),
                 questions=[
                     QuestionAndAnswer(
                         q.asked_by_name,

@@ -1,0 +1,295 @@
+"""The retention purge: erases what the data map says has outlived its period.
+
+Runs on the scheduler (hourly) and as an operator command, `python -m bot.privacy.retention
+[--dry-run]`, which prints what it erases (or would), by table and count. A dry run is the
+same purge rolled back, so its counts are exactly what a real run would do at that moment.
+
+A closed referral keeps its anonymous figures (status, kind, model, agency, dates): the
+columns the data map keeps under Rule.FIGURES. Its case text and names are erased, its
+people's ids become pseudonyms, and the tables holding nothing but case data lose the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core import audit
+from bot.core.audit import Action, Actor
+from bot.core.crypto import Cipher
+from bot.core.database import rows_changed
+from bot.core.models import (
+    AuditEntry,
+    Base,
+    BotStateRow,
+    MeetingSession,
+    OutboxMessage,
+    Person,
+    PersonalChat,
+    ReferralQuestion,
+    ReferralRow,
+    SessionContribution,
+    SessionParticipant,
+)
+from bot.core.sealed import SealedJSON
+from bot.core.settings import Settings
+from bot.privacy.data_map import DATA_MAP, Rule
+from bot.privacy.pseudonym import PREFIX, pseudonym
+from bot.referrals.model import ReferralStatus
+from bot.sessions.timing import Status as SessionStatus
+
+log = logging.getLogger(__name__)
+
+# A referral is closed once nothing more will happen to it.
+CLOSED = [
+    ReferralStatus.DECLINED,
+    ReferralStatus.WITHDRAWN,
+    ReferralStatus.COMPLETED,
+    ReferralStatus.NOTED_ONE_TO_ONE,
+]
+RUN_EVERY = timedelta(hours=1)
+SYSTEM = Actor("system", "retention purge")
+
+
+@dataclass(frozen=True)
+class Periods:
+    case: timedelta
+    people: timedelta
+    drafts: timedelta
+    audit: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Periods:
+        return cls(
+            case=timedelta(days=settings.retention_case_days),
+            people=timedelta(days=settings.retention_people_days),
+            drafts=timedelta(days=settings.retention_draft_days),
+            audit=timedelta(days=settings.retention_audit_days),
+        )
+
+
+@dataclass
+class Purged:
+    """What a purge erased: rows per table and what was done to them."""
+
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, table: str, what: str, rows: int) -> None:
+        if rows:
+            self.counts[(table, what)] = self.counts.get((table, what), 0) + rows
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def lines(self) -> list[str]:
+        return [f"{table:<22} {rows:>7}  {what}" for (table, what), rows in self.counts.items()]
+
+
+async def purge(
+    sessions: async_sessionmaker[AsyncSession],
+    cipher: Cipher,
+    periods: Periods,
+    now: datetime,
+    dry_run: bool = False,
+) -> Purged:
+    purged = Purged()
+    async with sessions() as session:
+        await _closed_cases(session, cipher, now - periods.case, now, purged)
+        await _people(session, now - periods.people, purged)
+        await _drafts(session, now - periods.drafts, purged)
+        await _audit_actors(session, cipher, now - periods.audit, purged)
+        if dry_run:
+            await session.rollback()
+            return purged
+        if purged.total:
+            detail = ", ".join(f"{table} {rows}" for (table, _), rows in purged.counts.items())
+            session.add(audit.entry(SYSTEM, Action.RETENTION_PURGE, detail=detail))
+        await session.commit()
+    return purged
+
+
+async def _closed_cases(
+    session: AsyncSession, cipher: Cipher, cutoff: datetime, now: datetime, purged: Purged
+) -> None:
+    referrals = list(
+        await session.scalars(
+            select(ReferralRow).where(
+                ReferralRow.purged_at.is_(None),
+                or_(
+                    and_(ReferralRow.status.in_(CLOSED), ReferralRow.updated_at < cutoff),
+                    # Scheduled and long past: the session was held, with or without the bot.
+                    and_(
+                        ReferralRow.status == ReferralStatus.SCHEDULED,
+                        ReferralRow.session_at < cutoff,
+                    ),
+                ),
+            )
+        )
+    )
+    referral_ids = [row.id for row in referrals]
+    meetings = list(
+        await session.scalars(
+            select(MeetingSession).where(
+                MeetingSession.purged_at.is_(None),
+                MeetingSession.status == SessionStatus.ENDED,
+                or_(
+                    MeetingSession.referral_id.in_(referral_ids),
+                    and_(MeetingSession.referral_id.is_(None), MeetingSession.ended_at < cutoff),
+                ),
+            )
+        )
+    )
+    session_ids = [row.id for row in meetings]
+    participants = await session.scalars(
+        select(SessionParticipant).where(SessionParticipant.session_id.in_(session_ids))
+    )
+    for table, rows in (
+        ("referrals", referrals),
+        ("meeting_sessions", meetings),
+        ("session_participants", list(participants)),
+    ):
+        for row in rows:
+            _erase_case_columns(row, table, cipher)
+            if hasattr(row, "purged_at"):
+                row.purged_at = now
+        purged.add(table, "case text and names erased, ids pseudonymised", len(rows))
+    await session.flush()
+    for model, where in (
+        (ReferralQuestion, ReferralQuestion.referral_id.in_(referral_ids)),
+        (SessionContribution, SessionContribution.session_id.in_(session_ids)),
+        (
+            OutboxMessage,
+            or_(
+                OutboxMessage.referral_id.in_(referral_ids),
+                OutboxMessage.session_id.in_(session_ids),
+            ),
+        ),
+    ):
+        result = await session.execute(delete(model).where(where))
+        purged.add(model.__tablename__, "deleted with their closed referral", rows_changed(result))
+
+
+def _erase_case_columns(row: Any, table: str, cipher: Cipher) -> None:
+    """Blanks the columns the data map erases with the case; pseudonymises its people's ids."""
+    columns = Base.metadata.tables[table].columns
+    for name, (_, rule) in DATA_MAP[table].columns.items():
+        value = getattr(row, name)
+        if rule is Rule.CASE_PSEUDONYM and value:
+            setattr(row, name, pseudonym(cipher, value))
+        elif rule is Rule.CASE and value is not None:
+            setattr(row, name, _blank(columns[name], value))
+
+
+def _blank(column: Any, value: Any) -> Any:
+    if column.nullable:
+        return None
+    if isinstance(column.type, SealedJSON):
+        return type(value)()  # {} or []
+    return ""
+
+
+async def _people(session: AsyncSession, cutoff: datetime, purged: Purged) -> None:
+    last_use = func.coalesce(Person.last_seen_at, Person.learnt_at, Person.first_seen_at)
+    gone = list(await session.scalars(select(Person.person_id).where(last_use < cutoff)))
+    result = await session.execute(delete(Person).where(Person.person_id.in_(gone)))
+    purged.add("people", "not seen within the period", rows_changed(result))
+    result = await session.execute(
+        delete(PersonalChat).where(
+            or_(
+                PersonalChat.person_id.in_(gone),
+                and_(
+                    PersonalChat.updated_at < cutoff,
+                    PersonalChat.person_id.not_in(select(Person.person_id)),
+                ),
+            )
+        )
+    )
+    purged.add("personal_chats", "of people not seen within the period", rows_changed(result))
+
+
+async def _drafts(session: AsyncSession, cutoff: datetime, purged: Purged) -> None:
+    result = await session.execute(delete(BotStateRow).where(BotStateRow.updated_at < cutoff))
+    purged.add("bot_state", "unfinished forms and dialog state left alone", rows_changed(result))
+
+
+async def _audit_actors(
+    session: AsyncSession, cipher: Cipher, cutoff: datetime, purged: Purged
+) -> None:
+    entries = list(
+        await session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.at < cutoff, AuditEntry.actor_id.not_like(f"{PREFIX}%")
+            )
+        )
+    )
+    for entry in entries:
+        entry.actor_id = pseudonym(cipher, entry.actor_id)
+        entry.actor_name = ""
+    purged.add("audit_log", "actors pseudonymised (entries kept)", len(entries))
+
+
+@dataclass
+class RetentionJob:
+    """The scheduled purge: at most once an hour, whatever wakes the scheduler."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: Cipher
+    periods: Periods
+    _next: datetime | None = None
+
+    async def __call__(self, now: datetime) -> datetime:
+        if self._next is None or now >= self._next:
+            purged = await purge(self.sessions, self.cipher, self.periods, now)
+            if purged.total:
+                log.info("retention purge: %s", "; ".join(_counts(purged.counts.items())))
+            self._next = now + RUN_EVERY
+        return self._next
+
+
+def _counts(items: Iterable[tuple[tuple[str, str], int]]) -> Iterable[str]:
+    return (f"{table} {rows} ({what})" for (table, what), rows in items)
+
+
+async def _run(dry_run: bool) -> None:
+    from bot.core.clock import SystemClock
+    from bot.core.crypto import cipher_from_settings
+    from bot.core.database import create_engine, session_factory
+
+    settings = Settings()
+    cipher = cipher_from_settings(settings)
+    engine = create_engine(settings.database_url, cipher=cipher)
+    try:
+        purged = await purge(
+            session_factory(engine),
+            cipher,
+            Periods.from_settings(settings),
+            SystemClock().now(),
+            dry_run=dry_run,
+        )
+    finally:
+        await engine.dispose()
+    heading = "Would erase (dry run, nothing changed):" if dry_run else "Erased:"
+    print(heading if purged.total else "Nothing is past its retention period.")
+    for line in purged.lines():
+        print(f"  {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Erase what is past its retention period.")
+    parser.add_argument("--dry-run", action="store_true", help="say what, change nothing")
+    asyncio.run(_run(parser.parse_args().dry_run))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
