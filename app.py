@@ -14,8 +14,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import Clock, SystemClock
-from bot.core.crypto import cipher_from_settings
-from bot.core.database import create_engine, database_is_up, session_factory
+from bot.core.database import database_is_up, engine_from_settings, session_factory
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.scheduler import Scheduler, WakeAll
@@ -193,11 +192,7 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with AsyncExitStack() as resources:
         # Closed on the way out, and also when start-up fails (a bad protocol file, say).
-        engine = create_engine(
-            settings.database_url,
-            settings.database_timeout_seconds,
-            cipher=cipher_from_settings(settings),
-        )
+        engine = engine_from_settings(settings)
         resources.push_async_callback(engine.dispose)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         resources.push_async_callback(http.close)

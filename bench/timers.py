@@ -153,10 +153,11 @@ def _epoch(moment: datetime | None) -> float | None:
 class Database:
     """The load generator's reads of the bot's database."""
 
-    def __init__(self, url: str, directory: Path) -> None:
+    def __init__(self, url: str, directory: Path, key: str) -> None:
+        from bot.core.crypto import Cipher
         from bot.core.database import create_engine
 
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, cipher=Cipher([key]))  # outbox targets are sealed
         self.directory = directory  # the run's temporary directory
 
     async def sessions(self) -> dict[str, dict[str, Any]]:
@@ -818,7 +819,7 @@ async def run(options: Options, directory: Path) -> int:
     key = Fernet.generate_key().decode()
     servers: dict[str, Server] = {}
     async with fresh_database(directory, options.postgres, options.dsn) as url:
-        database = Database(url, directory)
+        database = Database(url, directory, key)
         try:
             if options.history:
                 started = time.monotonic()

@@ -102,10 +102,10 @@ def format_lines(lines: list[AuditLine]) -> str:
 
 
 async def _print_trail(reference: str) -> int:
-    from bot.core.database import create_engine, session_factory
+    from bot.core.database import engine_from_settings, session_factory
     from bot.core.settings import Settings
 
-    engine = create_engine(Settings().database_url)
+    engine = engine_from_settings(Settings())
     try:
         lines = await lines_for(session_factory(engine), reference)
     finally:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
 
-from bot.core.crypto import Cipher
+from bot.core.crypto import Cipher, cipher_from_settings
+from bot.core.quiet_logs import keep_data_out_of_logs
 from bot.core.sealed import seal_with
+
+if TYPE_CHECKING:
+    from bot.core.settings import Settings
 
 
 def create_engine(
@@ -26,8 +30,19 @@ def create_engine(
     return engine
 
 
+def engine_from_settings(settings: Settings) -> AsyncEngine:
+    """The app's database with the app's keys: for the app and the operator commands."""
+    return create_engine(
+        settings.database_url,
+        settings.database_timeout_seconds,
+        cipher=cipher_from_settings(settings),
+    )
+
+
 def _create(database_url: str, timeout_seconds: float) -> AsyncEngine:
-    # hide_parameters: a failing statement's message must not carry what was typed to the log.
+    # hide_parameters: a failing statement's message must not carry what was typed to the log;
+    # nor may the drivers' own DEBUG records (parameters, rows).
+    keep_data_out_of_logs()
     if database_url.startswith("sqlite"):
         # One connection: SQLite takes one writer at a time anyway, and queueing for the
         # pool is cheaper than SQLite's busy-wait sleeps when writers collide.

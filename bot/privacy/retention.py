@@ -57,6 +57,7 @@ CLOSED = [
     ReferralStatus.NOTED_ONE_TO_ONE,
 ]
 RUN_EVERY = timedelta(hours=1)
+BATCH = 500  # referrals (or audit entries) per transaction
 SYSTEM = Actor("system", "retention purge")
 
 
@@ -101,13 +102,28 @@ async def purge(
     periods: Periods,
     now: datetime,
     dry_run: bool = False,
+    batch: int = BATCH,
 ) -> Purged:
+    """Erases in batches, each its own transaction, so memory stays flat and a purge that is
+    stopped keeps what it did. A dry run is one transaction, rolled back at the end: each
+    batch is flushed, so the next one does not find the same rows again."""
     purged = Purged()
     async with sessions() as session:
-        await _closed_cases(session, cipher, now - periods.case, now, purged)
+
+        async def end_batch() -> None:
+            if dry_run:
+                await session.flush()
+                session.expunge_all()
+            else:
+                await session.commit()
+
+        while await _closed_cases(session, cipher, now - periods.case, now, purged, batch):
+            await end_batch()
         await _people(session, now - periods.people, purged)
         await _drafts(session, now - periods.drafts, purged)
-        await _audit_actors(session, cipher, now - periods.audit, purged)
+        await end_batch()
+        while await _audit_actors(session, cipher, now - periods.audit, purged, batch):
+            await end_batch()
         if dry_run:
             await session.rollback()
             return purged
@@ -119,11 +135,18 @@ async def purge(
 
 
 async def _closed_cases(
-    session: AsyncSession, cipher: Cipher, cutoff: datetime, now: datetime, purged: Purged
-) -> None:
+    session: AsyncSession,
+    cipher: Cipher,
+    cutoff: datetime,
+    now: datetime,
+    purged: Purged,
+    batch: int,
+) -> bool:
+    """One batch of closed cases erased; False when there were none left."""
     referrals = list(
         await session.scalars(
-            select(ReferralRow).where(
+            select(ReferralRow)
+            .where(
                 ReferralRow.purged_at.is_(None),
                 or_(
                     and_(ReferralRow.status.in_(CLOSED), ReferralRow.updated_at < cutoff),
@@ -134,12 +157,15 @@ async def _closed_cases(
                     ),
                 ),
             )
+            .order_by(ReferralRow.id)
+            .limit(batch)
         )
     )
     referral_ids = [row.id for row in referrals]
     meetings = list(
         await session.scalars(
-            select(MeetingSession).where(
+            select(MeetingSession)
+            .where(
                 MeetingSession.purged_at.is_(None),
                 MeetingSession.status == SessionStatus.ENDED,
                 or_(
@@ -147,6 +173,8 @@ async def _closed_cases(
                     and_(MeetingSession.referral_id.is_(None), MeetingSession.ended_at < cutoff),
                 ),
             )
+            .order_by(MeetingSession.id)
+            .limit(batch)
         )
     )
     session_ids = [row.id for row in meetings]
@@ -177,6 +205,7 @@ async def _closed_cases(
     ):
         result = await session.execute(delete(model).where(where))
         purged.add(model.__tablename__, "deleted with their closed referral", rows_changed(result))
+    return bool(referrals or meetings)
 
 
 def _erase_case_columns(row: Any, table: str, cipher: Cipher) -> None:
@@ -223,19 +252,25 @@ async def _drafts(session: AsyncSession, cutoff: datetime, purged: Purged) -> No
 
 
 async def _audit_actors(
-    session: AsyncSession, cipher: Cipher, cutoff: datetime, purged: Purged
-) -> None:
+    session: AsyncSession, cipher: Cipher, cutoff: datetime, purged: Purged, batch: int
+) -> bool:
     entries = list(
         await session.scalars(
-            select(AuditEntry).where(
-                AuditEntry.at < cutoff, AuditEntry.actor_id.not_like(f"{PREFIX}%")
+            select(AuditEntry)
+            .where(
+                AuditEntry.at < cutoff,
+                AuditEntry.actor_id != "",
+                AuditEntry.actor_id.not_like(f"{PREFIX}%"),
             )
+            .order_by(AuditEntry.id)
+            .limit(batch)
         )
     )
     for entry in entries:
         entry.actor_id = pseudonym(cipher, entry.actor_id)
         entry.actor_name = ""
     purged.add("audit_log", "actors pseudonymised (entries kept)", len(entries))
+    return bool(entries)
 
 
 @dataclass
@@ -262,16 +297,15 @@ def _counts(items: Iterable[tuple[tuple[str, str], int]]) -> Iterable[str]:
 
 async def _run(dry_run: bool) -> None:
     from bot.core.clock import SystemClock
-    from bot.core.crypto import cipher_from_settings
-    from bot.core.database import create_engine, session_factory
+    from bot.core.database import engine_from_settings, session_factory
+    from bot.core.sealed import cipher_of
 
     settings = Settings()
-    cipher = cipher_from_settings(settings)
-    engine = create_engine(settings.database_url, cipher=cipher)
+    engine = engine_from_settings(settings)
     try:
         purged = await purge(
             session_factory(engine),
-            cipher,
+            cipher_of(engine.sync_engine.dialect),
             Periods.from_settings(settings),
             SystemClock().now(),
             dry_run=dry_run,
