@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package gallery bench bench-timers migrate key data-map clean
+.PHONY: run test lint typecheck package gallery bench bench-timers bench-purge migrate key rotate-keys data-map clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench: $(STAMP)
 bench-timers: $(STAMP)
 	$(PY) bench/timers.py
 
+bench-purge: $(STAMP)
+	$(PY) bench/purge.py
+
 # Prints a new encryption key for ENCRYPTION_KEYS.
 # The README's data map, printed afresh from bot/privacy/data_map.py.
 data-map: $(STAMP)
@@ -61,6 +64,11 @@ data-map: $(STAMP)
 
 key: $(STAMP)
 	@$(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+
+# Re-encrypts everything with the newest key in ENCRYPTION_KEYS, so older keys can be removed
+# (README, "Rotating the encryption key"). ROTATE_ARGS="--dry-run" only counts.
+rotate-keys: $(STAMP)
+	$(PY) -m bot.privacy.rotate $(ROTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
