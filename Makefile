@@ -57,11 +57,11 @@ bench-timers: $(STAMP)
 bench-purge: $(STAMP)
 	$(PY) bench/purge.py
 
-# Prints a new encryption key for ENCRYPTION_KEYS.
 # The README's data map, printed afresh from bot/privacy/data_map.py.
 data-map: $(STAMP)
 	$(PY) -m bot.privacy.data_map README.md
 
+# Prints a new encryption key for ENCRYPTION_KEYS.
 key: $(STAMP)
 	@$(PY) -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
 

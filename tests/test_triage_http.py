@@ -15,7 +15,7 @@ from bot.core.models import AuditEntry, OutboxMessage, ReferralRow
 from bot.core.settings import PROJECT_ROOT
 from tests.support.client import card_text, cards_in, texts_in
 from tests.support.connector import Failure, FakeConnector
-from tests.support.databases import engine_for
+from tests.support.databases import TEST_KEY, engine_for
 from tests.support.triage import (
     ADMIN_GROUP,
     DESK,
@@ -303,7 +303,12 @@ async def test_the_audit_cli_lists_a_referrals_trail(scene: Scene) -> None:
         "-m",
         "bot.core.audit",
         reference,
-        env={**os.environ, "DATABASE_URL": scene.bot.settings.database_url, "MODE": "development"},
+        env={
+            **os.environ,
+            "DATABASE_URL": scene.bot.settings.database_url,
+            "MODE": "development",
+            "ENCRYPTION_KEYS": TEST_KEY,  # actors' names are sealed: the app's key reads them
+        },
         cwd=PROJECT_ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
