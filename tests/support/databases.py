@@ -12,16 +12,20 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core.crypto import Cipher
+from bot.core.crypto import Cipher, DecryptionError
 from bot.core.database import create_engine
 from bot.core.migrate import upgrade_async
+from bot.core.models import Base
 
 # The key every test app encrypts with (make_settings), so tests can read what it stored.
 TEST_KEY = Fernet.generate_key().decode()
@@ -35,6 +39,51 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 def engine_for(url: str, timeout_seconds: float = 10.0) -> AsyncEngine:
     """An engine on a test database that reads its sealed columns with the tests' key."""
     return create_engine(url, timeout_seconds, cipher=Cipher([TEST_KEY]))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One stored value, readable: where it is (table, the row's primary key, column)."""
+
+    table: str
+    key: tuple[Any, ...]
+    column: str
+    text: str
+
+
+async def stored_values(url: str) -> list[Stored]:
+    """Every value of every column of every table, encrypted ones decrypted: sealed columns
+    by the engine, Fernet tokens in binary columns (pickled dialog state included) here."""
+    cipher = Cipher([TEST_KEY])
+    found: list[Stored] = []
+    engine = engine_for(url)
+    try:
+        async with engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                key_columns = [column.name for column in table.primary_key.columns]
+                for row in (await connection.execute(select(table))).mappings():
+                    key = tuple(row[name] for name in key_columns)
+                    found.extend(
+                        Stored(table.name, key, column, readable(value, cipher))
+                        for column, value in row.items()
+                    )
+    finally:
+        await engine.dispose()
+    return found
+
+
+async def everything_stored(url: str) -> str:
+    """Every stored value, encrypted ones decrypted: to look for what must not be kept."""
+    return "\n".join(value.text for value in await stored_values(url))
+
+
+def readable(value: Any, cipher: Cipher) -> str:
+    if isinstance(value, bytes):
+        with suppress(DecryptionError):
+            value = cipher.decrypt_bytes(value)
+        # Pickled state keeps its strings as UTF-8 bytes: searchable once decoded.
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 @asynccontextmanager

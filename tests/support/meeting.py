@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,15 +12,14 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select, text
 
-from bot.core.crypto import Cipher, DecryptionError
 from bot.core.database import session_factory
-from bot.core.models import Base, MeetingSession
+from bot.core.models import MeetingSession
 from tests.conftest import RunningBot, make_settings
 from tests.support.card_schema import card_errors
 from tests.support.client import TeamsUser, card_text, cards_in, nodes, texts_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector
-from tests.support.databases import engine_for
+from tests.support.databases import engine_for, everything_stored
 
 MEETING_CHAT = "19:meeting_reflective@thread.v2"
 MEETING_ID = "MCMxOTptZWV0aW5nX3JlZmxlY3RpdmVAdGhyZWFkLnYy"
@@ -108,17 +107,7 @@ class Meeting:
 
     async def everything_stored(self) -> str:
         """Every stored value, encrypted ones decrypted: to look for what must not be kept."""
-        cipher = Cipher(self.bot.settings.encryption_keys)
-        parts: list[str] = []
-        engine = engine_for(self.bot.settings.database_url)
-        try:
-            async with engine.connect() as connection:
-                for table in Base.metadata.sorted_tables:
-                    for row in await connection.execute(select(table)):
-                        parts.extend(_readable(value, cipher) for value in row)
-        finally:
-            await engine.dispose()
-        return "\n".join(parts)
+        return await everything_stored(self.bot.settings.database_url)
 
     async def count(self, table: str) -> int:
         engine = engine_for(self.bot.settings.database_url)
@@ -139,15 +128,6 @@ class Meeting:
                 return row
         finally:
             await engine.dispose()
-
-
-def _readable(value: Any, cipher: Cipher) -> str:
-    if isinstance(value, bytes):
-        with suppress(DecryptionError):
-            value = cipher.decrypt_bytes(value)
-        # Pickled state keeps its strings as UTF-8 bytes: searchable once decoded.
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def verbs_on(card: dict[str, Any]) -> list[str]:
