@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
-from bot.core.models import Person
+from bot.core.models import Person, PersonalChat
 from bot.core.outbox import Delivery, Kind, Message, OutboxWriter
 from bot.teams.deliveries import reach_person
 from bot.teams.identity import reference_of, tenant_of
@@ -73,6 +73,12 @@ class People:
                     )
                     member = {"reference": reference, "member_id": activity.from_property.id}
                     self.writer.add(session, [Message(Kind.LEARN_PERSON, member)], now)
+                # Their 1:1 chat: where to reach them, and what ties their drafts to them.
+                await session.merge(
+                    PersonalChat(
+                        person_id=person_id, conversation_reference=reference, updated_at=now
+                    )
+                )
         except IntegrityError:
             pass  # another instance noted them at the same moment
         if len(self._known) >= KNOWN_CACHE:

@@ -48,8 +48,8 @@ class FakeConnector:
         self.profiles: dict[str, dict[str, str]] = {}
         # the body of every "create conversation" call, with the id given to it
         self.created: list[dict[str, Any]] = []
-        # Entra object ids of people who have not added the app: Teams answers 403 when the
-        # bot asks to open a 1:1 chat with one of them.
+        # Entra object ids of people who have not added the app (or removed it): Teams answers
+        # 403 when the bot asks to open a 1:1 chat with one of them, or posts in the old one.
         self.without_app: set[str] = set()
         # (meeting id, Entra object id) -> the person's meeting role ("Organizer", ...)
         self.meeting_roles: dict[tuple[str, str], str] = {}
@@ -109,6 +109,11 @@ class FakeConnector:
             await self._closing.wait()
             return web.Response(status=503)
         activity = await request.json()
+        if (
+            _personal(activity)
+            and (activity.get("recipient") or {}).get("aadObjectId") in self.without_app
+        ):
+            return _not_in_roster()
         self._check_cards(activity)
         activity["id"] = f"activity-{next(self._ids)}"
         self.activities.append(activity)
@@ -136,15 +141,7 @@ class FakeConnector:
             return failed
         body = await request.json()
         if any(member.get("id") in self.without_app for member in body.get("members") or []):
-            return web.json_response(
-                {
-                    "error": {
-                        "code": "BotNotInConversationRoster",
-                        "message": "The bot is not part of the conversation roster.",
-                    }
-                },
-                status=403,
-            )
+            return _not_in_roster()
         conversation_id = f"a:personal-{next(self._ids)}"
         self.created.append({**body, "id": conversation_id})
         return web.json_response({"id": conversation_id, "activityId": "", "serviceUrl": self.url})
@@ -195,3 +192,20 @@ class FakeConnector:
 
     def updates_to(self, conversation_id: str) -> list[dict[str, Any]]:
         return [u for u in self.updates if u.get("conversation", {}).get("id") == conversation_id]
+
+
+def _personal(activity: dict[str, Any]) -> bool:
+    return (activity.get("conversation") or {}).get("conversationType") == "personal"
+
+
+def _not_in_roster() -> web.Response:
+    """What Teams answers when the bot writes to someone who has not got the app."""
+    return web.json_response(
+        {
+            "error": {
+                "code": "BotNotInConversationRoster",
+                "message": "The bot is not part of the conversation roster.",
+            }
+        },
+        status=403,
+    )
