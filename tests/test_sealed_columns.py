@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from bot.core.crypto import Cipher
 from bot.core.database import create_engine, session_factory
 from bot.core.migrate import alembic_config, upgrade
-from bot.core.models import Person, ReferralRow
+from bot.core.models import AuditEntry, Person, ReferralRow
 from tests.support.databases import POSTGRES_DSN, TEST_KEY, engine_for, postgres_database
 
 NAME = "Priya Marker-Nandakumar"
@@ -69,6 +69,13 @@ async def _at_0013_with_plaintext(url: str) -> None:
             ),
             {"name": NAME, "email": EMAIL},
         )
+        await connection.execute(
+            text(
+                "INSERT INTO audit_log (at, actor_id, actor_name, action, detail) VALUES "
+                "('2026-01-05 10:00:00', 'p1', :name, 'triage.accepted', :detail)"
+            ),
+            {"name": NAME, "detail": f"model think_space; facilitator {NAME}"},
+        )
     await engine.dispose()
 
 
@@ -83,7 +90,7 @@ async def test_the_migration_encrypts_what_was_stored_in_plain(
     async with raw.connect() as connection:
         stored = [
             str(value)
-            for table in ("referrals", "people")
+            for table in ("referrals", "people", "audit_log")
             for row in await connection.execute(text(f"SELECT * FROM {table}"))
             for value in row
         ]
@@ -94,14 +101,16 @@ async def test_the_migration_encrypts_what_was_stored_in_plain(
     async with session_factory(engine)() as session:
         referral = await session.scalar(select(ReferralRow))
         person = await session.get(Person, "p1")
+        entry = await session.scalar(select(AuditEntry))
     await engine.dispose()
-    assert referral is not None and person is not None
+    assert referral is not None and person is not None and entry is not None
     assert (referral.referrer_name, referral.manager_email) == (NAME, EMAIL)
     assert referral.conversation_reference == REFERENCE
     assert referral.invitees == [{"name": NAME, "agency": "Health", "email": EMAIL}]
     assert (person.name, person.email) == (NAME, EMAIL)
     assert person.email_hash in Cipher([TEST_KEY]).lookup_hashes(EMAIL)
     assert person.last_seen_at is not None
+    assert (entry.actor_name, entry.detail) == (NAME, "model think_space")
 
 
 async def test_the_migration_refuses_to_run_on_data_without_keys(
