@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package gallery bench bench-timers bench-purge migrate key rotate-keys data-map clean
+.PHONY: run test lint typecheck package gallery bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ key: $(STAMP)
 # (README, "Rotating the encryption key"). ROTATE_ARGS="--dry-run" only counts.
 rotate-keys: $(STAMP)
 	$(PY) -m bot.privacy.rotate $(ROTATE_ARGS)
+
+# Everything stored about a person, as JSON: SUBJECT_ARGS="--person ID --email ADDRESS --out FILE".
+subject-export: $(STAMP)
+	@$(PY) -m bot.privacy.subjects export $(SUBJECT_ARGS)
+
+# Erases or pseudonymises it (README, "Subject access and erasure requests"); --dry-run first.
+subject-erase: $(STAMP)
+	@$(PY) -m bot.privacy.subjects erase $(SUBJECT_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.database import database_is_up, engine_from_settings, session_factory
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
-from bot.core.scheduler import Scheduler, WakeAll
+from bot.core.scheduler import Job, Scheduler, WakeAll
 from bot.core.sealed import cipher_of
 from bot.core.settings import Settings
 from bot.core.shared import Shared
@@ -148,7 +148,7 @@ def build_runtime(
     )
     outbox.handlers.update(routes.deliveries)
     retention = RetentionJob(shared.database, shared.cipher, Periods.from_settings(settings))
-    jobs = [
+    jobs: list[tuple[str, Job]] = [
         *routes.jobs.items(),
         ("outbox", outbox.run_due),
         ("outbox pruning", outbox.prune),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,17 @@ class Actor:
 
     id: str
     name: str
+
+
+OPERATOR = Actor("operator", "operator")
+
+
+def operator() -> Actor:
+    """Who runs an operator command (rotation, subject requests): their login name if any."""
+    try:
+        return Actor("operator", getpass.getuser())
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return OPERATOR
 
 
 class Action:

@@ -15,12 +15,12 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Column, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import audit
@@ -187,7 +187,7 @@ async def _closed_cases(
         ("session_participants", list(participants)),
     ):
         for row in rows:
-            _erase_case_columns(row, table, cipher)
+            erase_case_columns(row, table, cipher)
             if hasattr(row, "purged_at"):
                 row.purged_at = now
         purged.add(table, "case text and names erased, ids pseudonymised", len(rows))
@@ -208,19 +208,25 @@ async def _closed_cases(
     return bool(referrals or meetings)
 
 
-def _erase_case_columns(row: Any, table: str, cipher: Cipher) -> None:
-    """Blanks the columns the data map erases with the case; pseudonymises its people's ids."""
+def erase_case_columns(
+    row: Any, table: str, cipher: Cipher, only: Collection[str] | None = None
+) -> None:
+    """Blanks the columns the data map erases with the case; pseudonymises its people's ids.
+    `only`: just these columns (a subject erasure, bot.privacy.subjects)."""
     columns = Base.metadata.tables[table].columns
     for name, (_, rule) in DATA_MAP[table].columns.items():
+        if only is not None and name not in only:
+            continue
         value = getattr(row, name)
         if rule is Rule.CASE_PSEUDONYM and value:
             setattr(row, name, pseudonym(cipher, value))
         elif rule is Rule.CASE and value is not None:
-            setattr(row, name, _blank(columns[name], value))
+            setattr(row, name, blank(columns[name], value))
 
 
-def _blank(column: Any, value: Any) -> Any:
-    if column.nullable:
+def blank(column: Column[Any], value: Any) -> Any:
+    """What an erased value becomes: NULL where the column allows it, else empty."""
+    if value is None or column.nullable:
         return None
     if isinstance(column.type, SealedJSON):
         return type(value)()  # {} or []

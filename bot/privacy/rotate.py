@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,15 +29,13 @@ from sqlalchemy import table as raw_table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.expression import ColumnElement, TableClause
 
-from bot.core.audit import Action, Actor, entry
+from bot.core.audit import OPERATOR, Action, Actor, entry, operator
 from bot.core.crypto import Cipher, DecryptionError
 from bot.core.database import rows_changed, session_factory
 from bot.core.models import Base
 from bot.core.sealed import SealedJSON, SealedText, cipher_of
 
 DEFAULT_BATCH = 500
-OPERATOR = Actor("operator", "operator")
-
 # Keyed hashes kept beside an encrypted value to find it (Cipher.lookup_hash): table ->
 # (hash column, the encrypted column it is the hash of). Rotation re-hashes with the newest key.
 LOOKUP_HASHES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -327,13 +324,6 @@ def _verdict(result: Rotation) -> str:
     )
 
 
-def _operator() -> Actor:
-    try:
-        return Actor("operator", getpass.getuser())
-    except (KeyError, OSError):  # no login name (a container without a passwd entry)
-        return OPERATOR
-
-
 async def _run(batch: int, dry_run: bool) -> int:
     from bot.core.database import engine_from_settings
     from bot.core.settings import Settings
@@ -350,7 +340,7 @@ async def _run(batch: int, dry_run: bool) -> int:
 
     try:
         result = await rotate(
-            engine, cipher, batch=batch, dry_run=dry_run, actor=_operator(), progress=progress
+            engine, cipher, batch=batch, dry_run=dry_run, actor=operator(), progress=progress
         )
     finally:
         await engine.dispose()
