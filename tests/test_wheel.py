@@ -206,6 +206,11 @@ def test_the_wheel_installs_migrates_and_serves_outside_the_checkout(tmp_path: P
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
+    # The operator commands come with the wheel too.
+    purge = _run(bin_dir / "reflective-practice-purge", "--dry-run", cwd=run, env=env)
+    assert "Nothing is past its retention period." in purge
+    rotation = _run(bin_dir / "reflective-practice-rotate-keys", "--dry-run", cwd=run, env=env)
+    assert "Every value is under the only key in ENCRYPTION_KEYS" in rotation, rotation
 
     log = tmp_path / "app.log"
     with log.open("wb") as output:
