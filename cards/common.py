@@ -4,7 +4,7 @@ card's inputs are called and hold."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -57,16 +57,6 @@ def input_label(card: dict[str, Any], input_id: str) -> str:
         "",
     )
     return re.sub(r"\s*\([^)]*\)$", "", label)
-
-
-def refilled(card: dict[str, Any], entered: Mapping[str, str]) -> dict[str, Any]:
-    """The card with its inputs showing what was typed into them, so that a refused press
-    comes back with nothing lost."""
-    for node in inputs_of(card):
-        value = entered.get(str(node.get("id")))
-        if value is not None:
-            node["value"] = value
-    return card
 
 
 def nodes(node: Any) -> Iterator[dict[str, Any]]:

@@ -44,6 +44,9 @@ BLANK_INVITEE_ROWS = 2
 # Steps that may carry further questions: each has one submit and its own section on the
 # review card (the invitees step submits again for every row added, so it has none).
 QUESTION_STEPS = frozenset({Verb.KIND, Verb.MODEL, Verb.NARRATIVE, Verb.ABOUT, Verb.TIMING})
+# The toggle that removes an optional free-text answer already given: its id is the
+# question's key with this after it.
+REMOVE_SUFFIX = "_remove"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ def check_questions(questions: tuple[FormQuestion, ...]) -> None:
             raise ValueError(
                 f"question {question.key}: the {question.step} step already has that input"
             )
+        if question.key.endswith(REMOVE_SUFFIX):
+            raise ValueError(f"question {question.key}: a key may not end {REMOVE_SUFFIX}")
 
 
 def _input_ids(verb: Verb) -> set[str]:
@@ -125,12 +130,6 @@ def _draft_values(verb: Verb, draft: ReferralDraft) -> dict[str, Any]:
         return {"kind": _text(draft.kind), "theme": _text(draft.theme)}
     if verb is Verb.MODEL:
         return {"model": _text(draft.model), "rethink_strategy": _text(draft.rethink_strategy)}
-    if verb is Verb.NARRATIVE:
-        n = draft.narrative
-        return {
-            "what_is_stuck": n.what_is_stuck if n else "",
-            "help_wanted": n.help_wanted if n else "",
-        }
     if verb is Verb.ABOUT:
         a = draft.about
         return {
@@ -142,20 +141,62 @@ def _draft_values(verb: Verb, draft: ReferralDraft) -> dict[str, Any]:
             "manager_email": a.manager_email if a else "",
         }
     if verb is Verb.TIMING:
-        t = draft.timing
-        return {
-            "availability": t.availability if t else "",
-            "urgency": _text(t.urgency if t else ""),
-        }
+        return {"urgency": _text(draft.timing.urgency if draft.timing else "")}
     return {}
 
 
-def _step_data(
-    verb: Verb, draft: ReferralDraft, options: FormOptions, entered: dict[str, str]
-) -> dict[str, Any]:
+def written_answers(verb: Verb, draft: ReferralDraft, options: FormOptions) -> dict[str, str]:
+    """What the referrer wrote about the case at `verb`'s step, by input id: the narrative,
+    the availability, the further free-text answers.
+
+    Never drawn on a card: every card the bot sends stays in the chat's history. A step shown
+    again leaves these boxes empty and says how long each answer is; a box left empty keeps
+    what was written (`with_written_answers`).
+    """
+    written: dict[str, str] = {}
+    if verb is Verb.NARRATIVE and draft.narrative:
+        written = {
+            "what_is_stuck": draft.narrative.what_is_stuck,
+            "help_wanted": draft.narrative.help_wanted,
+        }
+    elif verb is Verb.TIMING and draft.timing:
+        written = {"availability": draft.timing.availability}
+    for question in options.questions_of(verb):
+        if question.kind == "text" and draft.answers.get(question.key):
+            written[question.key] = draft.answers[question.key]
+    return written
+
+
+def with_written_answers(
+    verb: Verb, draft: ReferralDraft, options: FormOptions, fields: dict[str, str]
+) -> dict[str, str]:
+    """`fields` as submitted, each box left empty filled with what was written in it before
+    (unless its "remove my answer" toggle was set)."""
+    kept = dict(fields)
+    for key, text in written_answers(verb, draft, options).items():
+        removed = fields.get(f"{key}{REMOVE_SUFFIX}", "").lower() == "true"
+        if not fields.get(key) and not removed:
+            kept[key] = text
+    return kept
+
+
+def _characters(text: str) -> str:
+    return f"{len(text)} character{'s' if len(text) != 1 else ''}"
+
+
+def _written_note(texts: list[str], boxes: str) -> str:
+    if not texts:
+        return ""
+    lengths = " and ".join(_characters(text) for text in texts)
+    return (
+        f"Already written ({lengths}), and checked. It is not shown here because the chat keeps "
+        f"every card: leave {boxes} empty to keep what you wrote, or write it again to replace it."
+    )
+
+
+def _step_data(verb: Verb, draft: ReferralDraft, options: FormOptions) -> dict[str, Any]:
     data: dict[str, Any] = {
         **_draft_values(verb, draft),
-        **entered,
         "continue_actions": _continue_actions(verb),
     }
     if verb is Verb.KIND:
@@ -163,33 +204,48 @@ def _step_data(
     elif verb is Verb.MODEL:
         data |= _model_data(options.models)
     elif verb is Verb.NARRATIVE:
-        data["max_chars"] = options.narrative_max_chars
+        written = (
+            [draft.narrative.what_is_stuck, draft.narrative.help_wanted] if draft.narrative else []
+        )
+        note = _written_note(written, "a box")
+        data |= {"max_chars": options.narrative_max_chars, "written": note, "not_written": not note}
     elif verb is Verb.INVITEES:
-        data |= _invitee_data(draft, entered)
+        data |= _invitee_data(draft)
     elif verb is Verb.TIMING:
-        data["urgency_choices"] = _choices(URGENCY_LABELS)
+        note = _written_note([draft.timing.availability] if draft.timing else [], "the box")
+        data |= {
+            "urgency_choices": _choices(URGENCY_LABELS),
+            "written": note,
+            "not_written": not note,
+        }
     elif verb is Verb.REVIEW:
         data["sections"] = review_sections(draft, options)
     return data
 
 
-def _question_data(
-    verb: Verb, draft: ReferralDraft, options: FormOptions, entered: dict[str, str]
-) -> list[dict[str, Any]]:
-    """The step's further questions, filled with what was just entered or the draft holds."""
-    return [
-        {
-            "key": q.key,
-            "asked": q.asked,
-            "is_text": q.kind == "text",
-            "is_yes_no": q.kind == "yes_no",
-            "multiline": q.max_chars > 200,
-            "max_chars": q.max_chars,
-            "required": q.required,
-            "value": entered.get(q.key, draft.answers.get(q.key, "")),
-        }
-        for q in options.questions_of(verb)
-    ]
+def _question_data(verb: Verb, draft: ReferralDraft, options: FormOptions) -> list[dict[str, Any]]:
+    """The step's further questions: a yes or no filled in from the draft; a text answer
+    already given only said to be there (`written_answers`)."""
+    written = written_answers(verb, draft, options)
+    questions = []
+    for q in options.questions_of(verb):
+        note = _written_note([written[q.key]], "the box") if q.key in written else ""
+        questions.append(
+            {
+                "key": q.key,
+                "asked": q.asked,
+                "is_text": q.kind == "text",
+                "is_yes_no": q.kind == "yes_no",
+                "multiline": q.max_chars > 200,
+                "max_chars": q.max_chars,
+                "required": q.required and not note,
+                "value": draft.answers.get(q.key, "") if q.kind == "yes_no" else "",
+                "written": note,
+                "removable": bool(note) and not q.required,
+                "remove_key": f"{q.key}{REMOVE_SUFFIX}",
+            }
+        )
+    return questions
 
 
 def _model_data(models: ModelCatalogue) -> dict[str, Any]:
@@ -208,7 +264,7 @@ def model_help(models: ModelCatalogue) -> str:
     return " ".join(model.help for model in models.offered)
 
 
-def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, Any]:
+def _invitee_data(draft: ReferralDraft) -> dict[str, Any]:
     invitees = draft.invitees or []
     rows = []
     for number in range(1, BLANK_INVITEE_ROWS + 1):
@@ -216,9 +272,9 @@ def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, An
             {
                 "number": number,
                 "label": len(invitees) + number,
-                "name": entered.get(f"name_{number}", ""),
-                "agency": entered.get(f"agency_{number}", ""),
-                "email": entered.get(f"email_{number}", ""),
+                "name": "",
+                "agency": "",
+                "email": "",
             }
         )
     return {
@@ -232,18 +288,14 @@ def _invitee_data(draft: ReferralDraft, entered: dict[str, str]) -> dict[str, An
 
 
 def form_card(
-    verb: Verb,
-    draft: ReferralDraft,
-    options: FormOptions,
-    entered: dict[str, str] | None = None,
-    error: str | None = None,
+    verb: Verb, draft: ReferralDraft, options: FormOptions, error: str | None = None
 ) -> dict[str, Any]:
-    """The card for one step of the referral form."""
+    """The card for one step of the referral form, drawn from the draft: never from what was
+    just typed (a refused answer stays in the card it was typed in, see dialogs.form_prompt)."""
     number, title = FORM_STEPS[verb]
-    entered = entered or {}
-    step = render(verb.value, _step_data(verb, draft, options, entered))
+    step = render(verb.value, _step_data(verb, draft, options))
     fields = step["fields"]
-    if questions := _question_data(verb, draft, options, entered):
+    if questions := _question_data(verb, draft, options):
         fields += render("further_questions", {"questions": questions})["fields"]
     card = render(
         "form_frame",
@@ -278,7 +330,10 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
 
     def section(verb: Verb, heading: str, *pairs: tuple[str, str]) -> dict[str, Any]:
         further = answered(options.questions, draft.answers, verb)  # the step's own questions
-        pairs += tuple((question.label_for_admins, shown) for question, shown in further)
+        pairs += tuple(
+            (question.label_for_admins, _said(shown) if question.kind == "text" else shown)
+            for question, shown in further
+        )
         facts = [{"title": title, "value": value or "-"} for title, value in pairs]
         return {"section": verb, "heading": heading, "facts": facts}
 
@@ -297,8 +352,8 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
             section(
                 Verb.NARRATIVE,
                 "What is stuck",
-                ("Stuck", draft.narrative.what_is_stuck),
-                ("Help wanted", draft.narrative.help_wanted),
+                ("Stuck", _said(draft.narrative.what_is_stuck)),
+                ("Help wanted", _said(draft.narrative.help_wanted)),
             )
         )
     if draft.about:
@@ -324,11 +379,16 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
                 section(
                     Verb.TIMING,
                     "When",
-                    ("Available", draft.timing.availability),
+                    ("Available", _said(draft.timing.availability)),
                     ("Urgency", URGENCY_LABELS[draft.timing.urgency]),
                 )
             )
     return sections
+
+
+def _said(text: str) -> str:
+    """How the review card shows free text about the case: that it is there, not what it is."""
+    return f"Written and checked, {_characters(text)}" if text else ""
 
 
 def welcome_card(partnership: str, models: ModelCatalogue) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.core.protocols import Collect
@@ -218,16 +218,12 @@ def stage_card(
 
 
 def collect_card(
-    view: SessionView,
-    step: int,
-    *,
-    values: dict[str, str] | None = None,
-    notice: str = "",
-    notice_style: str = "good",
+    view: SessionView, step: int, *, notice: str = "", notice_style: str = "good"
 ) -> dict[str, Any]:
+    """The form for a stage's contributions: always empty. A refused contribution gets a
+    message and stays in the card it was typed in (bot.sessions.meeting)."""
     kind = view.steps[step].collect
     heading, submit = COLLECT_HEADINGS[kind]
-    anonymous = bool(view.protocol.get("anonymous_contributions", True))
     return render(
         "session_collect",
         {
@@ -236,10 +232,9 @@ def collect_card(
             "heading": f"{heading} · {view.reference}",
             "intro": COLLECT_INTROS[kind],
             "form": {k.value: k is kind for k in COLLECT_HEADINGS},
-            "values": {key: "" for key in _FIELDS} | (values or {}),
-            "privacy": (
-                "Shown together without names." if anonymous else "Shown together with your name."
-            ),
+            # Whatever the protocol's anonymous_contributions says: no card shows what anyone
+            # wrote, so none shows who wrote it.
+            "privacy": "This chat is only told how many are in, never what they say.",
             "submit_title": submit,
             "contribute_verb": SessionVerb.CONTRIBUTE.value,
             "show_verb": SessionVerb.SHOW_TOGETHER.value,
@@ -253,33 +248,24 @@ def collect_card(
 def contributions_card(
     view: SessionView, kind: Collect, contributions: list[Contribution]
 ) -> dict[str, Any]:
-    anonymous = bool(view.protocol.get("anonymous_contributions", True))
-
-    def by(c: Contribution) -> str:
-        return "" if anonymous else f" ({c.author_name})"
-
-    hopes = [f"{c.content.get('hope', '')}{by(c)}" for c in contributions if kind is Collect.HOPES]
-    blockers = [f"{text}{by(c)}" for c in contributions for text in c.content.get("blockers", [])]
-    enablers = [f"{text}{by(c)}" for c in contributions for text in c.content.get("enablers", [])]
-    actions = [action_line(c.content) for c in contributions if kind is Collect.ACTIONS]
+    """How many have been added, never what: the meeting chat keeps every card, and can
+    include people from other organisations. What was written is shared aloud."""
+    blockers = sum(len(c.content.get("blockers", [])) for c in contributions)
+    enablers = sum(len(c.content.get("enablers", [])) for c in contributions)
     people = len({c.author_id for c in contributions})
+    counts = {
+        Collect.HOPES: [("Hopes", len(contributions))],
+        Collect.BLOCKERS_ENABLERS: [("Blockers", blockers), ("Enablers", enablers)],
+        Collect.ACTIONS: [("Actions", len(contributions))],
+    }[kind]
     heading = COLLECT_HEADINGS[kind][0]
     return render(
         "session_contributions",
         {
             "heading": f"{heading}: together",
-            "intro": (
-                f"From {people} {'person' if people == 1 else 'people'}"
-                + (", without names." if anonymous else ".")
-            ),
+            "intro": f"From {people} {'person' if people == 1 else 'people'}.",
             "is_empty": not contributions,
-            "hopes": hopes,
-            "has_columns": kind is Collect.BLOCKERS_ENABLERS and bool(contributions),
-            "blockers": blockers,
-            "enablers": enablers,
-            "blocker_count": len(blockers),
-            "enabler_count": len(enablers),
-            "actions": actions,
+            "counts": [{"title": title, "value": str(count)} for title, count in counts],
         },
     )
 
@@ -313,7 +299,7 @@ def summary_card(
             "no_notes": view.no_notes,
             "show_actions": not view.no_notes,
             "no_actions": not view.no_notes and not actions,
-            "actions": [] if view.no_notes else [action_line(a.content) for a in actions],
+            "actions_added": _actions_added(len(actions)) if actions and not view.no_notes else "",
             "record_note": record_note(view, calendar),
         },
     )
@@ -336,28 +322,13 @@ def held_on(view: SessionView, calendar: WorkingCalendar) -> str:
     return f"{local.day} {local:%B %Y}"
 
 
-def action_line(content: dict[str, Any]) -> dict[str, str]:
-    parts = [
-        f"Who: {content.get('who') or 'not said'}",
-        f"by {_day(str(content.get('by_when') or '')) or 'no date'}",
-        f"recorded in {content.get('where') or 'not said'}",
-    ]
-    return {"what": str(content.get("what", "")), "detail": ", ".join(parts)}
-
-
-_FIELDS = (
-    "hope",
-    "blocker_1",
-    "blocker_2",
-    "blocker_3",
-    "enabler_1",
-    "enabler_2",
-    "enabler_3",
-    "what",
-    "who",
-    "by_when",
-    "where",
-)
+def _actions_added(count: int) -> str:
+    """The summary's line about the actions: how many, never what (see contributions_card)."""
+    added = f"{count} action{' was' if count == 1 else 's were'} added on the cards"
+    return (
+        f"{added}. They are not listed in this chat, which stays after the meeting: each "
+        "practitioner records the actions that are theirs where they agreed to."
+    )
 
 
 def _clock(
@@ -443,14 +414,6 @@ def _plain(
 def _who_controls(view: SessionView) -> str:
     who = view.facilitator_name or "the facilitator"
     return f"{who} (facilitating), the meeting organiser or a presenter can move the session on."
-
-
-def _day(iso: str) -> str:
-    try:
-        day = date.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return f"{day.day} {day:%b %Y}"
 
 
 def _int(value: Any, default: int) -> int:

@@ -366,18 +366,12 @@ def audit_card(reference: str, lines: list[AuditLine], calendar: WorkingCalendar
 # --- messages to people ------------------------------------------------------------------
 
 
-def question_card(
-    reference: str, question_id: int, question: str, *, answer: str = "", problem: str = ""
-) -> dict[str, Any]:
+def question_card(reference: str, question_id: int, question: str) -> dict[str, Any]:
+    """The admin's question, to the referrer. Never drawn again with an answer in it: a refused
+    answer gets a message, and stays in the card it was typed in (bot.triage.answers)."""
     return render(
         "question",
-        {
-            "reference": reference,
-            "question_id": str(question_id),
-            "question": question,
-            "answer": answer,
-            "problem": problem,
-        },
+        {"reference": reference, "question_id": str(question_id), "question": question},
     )
 
 

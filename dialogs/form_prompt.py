@@ -1,23 +1,26 @@
 """Shows one step of the referral form as a card and waits for a valid answer.
 
-A bad answer never ends the step: the card comes back with the problem at the top and the
-user's entries still in it. A button from an older card is recognised and politely ignored.
+A bad answer never ends the step. When the step's own card sent it, the reply is a short
+message saying what to fix and in which box, and the card is not sent again: Teams keeps what
+was typed in the card that was pressed, and a card the bot sends would keep the refused text
+(a child's name, a date of birth) in the chat's history. Anything else (typed text where a card
+is needed, a button from an older card) gets the step's card again, drawn from the draft.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from botbuilder.core import TurnContext
 from botbuilder.dialogs import Dialog, DialogContext, DialogInstance, DialogTurnResult
 from botbuilder.schema import ActivityTypes
 
-from bot.core.storable import first_unstorable, unstorable_message, without_unstorable
+from bot.core.storable import first_unstorable, unstorable_message
 from bot.referrals.model import ReferralDraft
 from bot.teams.send import card_activity
 from cards.common import input_label
-from cards.referrals import FormOptions, form_card
+from cards.referrals import FormOptions, form_card, with_written_answers
 from cards.verbs import Verb
 from dialogs.submissions import Rejected, parse_step, read_submission
 
@@ -71,33 +74,37 @@ class FormPrompt(Dialog):
                 raise Rejected(
                     "That button is on an earlier card. Your answers are kept: carry on here."
                 )
-            self._refuse_unstorable(request, submission.fields)
-            answer = parse_step(request.verb, submission, self._options)
         except Rejected as rejected:
-            log.info("referral step %s: answer rejected: %s", request.verb, rejected.message)
-            await self._send(context, request, rejected.entered, rejected.message)
+            # Not this step's card: the card again, from the draft, with the problem on it.
+            log.info("referral step %s: not its card's answer", request.verb)
+            await self._send(context, request, rejected.message)
+            return Dialog.end_of_turn
+        try:
+            fields = with_written_answers(
+                request.verb, request.draft, self._options, submission.fields
+            )
+            self._refuse_unstorable(request, fields)
+            answer = parse_step(request.verb, replace(submission, fields=fields), self._options)
+        except Rejected as rejected:
+            # Only the message: the card pressed keeps what was typed in it.
+            log.info("referral step %s: answer refused", request.verb)
+            await context.send_activity(rejected.message)
             return Dialog.end_of_turn
         return await dialog_context.end_dialog(answer)
 
     def _refuse_unstorable(self, request: FormRequest, fields: dict[str, str]) -> None:
-        """Names the box holding what cannot be stored; everything else entered is kept, and
-        that box too, less what could not be stored."""
+        """Names the box holding what cannot be stored."""
         unstorable = first_unstorable(fields)
         if unstorable is None:
             return
-        entered = {key: without_unstorable(value) for key, value in fields.items()}
-        card = form_card(request.verb, request.draft, self._options, entered)
-        raise Rejected(unstorable_message(input_label(card, unstorable)), entered)
+        card = form_card(request.verb, request.draft, self._options)
+        raise Rejected(unstorable_message(input_label(card, unstorable)))
 
     async def reprompt_dialog(self, context: TurnContext, instance: DialogInstance) -> None:
         await self._send(context, instance.state["request"])
 
     async def _send(
-        self,
-        context: TurnContext,
-        request: FormRequest,
-        entered: dict[str, str] | None = None,
-        error: str | None = None,
+        self, context: TurnContext, request: FormRequest, error: str | None = None
     ) -> None:
-        card = form_card(request.verb, request.draft, self._options, entered, error)
+        card = form_card(request.verb, request.draft, self._options, error)
         await context.send_activity(card_activity(card))

@@ -1,9 +1,10 @@
 """Card submissions and typed answers: untrusted input becomes typed objects here.
 
 Each step's parser takes the submitted fields and returns its answer, or raises `Rejected`
-with a polite message and the fields as entered, so the card can be shown again with the
-user's text still in it. `parse_step` adds the answers to the step's further questions
-(bot.referrals.model.FormQuestion), read the same way for every step.
+with a polite message that names the box and the problem, never what was typed: the message
+goes into the chat, and what was typed stays in the card it was typed in. `parse_step` adds
+the answers to the step's further questions (bot.referrals.model.FormQuestion), read the same
+way for every step.
 """
 
 from __future__ import annotations
@@ -39,13 +40,18 @@ MAX_EMAIL_CHARS = 254
 MAX_AVAILABILITY_CHARS = 500
 MAX_INVITEES = 30
 _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
+# What refusals call the free-text boxes (short forms of the cards' labels).
+STUCK_LABEL = "What is stuck"
+HELP_LABEL = "The help you want"
+AVAILABILITY_LABEL = "When you are available"
 
 
 class Rejected(ValueError):
-    def __init__(self, message: str, entered: dict[str, str] | None = None) -> None:
+    """An answer refused; `message` says what to fix and in which box, never quoting it."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.entered = entered or {}
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,9 @@ def read_submission(value: object, text: str | None) -> Submission:
     try:
         verb = Verb(verb_text) if verb_text else None
     except ValueError:
-        raise Rejected(
-            "That button is not one I know. Please use the latest card.", fields
-        ) from None
+        raise Rejected("That button is not one I know. Please use the latest card.") from None
     if oversized:
-        raise Rejected(
-            "Some of that was far longer than the form allows. Please shorten it.", fields
-        )
+        raise Rejected("Some of that was far longer than the form allows. Please shorten it.")
     return Submission(verb, fields, clean_text, draft_id)
 
 
@@ -148,51 +150,49 @@ _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
 
 
-def _yes_no(value: str, question: str, fields: dict[str, str]) -> bool:
+def _yes_no(value: str, question: str) -> bool:
     lowered = value.lower()
     if lowered in _YES:
         return True
     if lowered in _NO:
         return False
-    raise Rejected(f"Please answer yes or no: {question}", fields)
+    raise Rejected(f"Please answer yes or no: {question}")
 
 
-def _choice(enum: type[E], value: str, message: str, fields: dict[str, str]) -> E:
+def _choice(enum: type[E], value: str, message: str) -> E:
     try:
         return enum(value)  # type: ignore[call-arg]
     except ValueError:
-        raise Rejected(message, fields) from None
+        raise Rejected(message) from None
 
 
 def _required(fields: dict[str, str], key: str, message: str) -> str:
     value = fields.get(key, "")
     if not value:
-        raise Rejected(message, fields)
+        raise Rejected(message)
     return value
 
 
 def parse_risk(s: Submission, options: FormOptions) -> RiskAnswer:
     answer = s.fields.get("at_risk") or s.text
-    return RiskAnswer(_yes_no(answer, "is any child at immediate risk of harm?", s.fields))
+    return RiskAnswer(_yes_no(answer, "is any child at immediate risk of harm?"))
 
 
 def parse_kind(s: Submission, options: FormOptions) -> KindAnswer:
-    kind = _choice(
-        ReferralKind, s.fields.get("kind", ""), "Please choose what you are referring.", s.fields
-    )
+    kind = _choice(ReferralKind, s.fields.get("kind", ""), "Please choose what you are referring.")
     theme = None
     if kind is ReferralKind.THEME:
-        theme = _choice(Theme, s.fields.get("theme", ""), "Please choose which theme.", s.fields)
+        theme = _choice(Theme, s.fields.get("theme", ""), "Please choose which theme.")
     return KindAnswer(kind, theme)
 
 
 def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
     model = options.models.get(s.fields.get("model", ""))
     if model is None:
-        raise Rejected("Please choose a kind of session.", s.fields)
+        raise Rejected("Please choose a kind of session.")
     if model.id not in options.models:
         raise Rejected(
-            "The partnership does not offer that kind of session. Please choose another.", s.fields
+            "The partnership does not offer that kind of session. Please choose another."
         )
     strategy = None
     if model.asks_strategy:
@@ -200,14 +200,13 @@ def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
             RethinkStrategy,
             s.fields.get("rethink_strategy", ""),
             f"For {model.label}, please choose which strategy you are at (1, 2 or 3).",
-            s.fields,
         )
     return ModelAnswer(model.id, strategy)
 
 
 def parse_strategy_one(s: Submission, options: FormOptions) -> StrategyOneAnswer:
     choice = _choice(
-        StrategyOneChoice, s.fields.get("choice", ""), "Please choose one of the buttons.", s.fields
+        StrategyOneChoice, s.fields.get("choice", ""), "Please choose one of the buttons."
     )
     return StrategyOneAnswer(choice)
 
@@ -216,25 +215,28 @@ def parse_narrative(s: Submission, options: FormOptions) -> Narrative:
     limit = options.narrative_max_chars
     stuck = _required(s.fields, "what_is_stuck", "Please tell us briefly what feels stuck.")
     help_wanted = _required(s.fields, "help_wanted", "Please tell us what help you would like.")
-    for label, value in (("What is stuck", stuck), ("The help you want", help_wanted)):
+    boxes = ((STUCK_LABEL, stuck), (HELP_LABEL, help_wanted))
+    for label, value in boxes:
         if len(value) > limit:
-            raise Rejected(
-                f"{label} is {len(value)} characters; please keep it to {limit}.",
-                s.fields,
-            )
-    _refuse_identifying_details(f"{stuck}\n{help_wanted}", s.fields)
+            raise Rejected(f"{label} is {len(value)} characters; please keep it to {limit}.")
+    for label, value in boxes:
+        _refuse_identifying_details(value, label)
+    # A name in one box and a date of birth in the other identify a child too.
+    both = f"{STUCK_LABEL}\u201d and \u201c{HELP_LABEL}"
+    _refuse_identifying_details(f"{stuck}\n{help_wanted}", both)
     return Narrative(what_is_stuck=stuck, help_wanted=help_wanted)
 
 
-def _refuse_identifying_details(text: str, fields: dict[str, str]) -> None:
-    problem = identifying_details_problem(text)
+def _refuse_identifying_details(text: str, label: str) -> None:
+    """Refuses text that seems to identify a child, naming its box, never quoting it."""
+    problem = identifying_details_problem(text, label)
     if problem:
-        raise Rejected(problem, fields)
+        raise Rejected(problem)
 
 
-def _email(value: str, whose: str, fields: dict[str, str]) -> str:
+def _email(value: str, whose: str) -> str:
     if len(value) > MAX_EMAIL_CHARS or not _EMAIL.match(value):
-        raise Rejected(f"{whose} email address does not look right: please check it.", fields)
+        raise Rejected(f"{whose} email address does not look right: please check it.")
     return value
 
 
@@ -242,16 +244,16 @@ def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
     f = s.fields
     agency = _required(f, "agency", "Please enter your agency.")
     role = _required(f, "role", "Please enter your role.")
-    lead = _yes_no(f.get("is_lead_professional", ""), "are you the Lead Professional?", f)
-    agreed = _yes_no(f.get("manager_agreed", ""), "has your manager agreed?", f)
+    lead = _yes_no(f.get("is_lead_professional", ""), "are you the Lead Professional?")
+    agreed = _yes_no(f.get("manager_agreed", ""), "has your manager agreed?")
     name = email = ""  # a manager who has not agreed is not recorded
     if agreed:
         name = _required(f, "manager_name", "Please enter your manager's name, as they agreed.")
         email = _email(
-            _required(f, "manager_email", "Please enter your manager's email."), "Your manager's", f
+            _required(f, "manager_email", "Please enter your manager's email."), "Your manager's"
         )
     if max(len(agency), len(role), len(name)) > MAX_NAME_CHARS:
-        raise Rejected(f"Please keep names, agencies and roles to {MAX_NAME_CHARS} characters.", f)
+        raise Rejected(f"Please keep names, agencies and roles to {MAX_NAME_CHARS} characters.")
     return AboutReferrer(agency, role, lead, agreed, name, email)
 
 
@@ -272,23 +274,21 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
             continue
         if not (name and agency and email):
             raise Rejected(
-                "Each practitioner needs a name, an agency and a work email; one row lacks some.",
-                f,
+                "Each practitioner needs a name, an agency and a work email; one row lacks some."
             )
         if max(len(name), len(agency)) > MAX_NAME_CHARS:
-            raise Rejected(f"Please keep each name and agency to {MAX_NAME_CHARS} characters.", f)
-        added.append(Invitee(name, agency, _email(email, f"{name}'s", f)))
+            raise Rejected(f"Please keep each name and agency to {MAX_NAME_CHARS} characters.")
+        # Not named in the refusal: it is sent into the chat and logged.
+        added.append(Invitee(name, agency, _email(email, "A practitioner's")))
     return InviteesAnswer(added, done=f.get("op") != "add")
 
 
 def parse_timing(s: Submission, options: FormOptions) -> Timing:
     availability = _required(s.fields, "availability", "Please tell us when you are available.")
     if len(availability) > MAX_AVAILABILITY_CHARS:
-        raise Rejected(
-            f"Please keep availability to {MAX_AVAILABILITY_CHARS} characters.", s.fields
-        )
-    _refuse_identifying_details(availability, s.fields)
-    urgency = _choice(Urgency, s.fields.get("urgency", ""), "Please choose how soon.", s.fields)
+        raise Rejected(f"Please keep availability to {MAX_AVAILABILITY_CHARS} characters.")
+    _refuse_identifying_details(availability, AVAILABILITY_LABEL)
+    urgency = _choice(Urgency, s.fields.get("urgency", ""), "Please choose how soon.")
     return Timing(availability, urgency)
 
 
@@ -304,9 +304,7 @@ def parse_review(s: Submission, options: FormOptions) -> ReviewAnswer:
     except ValueError:
         section = None
     if section not in _CHANGEABLE:
-        raise Rejected(
-            "Please press Submit referral, or Change beside the part to change.", s.fields
-        )
+        raise Rejected("Please press Submit referral, or Change beside the part to change.")
     return ReviewAnswer(section)
 
 
@@ -317,17 +315,16 @@ def parse_further(s: Submission, questions: tuple[FormQuestion, ...]) -> dict[st
         value = s.fields.get(question.key, "")
         if not value:
             if question.required:
-                raise Rejected(f"Please answer: {question.asked}", s.fields)
+                raise Rejected(f"Please answer: {question.asked}")
         elif question.kind == "yes_no":
-            value = "yes" if _yes_no(value, question.asked, s.fields) else "no"
+            value = "yes" if _yes_no(value, question.asked) else "no"
         else:
             if len(value) > question.max_chars:
                 raise Rejected(
                     f"{question.label_for_admins} is {len(value)} characters; please keep it to "
-                    f"{question.max_chars}.",
-                    s.fields,
+                    f"{question.max_chars}."
                 )
-            _refuse_identifying_details(value, s.fields)
+            _refuse_identifying_details(value, question.label_for_admins)
         answers[question.key] = value
     return answers
 

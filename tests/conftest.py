@@ -14,6 +14,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from app import RUNTIME, Runtime, create_app
 from bot.core.clock import Clock
 from bot.core.settings import Settings
+from bot.referrals.model import FormQuestion
 from tests.support.client import TeamsUser
 from tests.support.clock import RealTimeClock
 from tests.support.connector import FakeConnector
@@ -79,10 +80,12 @@ class RunningBot:
         settings: Settings,
         clock: Clock | None = None,
         graph_credential: AsyncTokenCredential | None = None,
+        form_questions: tuple[FormQuestion, ...] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or RealTimeClock()
         self.graph_credential = graph_credential
+        self.form_questions = form_questions  # the referral form's further questions, if any
         self.server: TestServer | None = None
 
     @property
@@ -96,7 +99,12 @@ class RunningBot:
         return self.server.app[RUNTIME]
 
     async def start(self) -> None:
-        app = create_app(self.settings, clock=self.clock, graph_credential=self.graph_credential)
+        app = create_app(
+            self.settings,
+            clock=self.clock,
+            graph_credential=self.graph_credential,
+            form_questions=self.form_questions,
+        )
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 

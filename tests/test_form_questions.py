@@ -40,7 +40,7 @@ from bot.teams.storage import load_state
 from cards.referrals import FormOptions, form_card
 from cards.verbs import Verb
 from tests.conftest import TEST_KEY, RunningBot, make_settings
-from tests.support.client import TeamsUser, card_text, cards_in, input_values, nodes
+from tests.support.client import TeamsUser, card_text, cards_in, input_values, nodes, texts_in
 from tests.support.clock import FakeClock
 from tests.support.connector import FakeConnector
 from tests.support.databases import engine_for
@@ -95,6 +95,13 @@ def only_card(sent: list[dict[str, Any]]) -> dict[str, Any]:
     return card
 
 
+def refusal(sent: list[dict[str, Any]]) -> str:
+    """A refused answer: one message, no card."""
+    assert cards_in(sent) == []
+    (text,) = texts_in(sent)
+    return text
+
+
 def facts_of(card: dict[str, Any]) -> dict[str, str]:
     return {
         fact["title"]: fact["value"]
@@ -137,45 +144,52 @@ async def test_a_declared_question_goes_from_the_form_to_the_triage_card(
         assert TEAM.asked in card_text(about) and FIRST.asked in card_text(about)
         assert {"agency", "team", "first_referral"} <= set(input_values(about))
 
-        # Each problem is refused politely, keeping what was typed.
+        # Each problem is refused politely by a message; the card pressed keeps what was typed.
         typed = {**ABOUT, "team": "Early Help, North"}
-        card = only_card(await practitioner.press(typed))
-        assert f"Please answer: {FIRST.asked}" in card_text(card)
-        assert input_values(card)["team"] == "Early Help, North"
-        card = only_card(await practitioner.press({**typed, "first_referral": "maybe"}))
-        assert f"Please answer yes or no: {FIRST.asked}" in card_text(card)
-        card = only_card(
+        assert refusal(await practitioner.press(typed)) == f"Please answer: {FIRST.asked}"
+        said = refusal(await practitioner.press({**typed, "first_referral": "maybe"}))
+        assert said == f"Please answer yes or no: {FIRST.asked}"
+        said = refusal(
             await practitioner.press({**typed, "team": "x" * 121, "first_referral": "no"})
         )
-        assert "Team or service is 121 characters; please keep it to 120." in card_text(card)
-        card = only_card(
+        assert said == "Team or service is 121 characters; please keep it to 120."
+        said = refusal(
             await practitioner.press({**typed, "team": "Call 07700 900123", "first_referral": "no"})
         )
-        assert "a phone number" in card_text(card)
-        assert input_values(card)["team"] == "Call 07700 900123"
+        assert said.startswith("In \u201cTeam or service\u201d this looks like it includes")
+        assert "a phone number" in said and "07700" not in said
 
         await practitioner.press({**typed, "first_referral": "yes"})
         await practitioner.press(INVITEES)
         review = only_card(await practitioner.press(TIMING))
-        assert {"Team or service": "Early Help, North", "First referral": "Yes"}.items() <= (
-            facts_of(review).items()
-        )
+        written = {"Team or service": "Written and checked, 17 characters"}
+        assert {**written, "First referral": "Yes"}.items() <= facts_of(review).items()
+        assert "Early Help" not in card_text(review)
 
-        # Changed from the review card: the step comes back with the answers in it, and an
-        # optional answer left blank is gone.
+        # Changed from the review card: the step comes back with the yes or no in it, and the
+        # free-text answer only said to be there (the chat keeps every card). Left empty, it
+        # is kept; "Remove my answer" takes an optional one away; a new one replaces it.
         card = only_card(await practitioner.press({"verb": "review", "change": "about"}))
-        assert input_values(card)["team"] == "Early Help, North"
+        assert input_values(card)["team"] == ""
+        assert "Early Help" not in card_text(card) and "Already written (17 characters)" in (
+            card_text(card)
+        )
         assert input_values(card)["first_referral"] == "yes"
         review = only_card(await practitioner.press({**ABOUT, "team": "", "first_referral": "no"}))
-        assert "Team or service" not in facts_of(review)
+        assert facts_of(review)["Team or service"] == "Written and checked, 17 characters"
         assert facts_of(review)["First referral"] == "No"
         await practitioner.press({"verb": "review", "change": "about"})
+        removed = {**ABOUT, "team": "", "team_remove": "true", "first_referral": "no"}
+        review = only_card(await practitioner.press(removed))
+        assert "Team or service" not in facts_of(review)
+        card = only_card(await practitioner.press({"verb": "review", "change": "about"}))
+        assert "team_remove" not in input_values(card)  # nothing written now to remove
         review = only_card(
             await practitioner.press(
                 {**ABOUT, "team": "Early Help, South", "first_referral": "yes"}
             )
         )
-        assert facts_of(review)["Team or service"] == "Early Help, South"
+        assert facts_of(review)["Team or service"] == "Written and checked, 17 characters"
 
         await practitioner.press(SUBMIT)
         await bot.settle()
@@ -248,6 +262,7 @@ async def test_a_noted_conversation_keeps_no_answers_about_timing(sqlite_url: st
         ((replace(TEAM, key="agency"),), "the about step already has that input"),
         ((replace(TEAM, key="verb"),), "the about step already has that input"),
         ((replace(TEAM, step=Verb.INVITEES),), "its step must be one of"),
+        ((replace(TEAM, key="team_remove"),), "a key may not end _remove"),
     ],
 )
 def test_a_question_the_form_cannot_ask_stops_the_start(

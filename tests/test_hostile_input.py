@@ -18,10 +18,10 @@ import pytest
 
 from bot.triage.decisions import BY_VERB
 from cards.verbs import TriageVerb
-from tests.support.client import TeamsUser, card_text, cards_in, input_values, texts_in
+from tests.support.client import TeamsUser, card_text, cards_in, texts_in
 from tests.support.connector import FakeConnector
 from tests.support.hostile import (
-    CARD,
+    MESSAGE,
     SORRY,
     assert_polite_invoke,
     assert_polite_reply,
@@ -119,12 +119,12 @@ async def test_a_character_that_cannot_be_stored_in_a_triage_panel_is_named(
     body = await scene.admin.invoke_any(verb, data)
     assert_polite_invoke(scene.admin, body, data)
     if scene.admin.last_status == 200:
-        assert body["type"] == CARD
-        assert f"The \u2018{label}\u2019 box has a character that cannot be stored" in shown(body)
-        rule = BY_VERB[verb][0]
-        assert rule.confirm_title(False) in shown(body)  # the panel is still open
-        # ... with what was typed in it, less the character (it came back empty before)
-        assert input_values(body["value"])[text_key] == inputs[text_key]
+        # Teams' message response: the card pressed stays as it was, its panel open with what
+        # was typed in it; nothing typed is sent back.
+        assert body["type"] == MESSAGE
+        assert body["value"] == (
+            f"The \u2018{label}\u2019 box has a character that cannot be stored: please retype it."
+        )
     else:
         assert refused_by_the_envelope(data)
     # Nothing changed, and the panel still works: retyped, the same press is stored.
@@ -160,9 +160,12 @@ async def test_a_character_that_cannot_be_stored_in_an_answer_is_named(
     sent = await scene.practitioner.press(data)
     assert_polite_reply(scene.practitioner, sent, data)
     if scene.practitioner.last_status != 400:  # not refused as a bad envelope
-        again = cards_in(sent)[0]
-        assert "The \u2018Your answer\u2019 box has a character" in card_text(again)
-        assert input_values(again)["answer"] == "Oak School"  # kept, less what cannot be kept
+        # A message, no card: the card keeps what was typed, and the answer is not sent back.
+        assert cards_in(sent) == []
+        assert texts_in(sent) == [
+            "The \u2018Your answer\u2019 box has a character that cannot be stored: please "
+            "retype it."
+        ]
     thanks = await scene.practitioner.press(button, answer="Oak School")
     assert "Your answer has gone to business support" in " ".join(texts_in(thanks))
 
@@ -207,15 +210,10 @@ async def test_a_character_that_cannot_be_stored_in_a_form_answer_is_named_at_it
     sent = await user.press(spoilt)
     assert_polite_reply(user, sent, spoilt)
     if user.last_status != 400:  # not refused as a bad envelope
-        refused = cards_in(sent)
-        assert len(refused) == 1
-        text = card_text(refused[0])
+        # A message naming the box, and no card: every answer stays in the card pressed.
+        assert cards_in(sent) == []
+        (text,) = texts_in(sent)
         assert f"The \u2018{label}" in text and "cannot be stored: please retype it" in text
-        kept = input_values(refused[0])
-        assert kept[field] == good  # less what could not be stored
-        for other, value in step.items():
-            if other not in ("verb", "op", field):
-                assert kept[other] == value  # every other answer is still in the card
 
     for later in HAPPY_PATH[HAPPY_PATH.index(step) :]:
         await user.press(later)

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.core.pii import Finding, find_identifying_details
+from bot.core.pii import Finding, find_identifying_details, identifying_details_problem
 
 
 @pytest.mark.parametrize(
@@ -25,3 +25,17 @@ def test_findings(text: str, expected: list[Finding]) -> None:
 
 def test_ten_digits_that_fail_the_nhs_checksum_are_not_an_nhs_number() -> None:
     assert Finding.NHS_NUMBER not in find_identifying_details("case 1234567890")
+
+
+def test_the_problem_names_the_box_and_the_kinds_and_never_quotes_the_text() -> None:
+    """The message goes into a chat, which keeps it: what was typed must not be in it."""
+    typed = "Zebedee Quinlan 03/04/2015 at ZE9 9QX"
+    problem = identifying_details_problem(typed, "What is stuck")
+    assert problem == (
+        "In \u201cWhat is stuck\u201d this looks like it includes a postcode and a full name "
+        "with a date of birth. Please take it out and use initials or a case reference "
+        "instead: the referral must not identify the child."
+    )
+    assert identifying_details_problem(typed) is not None
+    assert identifying_details_problem(typed).startswith("This looks like")  # type: ignore[union-attr]
+    assert identifying_details_problem("Child A (ref CS-1234)", "What is stuck") is None

@@ -48,6 +48,14 @@ def only_card(sent: list[dict]) -> dict:
     return cards[0]
 
 
+def refusal(sent: list[dict]) -> str:
+    """A refused answer gets one message and no card: the card pressed keeps what was typed,
+    and a card sent back would keep it in the chat's history."""
+    assert cards_in(sent) == [], f"a refusal sent a card: {sent}"
+    (text,) = texts_in(sent)
+    return text
+
+
 async def test_happy_path_stores_referral_and_confirms(
     user: TeamsUser, running_bot: RunningBot
 ) -> None:
@@ -108,59 +116,66 @@ async def test_typed_yes_no_answers_the_risk_question(user: TeamsUser) -> None:
     assert "What are you referring?" in card_text(card)
 
 
-async def test_each_validation_retry_keeps_what_was_entered(user: TeamsUser) -> None:
+async def test_each_refusal_is_a_message_and_the_step_waits(user: TeamsUser) -> None:
+    """What was typed stays in the card that was pressed; the reply says what to fix, and
+    where, and the step takes the corrected press."""
     await answer_up_to_review(user, [NO_RISK])
-    card = only_card(await user.press({"verb": "kind", "kind": "theme", "theme": ""}))
-    assert "Please choose which theme." in card_text(card)
-    assert input_values(card)["kind"] == "theme"
-
-    await user.press(KIND)
-    card = only_card(
-        await user.press({"verb": "model", "model": "re_think", "rethink_strategy": ""})
+    assert refusal(await user.press({"verb": "kind", "kind": "theme", "theme": ""})) == (
+        "Please choose which theme."
     )
-    assert "which strategy" in card_text(card)
-    assert input_values(card)["model"] == "re_think"
+
+    assert "Which session" in card_text(only_card(await user.press(KIND)))  # it went on
+    said = refusal(await user.press({"verb": "model", "model": "re_think", "rethink_strategy": ""}))
+    assert "which strategy" in said
     await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "2"})
 
     identifying = {
         **NARRATIVE,
         "what_is_stuck": "Jane Smith born 12/03/2015 at SW1A 1AA, call 07700 900123",
     }
-    card = only_card(await user.press(identifying))
-    text = card_text(card)
+    said = refusal(await user.press(identifying))
+    assert said.startswith("In \u201cWhat is stuck\u201d this looks like it includes")
     assert (
-        "a postcode" in text
-        and "a full name with a date of birth" in text
-        and "a phone number" in text
+        "a postcode" in said
+        and "a full name with a date of birth" in said
+        and "a phone number" in said
     )
-    assert input_values(card)["what_is_stuck"] == identifying["what_is_stuck"]
-    assert input_values(card)["help_wanted"] == NARRATIVE["help_wanted"]
+    assert "Jane Smith" not in said and "SW1A" not in said and "07700" not in said
+    said = refusal(await user.press({**NARRATIVE, "help_wanted": "Her email is jo@x.example"}))
+    assert said.startswith("In \u201cThe help you want\u201d") and "an email address" in said
+    # Neither box alone, both together: a full name in one and a date of birth in the other.
+    apart = {**NARRATIVE, "what_is_stuck": "About Jane Smith.", "help_wanted": "Seen 12/03/2015."}
+    said = refusal(await user.press(apart))
+    assert "\u201cWhat is stuck\u201d and \u201cThe help you want\u201d" in said
 
-    card = only_card(await user.press({**NARRATIVE, "what_is_stuck": "x" * 1001}))
-    assert "please keep it to 1000" in card_text(card)
-    card = only_card(await user.press({**NARRATIVE, "help_wanted": ""}))
-    assert "what help you would like" in card_text(card)
+    said = refusal(await user.press({**NARRATIVE, "what_is_stuck": "x" * 1001}))
+    assert "please keep it to 1000" in said
+    said = refusal(await user.press({**NARRATIVE, "help_wanted": ""}))
+    assert "what help you would like" in said
 
-    await user.press(NARRATIVE)
-    card = only_card(await user.press({**ABOUT, "manager_email": "not-an-email"}))
-    assert "email address does not look right" in card_text(card)
-    assert input_values(card)["agency"] == "Health Visiting"
-    card = only_card(await user.press({**ABOUT, "manager_name": ""}))
-    assert "manager's name" in card_text(card)
+    assert "About you" in card_text(only_card(await user.press(NARRATIVE)))
+    said = refusal(await user.press({**ABOUT, "manager_email": "not-an-email"}))
+    assert said == "Your manager's email address does not look right: please check it."
+    said = refusal(await user.press({**ABOUT, "manager_name": ""}))
+    assert "manager's name" in said
 
     await user.press(ABOUT)
-    card = only_card(await user.press({**INVITEES, "email_1": ""}))
-    assert "Each practitioner needs a name, an agency and a work email" in card_text(card)
-    assert input_values(card)["name_1"] == "Pat Teacher"
+    said = refusal(await user.press({**INVITEES, "email_1": ""}))
+    assert "Each practitioner needs a name, an agency and a work email" in said
+    said = refusal(await user.press({**INVITEES, "email_1": "pat-at-oak"}))
+    assert "Pat Teacher" not in said  # nobody's name is repeated into the chat
 
     await user.press(INVITEES)
-    card = only_card(await user.press({"verb": "timing", "availability": "", "urgency": "soon"}))
-    assert "when you are available" in card_text(card)
-    card = only_card(
+    said = refusal(await user.press({"verb": "timing", "availability": "", "urgency": "soon"}))
+    assert "when you are available" in said
+    said = refusal(
         await user.press({"verb": "timing", "availability": "Mondays", "urgency": "whenever"})
     )
-    assert "how soon" in card_text(card)
-    assert input_values(card)["availability"] == "Mondays"
+    assert "how soon" in said
+    review = only_card(
+        await user.press({"verb": "timing", "availability": "Mondays", "urgency": "soon"})
+    )
+    assert "Check and submit" in card_text(review)
 
 
 async def test_malformed_and_oversized_submissions_get_a_clear_message(user: TeamsUser) -> None:
@@ -232,10 +247,18 @@ async def test_change_from_the_review_card(user: TeamsUser, running_bot: Running
     changes = {d.get("change") for d in submit_actions(review) if d.get("verb") == "review"}
     assert {"kind", "model", "narrative", "about", "invitees", "timing", "submit"} <= changes
 
+    # The narrative is not drawn on the card again (the chat keeps every card): its boxes
+    # are empty, and a box left empty keeps what was written in it.
     card = only_card(await user.press({"verb": "review", "change": "narrative"}))
-    assert input_values(card)["what_is_stuck"] == NARRATIVE["what_is_stuck"]  # pre-filled
-    review = only_card(await user.press({**NARRATIVE, "help_wanted": "A fresh look at the plan."}))
-    assert "A fresh look at the plan." in card_text(review)
+    assert input_values(card)["what_is_stuck"] == "" and input_values(card)["help_wanted"] == ""
+    assert NARRATIVE["what_is_stuck"] not in card_text(card)
+    assert "Already written (" in card_text(card)
+    fresh = "A fresh look at the plan."
+    review = only_card(await user.press({**NARRATIVE, "what_is_stuck": "", "help_wanted": fresh}))
+    assert fresh not in card_text(review)
+    assert f"Written and checked, {len(fresh)} characters" in card_text(review)
+    stuck = f"Written and checked, {len(NARRATIVE['what_is_stuck'])} characters"
+    assert stuck in card_text(review)
 
     card = only_card(await user.press({"verb": "review", "change": "invitees"}))
     assert "Pat Teacher, Oak School" in card_text(card)
@@ -262,6 +285,14 @@ async def test_change_from_the_review_card(user: TeamsUser, running_bot: Running
     assert row.invitees == [
         {"name": "Lee Nurse", "agency": "School nursing", "email": "lee@nhs.example"}
     ]
+    engine = engine_for(running_bot.settings.database_url)
+    try:
+        store = ReferralStore(session_factory(engine), Cipher(running_bot.settings.encryption_keys))
+        stored = await store.read_narrative(row.reference, actor_id="admin-1")
+    finally:
+        await engine.dispose()
+    assert stored is not None
+    assert (stored.what_is_stuck, stored.help_wanted) == (NARRATIVE["what_is_stuck"], fresh)
 
 
 async def test_rethink_strategy_one_is_advice_and_can_be_noted(
@@ -311,7 +342,8 @@ async def test_resume_after_restart(user: TeamsUser, running_bot: RunningBot) ->
     review = only_card(
         await user.press({"verb": "timing", "availability": "Fridays", "urgency": "routine"})
     )
-    assert NARRATIVE["what_is_stuck"] in card_text(review)
+    assert f"Written and checked, {len(NARRATIVE['what_is_stuck'])} characters" in card_text(review)
+    assert NARRATIVE["what_is_stuck"] not in card_text(review)
 
 
 async def test_refer_while_in_progress_shows_where_they_were(user: TeamsUser) -> None:
@@ -406,17 +438,17 @@ async def test_field_limits_are_checked_before_the_database(
         user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}, NARRATIVE]
     )
     long_email = "a" * 250 + "@nhs.example"
-    card = only_card(await user.press({**ABOUT, "manager_email": long_email}))
-    assert "email address does not look right" in card_text(card)
+    said = refusal(await user.press({**ABOUT, "manager_email": long_email}))
+    assert "email address does not look right" in said
     # A manager who has not agreed is not recorded, whatever the boxes held.
     await user.press({**ABOUT, "manager_agreed": "no", "manager_name": "x" * 500})
     await user.press(INVITEES)
-    card = only_card(
+    said = refusal(
         await user.press(
             {"verb": "timing", "availability": "Mum is on 07700 900123", "urgency": "soon"}
         )
     )
-    assert "a phone number" in card_text(card)
+    assert "a phone number" in said and "07700" not in said
     await user.press({"verb": "timing", "availability": "Tuesdays", "urgency": "soon"})
     await user.press(SUBMIT)
     (row,) = await referral_rows(running_bot.settings.database_url)
@@ -430,7 +462,8 @@ async def test_a_crafted_remove_index_is_refused_politely(user: TeamsUser) -> No
     for index in ("²", "-1", "1e3", "99"):
         sent = await user.press({"verb": "invitees", "op": "remove", "index": index})
         assert user.last_status in (200, 201)
-        assert "Who should be invited" in card_text(only_card(sent)), index
+        assert refusal(sent) == "I could not tell whom to remove. Please try again.", index
+    assert "Who should be invited" in card_text(cards_in(await user.say("help"))[-1])
 
 
 async def test_cancel_on_a_card_from_an_earlier_referral_leaves_this_one(

@@ -123,14 +123,16 @@ async def test_more_information_round_trip(scene: Scene) -> None:
     assert "Is the school on board?" in card_text(question)
     answer_button = next(a for a in question["actions"] if a["type"] == "Action.Submit")
 
-    # An answer that names a child is refused, and what was typed comes back.
-    refused = cards_in(
-        await scene.practitioner.press(
-            answer_button["data"], answer="Jane Smith born 12/03/2015 is at Oak School"
-        )
-    )[0]
-    assert "use initials or a case reference" in card_text(refused)
-    assert "Jane Smith born 12/03/2015" in card_text(refused)
+    # An answer that names a child is refused by a message that says where and what kind,
+    # and no card: the card keeps what was typed, and the chat never gets the name.
+    refused = await scene.practitioner.press(
+        answer_button["data"], answer="Jane Smith born 12/03/2015 is at Oak School"
+    )
+    assert cards_in(refused) == []
+    (said,) = texts_in(refused)
+    assert said.startswith("In \u201cYour answer\u201d this looks like it includes")
+    assert "a full name with a date of birth" in said and "use initials or a case reference" in said
+    assert "Jane Smith" not in said and "12/03/2015" not in said
 
     thanks = await scene.practitioner.press(
         answer_button["data"], answer="Yes: the head teacher will attend."
@@ -205,11 +207,26 @@ async def test_a_stale_button_does_nothing_harmful(scene: Scene) -> None:
 async def test_bad_form_input_keeps_the_form_and_changes_nothing(scene: Scene) -> None:
     reference = await scene.refer()
     version = version_of(scene.desk_card(reference))
+    # A message answers: Teams leaves the card pressed as it was, its panel open with what was
+    # typed in it.
     body = await press(scene.admin, "triage_accept", reference, version, facilitator="nobody")
-    assert "Please choose a facilitator from the list." in shown(body)
-    assert "Facilitator" in shown(body)  # the form is still open
+    assert body == {
+        "statusCode": 200,
+        "type": MESSAGE,
+        "value": "Please choose a facilitator from the list.",
+    }
     body = await press(scene.admin, "triage_decline", reference, version, reason=" ", signpost="0")
-    assert "Please write a reason." in shown(body)
+    assert body["type"] == MESSAGE and body["value"] == "Please write a reason."
+    # Text that seems to identify a child, wherever an admin writes it, is refused by name.
+    for verb, inputs, box in (
+        ("triage_ask", {"question": "Is Jane Smith (DOB 12/03/2015) known?"}, "Your question"),
+        ("triage_decline", {"reason": "Family at SW1A 1AA moved", "signpost": "0"}, "Reason"),
+        ("triage_withdraw", {"why": "duplicate", "note": "see jo@x.example"}, "Note"),
+    ):
+        body = await press(scene.admin, verb, reference, version, **inputs)
+        assert body["type"] == MESSAGE, body
+        assert body["value"].startswith(f"In \u201c{box}\u201d this looks like it includes")
+        assert not any(text in body["value"] for text in ("Jane", "SW1A", "jo@x"))
     body = await press(scene.admin, "triage_explode", reference, version)
     assert body["type"] == MESSAGE
     row = await stored_referral(scene, reference)

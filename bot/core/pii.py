@@ -79,13 +79,18 @@ def find_identifying_details(text: str) -> list[Finding]:
     return findings
 
 
-def identifying_details_problem(text: str) -> str | None:
-    """What to tell the person if `text` seems to identify a child; None if it seems fine."""
+def identifying_details_problem(text: str, where: str = "") -> str | None:
+    """What to tell the person if `text` seems to identify a child; None if it seems fine.
+
+    `where` names the box it was typed in (as the card labels it). The message says which
+    kind of detail was found and where, never the text: it is sent into a chat, which keeps it.
+    """
     findings = find_identifying_details(text)
     if not findings:
         return None
     listed = " and ".join(f.value for f in findings)
+    subject = f"In \u201c{where}\u201d this" if where else "This"
     return (
-        f"This looks like it includes {listed}. Please take it out and use initials or a "
+        f"{subject} looks like it includes {listed}. Please take it out and use initials or a "
         "case reference instead: the referral must not identify the child."
     )

@@ -202,7 +202,10 @@ class Bookings:
                 await self._cancel(row, note)
         except CalendarError as error:
             self._maybe_later(error, delivery)
-            log.warning("calendar job for %s failed: %s", row.reference, error)
+            # Status and code only: Graph's message can name an attendee.
+            log.warning(
+                "calendar job for %s failed: %s %s", row.reference, error.status, error.code
+            )
             # The card shows why, with Try again; nothing is queued again by itself.
             failed = {"booking_state": BookingState.FAILED, "booking_problem": error.message}
             await self._set(row.id, failed, [triage_card(row.id)], version=row.version)
@@ -249,7 +252,12 @@ class Bookings:
                 installed = True  # now, or already (409)
         except CalendarError as error:
             # The meeting is booked and invitations are out: joining its chat is a bonus.
-            log.warning("booked %s but could not join its chat: %s", row.reference, error)
+            log.warning(
+                "booked %s but could not join its chat: %s %s",
+                row.reference,
+                error.status,
+                error.code,
+            )
             problem = f"Booked, but I could not join the meeting's chat: {error.message}"
             installed = False
         done = {
@@ -281,7 +289,7 @@ class Bookings:
             from_link = chat_id_of(join_url)
             if from_link is None:
                 raise
-            log.warning("meeting chat taken from the join link: %s", error)
+            log.warning("meeting chat taken from the join link: %s %s", error.status, error.code)
             return from_link
         return found or chat_id_of(join_url)
 
@@ -361,7 +369,7 @@ class Bookings:
             "the meeting: please keep case details out of it.</p>"
         )
         if facilitator is not None and not facilitator.email:
-            log.warning("facilitator %s has no email: not invited by Graph", facilitator.name)
+            log.warning("the facilitator of %s has no email: not invited by Graph", row.reference)
         return NewMeeting(
             transaction_id=transaction,
             subject=f"{model}: reflective practice session {row.reference}",

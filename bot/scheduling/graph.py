@@ -267,11 +267,10 @@ class GraphCalendar:
         for schedule in (answer.value if answer else None) or []:
             person = asked.get((schedule.schedule_id or "").lower(), schedule.schedule_id or "")
             if schedule.error is not None:
+                # Not whose (an email address), nor Graph's message, which may name them.
                 log.warning(
-                    "Graph could not read the free/busy of %s: %s %s",
-                    person,
+                    "Graph could not read one person's free/busy: %s",
                     schedule.error.response_code,
-                    schedule.error.message,
                 )
                 continue
             busy = [

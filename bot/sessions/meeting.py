@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 from bot.core.clock import Clock
 from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
-from bot.core.storable import storable, unstorable_message, whole_number, without_unstorable
+from bot.core.storable import storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import Rejected, SessionStore
 from bot.sessions.timing import Control
@@ -62,6 +62,16 @@ STALE = (
     "Here is the card as it is now."
 )
 MAX_TEXT = 300
+# What the contribution cards call their boxes (cards/templates/session_collect.json), to say
+# which one a refusal is about.
+BOXES = {
+    "hope": "My hopes for this session",
+    **{f"blocker_{n}": f"Blocker {n}" for n in (1, 2, 3)},
+    **{f"enabler_{n}": f"Enabler {n}" for n in (1, 2, 3)},
+    "what": "What",
+    "who": "Who",
+    "where": "Where it will be recorded",
+}
 REFERENCE_LABEL = "Referral reference"  # as the set-up card labels the box
 Reply: TypeAlias = InvokeReply
 Action = Callable[[Turn, SessionVerb, dict[str, Any]], Awaitable[Reply]]
@@ -231,7 +241,10 @@ class MeetingHandler:
             return await self._actions[verb](context, verb, data)
         except (KeyError, TypeError, ValueError, OverflowError) as problem:
             # A button from an old or altered card: say so, change nothing.
-            log.warning("session button %s with unusable data: %s", verb.value, problem)
+            # The problem's type only: its text can quote the button's data.
+            log.warning(
+                "session button %s with unusable data: %s", verb.value, type(problem).__name__
+            )
             return message_response("Sorry, I could not use that button. Please try again.")
 
     async def _show_setup(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
@@ -247,18 +260,13 @@ class MeetingHandler:
         reference = str(data.get("reference", "")).strip().upper()
         independent = str(data.get("independent", "false")).lower() == "true"
         cycles = _whole(data.get("cycles"), 3)
-
-        def again(notice: str) -> Reply:
-            values = {"model": model, "reference": reference, "cycles": cycles}
-            values["independent"] = "true" if independent else "false"
-            return card_response(setup_card(self._choices(), values=values, notice=notice))
-
+        # A refusal is a message: the set-up card pressed keeps what was typed in it, and
+        # nothing typed in its box is repeated into the chat.
         if not storable(reference):
-            reference = without_unstorable(reference)
-            return again(unstorable_message(REFERENCE_LABEL))
+            return message_response(unstorable_message(REFERENCE_LABEL))
         protocol = self.protocols.get(model)
         if protocol is None:
-            return again("Please choose the session model.")
+            return message_response("Please choose the session model.")
         actor = actor_of(context)
         link = None
         if reference:
@@ -266,10 +274,10 @@ class MeetingHandler:
             is_theirs = link is not None and (link.facilitator_id or "").lower() == actor.id.lower()
             if link is None or not (is_theirs or await self.admins.is_admin(context)):
                 # The same answer either way: a chat must not learn which references exist.
-                return again(
-                    f"I cannot start {reference} here. Check the reference (its facilitator or "
-                    "business support can start it), or leave it empty for a session without "
-                    "a referral."
+                return message_response(
+                    "I cannot start that referral here. Check the reference (its facilitator "
+                    "or business support can start it), or leave it empty for a session "
+                    "without a referral."
                 )
             # The referral decides the model, and whether its facilitator is independent.
             protocol = self.protocols.get(link.model, protocol)
@@ -335,19 +343,14 @@ class MeetingHandler:
         kind = Collect(str(data["kind"]))
         if not 0 <= step < len(view.steps) or kind is Collect.NONE:
             raise ValueError("no such collecting stage")
-        values = {
-            key: str(value)[:MAX_TEXT] for key, value in data.items() if isinstance(value, str)
-        }
         try:
             content = _content(kind, data)
             person = Holder(person_id_of(context), context.activity.from_property.name or "")
             await self.store.contribute(view.id, step, person, kind, content)
         except (BadInput, Rejected) as problem:
-            return card_response(
-                collect_card(
-                    view, step, values=values, notice=str(problem), notice_style="attention"
-                )
-            )
+            # Only the message: the card pressed keeps what was typed. A card answered with
+            # it would put a refused child's name into the meeting chat's history.
+            return message_response(str(problem))
         thanks = {
             Collect.HOPES: "Thank you: your hopes are in. Sending again replaces them.",
             Collect.BLOCKERS_ENABLERS: "Thank you: yours are in. Sending again replaces them.",
@@ -419,9 +422,11 @@ def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
 
     def text(key: str) -> str:
         value = str(data.get(key, "") or "").strip()
+        if not storable(value):
+            raise BadInput(unstorable_message(BOXES[key]))
         if len(value) > MAX_TEXT:
             raise BadInput(f"Please keep each box to {MAX_TEXT} characters.")
-        problem = identifying_details_problem(value) if value else None
+        problem = identifying_details_problem(value, BOXES[key]) if value else None
         if problem:
             raise BadInput(problem.replace("the referral must not", "this must not"))
         return value

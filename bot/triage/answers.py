@@ -7,16 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.pii import identifying_details_problem
-from bot.core.storable import storable, unstorable_message, whole_number, without_unstorable
+from bot.core.storable import storable, unstorable_message, whole_number
 from bot.teams.identity import actor_of, person_id_of
-from bot.teams.turn import Turn, send_card, submitted_value
+from bot.teams.turn import Turn, submitted_value
 from bot.triage.store import TriageStore
-from cards.common import input_label
-from cards.triage import question_card
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 1000
+ANSWER_LABEL = "Your answer"  # as the question card labels its box
 
 
 @dataclass
@@ -42,13 +41,11 @@ class AnswerHandler:
         answer = typed.strip() if isinstance(typed, str) else ""
         problem = _problem_with(answer)
         if problem is None and not storable(answer):
-            asked = question_card(reference, question_id, question)
-            problem = unstorable_message(input_label(asked, "answer"))
+            problem = unstorable_message(ANSWER_LABEL)
         if problem:
-            # The answer is shown back so nothing typed is lost; it never left this 1:1 chat.
-            shown = without_unstorable(answer[:MAX_ANSWER_CHARS])
-            card = question_card(reference, question_id, question, answer=shown, problem=problem)
-            await send_card(context, card)
+            # Only the message: the card keeps what was typed. A card sent back with the
+            # answer in it would keep a refused child's name in the chat's history.
+            await context.send_activity(problem)
             return
         view = await self.store.answer(question_id, person, actor_of(context), answer)
         if view is None:
@@ -68,4 +65,4 @@ def _problem_with(answer: str) -> str | None:
         return "Please write your answer before sending it."
     if len(answer) > MAX_ANSWER_CHARS:
         return f"Please keep your answer to {MAX_ANSWER_CHARS} characters."
-    return identifying_details_problem(answer)
+    return identifying_details_problem(answer, ANSWER_LABEL)

@@ -43,7 +43,12 @@ class Decision(StrEnum):
 
 
 class BadInput(ValueError):
-    """A panel was not filled in properly; the message says what to fix."""
+    """A panel was not filled in properly; the message says what to fix, never quoting what
+    was typed. `redraw`: the panel must be drawn again (what it offered has changed)."""
+
+    def __init__(self, message: str, *, redraw: bool = False) -> None:
+        super().__init__(message)
+        self.redraw = redraw
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,19 @@ class DecisionForm(Protocol):
     def change(self, context: FormContext) -> Change: ...
 
 
-def _text(fields: Fields, key: str, limit: int, what: str, *, required: bool = True) -> str:
+def _text(
+    fields: Fields, key: str, limit: int, what: str, box: str, *, required: bool = True
+) -> str:
+    """A panel's free text. It reaches the referrer, the people invited or the Details view,
+    so text that seems to identify a child is refused, naming the `box` (its label)."""
     value = fields.get(key, "").strip()
     if required and not value:
         raise BadInput(f"Please write {what}.")
     if len(value) > limit:
         raise BadInput(f"Please keep {what} to {limit} characters.")
+    problem = identifying_details_problem(value, box) if value else None
+    if problem is not None:
+        raise BadInput(problem)
     return value
 
 
@@ -91,7 +103,8 @@ class AcceptForm:
             model=self.model,
             facilitator_id=facilitator.aad_object_id,
             facilitator_name=facilitator.name,
-            audit_detail=f"model {self.model}; facilitator {facilitator.name}",
+            # No name: the audit log's details are kept for good (the referral names them).
+            audit_detail=f"model {self.model}",
             find_times=context.options.graph,  # the admin sees times that suit straight away
         )
 
@@ -103,7 +116,7 @@ class AskForm:
 
     @classmethod
     def parse(cls, fields: Fields) -> Self:
-        return cls(_text(fields, "question", cls.MAX_CHARS, "your question"))
+        return cls(_text(fields, "question", cls.MAX_CHARS, "your question", "Your question"))
 
     def change(self, context: FormContext) -> Change:
         return Change(question=self.question)
@@ -117,7 +130,7 @@ class DeclineForm:
 
     @classmethod
     def parse(cls, fields: Fields) -> Self:
-        reason = _text(fields, "reason", cls.MAX_CHARS, "a reason")
+        reason = _text(fields, "reason", cls.MAX_CHARS, "a reason", "Reason")
         signpost = whole_number(fields.get("signpost", ""))
         if signpost is None:
             raise BadInput("Please choose where to signpost the referrer.")
@@ -145,7 +158,7 @@ class WithdrawForm:
         why = fields.get("why", "")
         if why not in cls.REASONS:
             raise BadInput("Please say whether it was withdrawn or a duplicate.")
-        return cls(why, _text(fields, "note", cls.MAX_CHARS, "the note", required=False))
+        return cls(why, _text(fields, "note", cls.MAX_CHARS, "the note", "Note", required=False))
 
     def change(self, context: FormContext) -> Change:
         # Withdrawn once scheduled: the facilitator hears the session is off.
@@ -197,7 +210,7 @@ class ScheduleForm:
         if not by_hand and self.slot and self.slot != OTHER_TIME:
             # Only a time this admin was shown: a card drawn before a newer search is stale.
             if self.slot not in {offered["start"] for offered in offered_slots(context.view)}:
-                raise BadInput("Those times have changed since: please choose again.")
+                raise BadInput("Those times have changed since: please choose again.", redraw=True)
             return datetime.fromisoformat(self.slot).astimezone(UTC)
         try:
             day, at = date.fromisoformat(self.day), time.fromisoformat(self.time)
@@ -213,12 +226,9 @@ class CancelForm:
 
     @classmethod
     def parse(cls, fields: Fields) -> Self:
-        note = _text(fields, "note", cls.MAX_CHARS, "the message", required=False)
         # It goes to everyone invited, other organisations included.
-        problem = identifying_details_problem(note)
-        if problem is not None:
-            raise BadInput(problem)
-        return cls(note)
+        box = "Message to the people invited"
+        return cls(_text(fields, "note", cls.MAX_CHARS, "the message", box, required=False))
 
     def change(self, context: FormContext) -> Change:
         was_at = context.view.session_at

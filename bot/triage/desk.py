@@ -9,20 +9,14 @@ is stored, so everyone else sees the new status.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core import audit
 from bot.core.audit import Action, Actor
 from bot.core.clock import Clock
 from bot.core.outbox import Kind, Outbox
-from bot.core.storable import (
-    first_unstorable,
-    storable,
-    unstorable_message,
-    whole_number,
-    without_unstorable,
-)
+from bot.core.storable import first_unstorable, storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import BookingState, ReferralStatus
 from bot.teams.admins import AdminCheck
@@ -43,7 +37,7 @@ from bot.triage.notify import confirmation
 from bot.triage.options import DeskOptions
 from bot.triage.store import TriageStore
 from bot.triage.views import SCHEDULABLE, Details, TriageView
-from cards.common import input_label, refilled
+from cards.common import input_label
 from cards.triage import audit_card, triage_card, when
 from cards.verbs import TriageVerb
 
@@ -168,9 +162,11 @@ class DeskHandler:
             self._refuse_unstorable(view, rule, press.fields)
             change = rule.form.parse(press.fields).change(context)
         except BadInput as problem:
-            # The panel again, with what was typed in it: nothing entered is lost.
-            entered = {key: without_unstorable(text) for key, text in press.fields.items()}
-            return self._card(view, panel=rule.panel, notice=str(problem), entered=entered)
+            if problem.redraw:  # what the panel offered has changed: it is drawn afresh
+                return self._card(view, panel=rule.panel, notice=str(problem))
+            # Only the message: the card pressed stays as it is, with what was typed in it.
+            # A card answered with the typed text would carry a refused child's name.
+            return message_response(str(problem))
         outcome = await self.store.decide(
             view.reference, press.version, actor, rule.decision, change
         )
@@ -230,7 +226,6 @@ class DeskHandler:
         panel: str | None = None,
         notice: str = "",
         notice_style: str = "warning",
-        entered: Mapping[str, str] | None = None,
     ) -> InvokeReply:
         card = triage_card(
             view,
@@ -242,7 +237,7 @@ class DeskHandler:
             notice=notice,
             notice_style=notice_style,
         )
-        return card_response(refilled(card, entered or {}))
+        return card_response(card)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class TeamsUser:
         self.meeting_id = meeting_id
         self.token = token
         self.last_status = 0
+        self.answers: list[str] = []  # the body of every HTTP response the bot gave this user
 
     def activity(self, **fields: Any) -> dict[str, Any]:
         base: dict[str, Any] = {
@@ -99,6 +100,7 @@ class TeamsUser:
         ) as response:
             self.last_status = response.status
             text = await response.text()
+        self.answers.append(text)
         try:
             return json.loads(text) if text else None
         except json.JSONDecodeError:
@@ -112,7 +114,7 @@ class TeamsUser:
             f"{self.bot_url}api/messages", json=activity, headers=headers
         ) as response:
             self.last_status = response.status
-            await response.read()
+            self.answers.append((await response.read()).decode("utf-8", "replace"))
         return [
             sent
             for sent in self.connector.activities[before:]

@@ -103,12 +103,12 @@ def all_cards() -> dict[str, dict[str, Any]]:
     }
     for verb in FORM_STEPS:
         cards[f"form-{verb.value}"] = lambda verb=verb: form_card(verb, SAMPLE_DRAFT, options)  # type: ignore[misc]
+    # Drawn again from the draft (a refused answer gets a message, not the card again).
     cards["form-narrative-with-error"] = lambda: form_card(
         Verb.NARRATIVE,
         SAMPLE_DRAFT,
         options,
-        {"what_is_stuck": "Jane Smith born 12/03/2015", "help_wanted": "Advice"},
-        "This looks like it includes a full name with a date of birth. Please take it out.",
+        "That button is on an earlier card. Your answers are kept: carry on here.",
     )
     cards["form-invitees-empty"] = lambda: form_card(Verb.INVITEES, ReferralDraft(), options)
     cards.update(triage_gallery())

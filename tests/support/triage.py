@@ -155,6 +155,7 @@ async def triage_scene(
     clock = FakeClock(overrides.pop("start", MONDAY_MORNING))
     connector.clock = clock  # the bot sleeps on this clock: time its requests on it too
     graph_credential = overrides.pop("graph_credential", None)
+    form_questions = overrides.pop("form_questions", None)
     settings = make_settings(
         database_url,
         admin_ids=[ADMIN, SECOND_ADMIN],
@@ -163,7 +164,7 @@ async def triage_scene(
         scheduler_interval_seconds=3600,  # tests drive the scheduler with settle()
         **overrides,
     )
-    bot = RunningBot(settings, clock, graph_credential)
+    bot = RunningBot(settings, clock, graph_credential, form_questions)
     await bot.start()
 
     def in_channel(name: str, aad_id: str | None = None) -> TeamsUser:
