@@ -182,8 +182,7 @@ DATA_MAP: dict[str, Table] = {
     ),
     "session_contributions": Table(
         "A hope, blocker, enabler or action typed into a session card (never in no-notes mode).",
-        "the session's facilitator at the end of the session (never posted in the chat); "
-        + BOTH_DATABASES,
+        "nobody in Teams (the session's cards show how many, never what); " + BOTH_DATABASES,
         {
             "id": (N, Rule.CASE),
             "session_id": (N, Rule.CASE),
