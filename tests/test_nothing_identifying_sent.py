@@ -319,17 +319,21 @@ async def triage(watch: Watch, reference: str) -> None:
 
     await accept(scene.admin, reference, watch.version(reference), model="think_space")
     await scene.bot.settle()
-    version = watch.version(reference)
-    await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-01",
-        time="13:00",
-        link=JOIN,
-    )
-    await scene.bot.settle()
+
+    async def schedule() -> None:
+        version = watch.version(reference)
+        await press(
+            scene.admin,
+            "triage_schedule",
+            reference,
+            version,
+            day="2026-12-01",
+            time="13:00",
+            link=JOIN,
+        )
+        await scene.bot.settle()
+
+    await schedule()
     await decide_refused_then(
         watch,
         "triage_cancel",
@@ -338,17 +342,7 @@ async def triage(watch: Watch, reference: str) -> None:
         "Message to the people invited",
         marker("cancel"),
     )
-    version = watch.version(reference)
-    await press(
-        scene.admin,
-        "triage_schedule",
-        reference,
-        version,
-        day="2026-12-01",
-        time="13:00",
-        link=JOIN,
-    )
-    await scene.bot.settle()
+    await schedule()
 
 
 async def decline(watch: Watch, reference: str) -> None:

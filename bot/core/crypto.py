@@ -16,6 +16,8 @@ import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -53,12 +55,8 @@ class Cipher:
         return self._fernet.encrypt(plaintext)
 
     def decrypt_bytes(self, token: bytes) -> bytes:
-        try:
+        with _no_key_reads_it():
             return self._fernet.decrypt(token)
-        except InvalidToken as error:
-            raise DecryptionError(
-                "stored data cannot be decrypted with the configured keys"
-            ) from error
 
     def is_current(self, token: bytes) -> bool:
         """Whether `token` was encrypted with the newest key (rotation skips it)."""
@@ -70,12 +68,8 @@ class Cipher:
 
     def rotate(self, token: bytes) -> bytes:
         """The same plaintext, encrypted again with the newest key."""
-        try:
+        with _no_key_reads_it():
             return self._fernet.rotate(token)
-        except InvalidToken as error:
-            raise DecryptionError(
-                "stored data cannot be decrypted with the configured keys"
-            ) from error
 
     def lookup_hash(self, value: str) -> str:
         """The keyed hash to store beside an encrypted value that is looked up (newest key)."""
@@ -84,6 +78,14 @@ class Cipher:
     def lookup_hashes(self, value: str) -> list[str]:
         """Every hash `value` may be stored under: one per configured key, newest first."""
         return [_keyed_hash(key, value) for key in self._hash_keys]
+
+
+@contextmanager
+def _no_key_reads_it() -> Iterator[None]:
+    try:
+        yield
+    except InvalidToken as error:
+        raise DecryptionError("stored data cannot be decrypted with the configured keys") from error
 
 
 def _hash_key(fernet_key: str) -> bytes:
