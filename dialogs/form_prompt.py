@@ -1,10 +1,10 @@
 """Shows one step of the referral form as a card and waits for a valid answer.
 
 A bad answer never ends the step. When the step's own card sent it, the reply is a short
-message saying what to fix and in which box, and the card is not sent again: Teams keeps what
-was typed in the card that was pressed, and a card the bot sends would keep the refused text
-(a child's name, a date of birth) in the chat's history. Anything else (typed text where a card
-is needed, a button from an older card) gets the step's card again, drawn from the draft.
+message saying what to fix and in which box, and the card is not sent again: a card the bot
+sends would keep the refused text (a child's name, a date of birth) in the chat's history.
+Anything else (typed text where a card is needed, a button from an older card) gets the step's
+card again, drawn from the draft.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Writes, over the files in docs/images (or `--out DIR`):
 
   * playground-narrative-error.png: the "What is stuck" card after Continue with a phone number
     in the text, and the bot's short message below it naming the box and the kind of detail
-    (the Playground redraws the card with its boxes empty; Teams keeps what was typed);
+    (the Playground redraws the card with its boxes empty);
   * playground-review.png: the "Check and submit" card of a completed form.
 
 Run it again with one command, from the repository root:
@@ -244,7 +244,7 @@ def walk_and_shoot(page: Page, out: Path) -> None:
     if "phone number" not in reply.inner_text():
         fail(f"expected the bot to refuse the phone number, it said: {reply.inner_text()!r}")
     # As the Playground shows it: it draws every card afresh when a message arrives, so its
-    # boxes come back empty (Teams keeps what was typed in the card that was pressed).
+    # boxes come back empty.
     chat.shoot(narrative_card, reply, out / "playground-narrative-error.png")
 
     # Type it again without the number, as the person must in the Playground, and go on.
