@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Column, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.expression import ColumnElement
 
 from bot.core import audit
 from bot.core.audit import Action, Actor
@@ -59,6 +60,7 @@ CLOSED = [
 RUN_EVERY = timedelta(hours=1)
 BATCH = 500  # referrals (or audit entries) per transaction
 SYSTEM = Actor("system", "retention purge")
+ERASED = "case text and names erased, ids pseudonymised"
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,14 @@ async def _closed_cases(
             .limit(batch)
         )
     )
-    referral_ids = [row.id for row in referrals]
+    for referral in referrals:
+        erase_case_columns(referral, "referrals", cipher)
+        referral.purged_at = now
+    purged.add("referrals", ERASED, len(referrals))
+    await session.flush()  # purged_at set: their sessions are found below, in this batch or later
+    referral_ids = [referral.id for referral in referrals]
+    await _delete(session, purged, ReferralQuestion, ReferralQuestion.referral_id.in_(referral_ids))
+    await _delete(session, purged, OutboxMessage, OutboxMessage.referral_id.in_(referral_ids))
     meetings = list(
         await session.scalars(
             select(MeetingSession)
@@ -169,7 +178,9 @@ async def _closed_cases(
                 MeetingSession.purged_at.is_(None),
                 MeetingSession.status == SessionStatus.ENDED,
                 or_(
-                    MeetingSession.referral_id.in_(referral_ids),
+                    MeetingSession.referral_id.in_(
+                        select(ReferralRow.id).where(ReferralRow.purged_at.is_not(None))
+                    ),
                     and_(MeetingSession.referral_id.is_(None), MeetingSession.ended_at < cutoff),
                 ),
             )
@@ -177,35 +188,33 @@ async def _closed_cases(
             .limit(batch)
         )
     )
-    session_ids = [row.id for row in meetings]
-    participants = await session.scalars(
-        select(SessionParticipant).where(SessionParticipant.session_id.in_(session_ids))
+    session_ids = [meeting.id for meeting in meetings]
+    participants = list(
+        await session.scalars(
+            select(SessionParticipant).where(SessionParticipant.session_id.in_(session_ids))
+        )
     )
-    for table, rows in (
-        ("referrals", referrals),
-        ("meeting_sessions", meetings),
-        ("session_participants", list(participants)),
-    ):
-        for row in rows:
-            erase_case_columns(row, table, cipher)
-            if hasattr(row, "purged_at"):
-                row.purged_at = now
-        purged.add(table, "case text and names erased, ids pseudonymised", len(rows))
+    for meeting in meetings:
+        erase_case_columns(meeting, "meeting_sessions", cipher)
+        meeting.purged_at = now
+    for participant in participants:
+        erase_case_columns(participant, "session_participants", cipher)
+    purged.add("meeting_sessions", ERASED, len(meetings))
+    purged.add("session_participants", ERASED, len(participants))
     await session.flush()
-    for model, where in (
-        (ReferralQuestion, ReferralQuestion.referral_id.in_(referral_ids)),
-        (SessionContribution, SessionContribution.session_id.in_(session_ids)),
-        (
-            OutboxMessage,
-            or_(
-                OutboxMessage.referral_id.in_(referral_ids),
-                OutboxMessage.session_id.in_(session_ids),
-            ),
-        ),
-    ):
-        result = await session.execute(delete(model).where(where))
-        purged.add(model.__tablename__, "deleted with their closed referral", rows_changed(result))
+    await _delete(
+        session, purged, SessionContribution, SessionContribution.session_id.in_(session_ids)
+    )
+    await _delete(session, purged, OutboxMessage, OutboxMessage.session_id.in_(session_ids))
     return bool(referrals or meetings)
+
+
+async def _delete(
+    session: AsyncSession, purged: Purged, model: type[Base], where: ColumnElement[bool]
+) -> None:
+    """Deletes the rows of `model` that go with a closed case."""
+    result = await session.execute(delete(model).where(where))
+    purged.add(model.__tablename__, "deleted with their closed referral", rows_changed(result))
 
 
 def erase_case_columns(
