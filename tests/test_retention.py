@@ -25,7 +25,7 @@ from bot.core.models import (
 )
 from bot.privacy.data_map import DATA_MAP, Rule
 from bot.privacy.retention import Periods, purge
-from tests.support.databases import TEST_KEY, engine_for
+from tests.support.databases import TEST_KEY, engine_for, everything_stored
 from tests.support.triage import Scene, press, shown, stored_referral, version_of
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -181,21 +181,6 @@ async def _plant(url: str) -> None:
     await engine.dispose()
 
 
-async def _stored(url: str) -> str:
-    """Every value in every table, encrypted ones decrypted."""
-    engine = engine_for(url)
-    parts: list[str] = []
-    async with engine.connect() as connection:
-        for table in Base.metadata.sorted_tables:
-            for row in await connection.execute(select(table)):
-                for value in row:
-                    if isinstance(value, bytes):
-                        value = CIPHER.decrypt_bytes(value).decode()
-                    parts.append(str(value))
-    await engine.dispose()
-    return "\n".join(parts)
-
-
 async def _figures(url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every value the data map keeps as the partnership's figures, table by table."""
     engine = engine_for(url)
@@ -216,11 +201,11 @@ async def _figures(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 async def test_the_purge_erases_exactly_what_is_past_its_period(database_url: str) -> None:
     await _plant(database_url)
-    before, figures = await _stored(database_url), await _figures(database_url)
+    before, figures = await everything_stored(database_url), await _figures(database_url)
     sessions = session_factory(engine := engine_for(database_url))
 
     dry = await purge(sessions, CIPHER, PERIODS, NOW, dry_run=True, batch=1)
-    assert await _stored(database_url) == before, "a dry run changed something"
+    assert await everything_stored(database_url) == before, "a dry run changed something"
     done = await purge(sessions, CIPHER, PERIODS, NOW, batch=2)
     again = await purge(sessions, CIPHER, PERIODS, NOW)
     await engine.dispose()
@@ -239,7 +224,7 @@ async def test_the_purge_erases_exactly_what_is_past_its_period(database_url: st
         ("audit_log", "actors pseudonymised (entries kept)"): 1,
     }
     assert again.total == 0, "a second purge found more to do"
-    after = await _stored(database_url)
+    after = await everything_stored(database_url)
     for n in (1, 3, 4, 6, 8, 9, 10):
         assert f"gone{n}" not in after, f"gone{n} outlived its period"
     for n in (2, 5, 7, 8, 9, 10):

@@ -11,8 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import LargeBinary, MetaData
+from sqlalchemy import Column, LargeBinary, MetaData
 
 from bot.core.sealed import SealedJSON, SealedText
 
@@ -321,14 +322,18 @@ def stale(metadata: MetaData) -> list[str]:
     ]
 
 
+def is_encrypted(column: Column[Any]) -> bool:
+    """Sealed columns hold Fernet tokens as text; every binary column holds them as bytes."""
+    return isinstance(column.type, SealedText | SealedJSON | LargeBinary)
+
+
 def encrypted(metadata: MetaData) -> list[str]:
-    """Columns stored encrypted: sealed ones and Fernet tokens in binary columns."""
-    kinds = (SealedText, SealedJSON, LargeBinary)
+    """Columns stored encrypted, as table.column."""
     return [
         f"{table.name}.{column.name}"
         for table in metadata.sorted_tables
         for column in table.columns
-        if isinstance(column.type, kinds)
+        if is_encrypted(column)
     ]
 
 

@@ -34,6 +34,7 @@ from bot.core.crypto import Cipher, DecryptionError
 from bot.core.database import rows_changed, session_factory
 from bot.core.models import Base
 from bot.core.sealed import SealedJSON, SealedText, cipher_of
+from bot.privacy.data_map import is_encrypted
 
 DEFAULT_BATCH = 500
 # Keyed hashes kept beside an encrypted value to find it (Cipher.lookup_hash): table ->
@@ -59,10 +60,10 @@ class Encrypted:
 def encrypted_columns() -> list[Encrypted]:
     """Every column of the models that holds Fernet tokens, table by table."""
     return [
-        Encrypted(table.name, column.name, as_text)
+        Encrypted(table.name, column.name, as_text=_is_sealed(column))
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if (as_text := _is_sealed(column)) or isinstance(column.type, LargeBinary)
+        if is_encrypted(column)
     ]
 
 
