@@ -45,6 +45,10 @@ class Cipher:
         self._fernet = MultiFernet(fernets)
         self._newest = fernets[0]
 
+    @property
+    def key_count(self) -> int:
+        return len(self._hash_keys)
+
     def encrypt(self, plaintext: str) -> bytes:
         return self.encrypt_bytes(plaintext.encode("utf-8"))
 

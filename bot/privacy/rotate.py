@@ -134,8 +134,7 @@ async def rotate(
         raise ValueError("batch must be at least 1")
     if cipher_of(engine.sync_engine.dialect) is not cipher:
         raise ValueError("the engine must seal its columns with the cipher that rotates")
-    # One lookup hash per configured key: how many keys there are.
-    result = Rotation(dry_run=dry_run, keys=len(cipher.lookup_hashes("")))
+    result = Rotation(dry_run=dry_run, keys=cipher.key_count)
     columns = encrypted_columns()
     for table in Base.metadata.sorted_tables:
         mine = [each for each in columns if each.table == table.name]
