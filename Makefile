@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package gallery bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map clean
+.PHONY: run test lint typecheck package dist gallery bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ typecheck: $(STAMP)
 
 package: $(STAMP)
 	$(PY) -m manifest.pack build/appPackage.zip
+
+# The deployable unit for App Service (README, "Deploying to Azure"): build/deploy.zip holds
+# the wheel and a requirements.txt pinned to constraints.txt; the startup command is `python -m app`.
+dist: $(STAMP)
+	$(PY) infra/deploy_package.py build/deploy.zip
 
 gallery: $(STAMP)
 	$(PY) -m tests.support.gallery build/cards

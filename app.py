@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -14,7 +16,15 @@ from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.clock import Clock, SystemClock
-from bot.core.database import database_is_up, engine_from_settings, session_factory
+from bot.core.database import engine_from_settings, session_factory
+from bot.core.migrate import (
+    SchemaNotReady,
+    SchemaState,
+    migrate_once,
+    refusal,
+    schema_of,
+)
+from bot.core.outage import is_database_outage
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.scheduler import Job, Scheduler, WakeAll
@@ -43,8 +53,16 @@ from cards.help import help_card
 from cards.referrals import welcome_card
 from dialogs.referral_dialog import ReferralDialog, Signpost
 
+log = logging.getLogger("app")
+
 # msgraph's retry handler may wait up to 3 x 180 s on Retry-After within one call.
 CALENDAR_LEASE = timedelta(minutes=15)
+# On SIGTERM, how long turns under way may take to finish: Teams sends a turn again after 15 s
+# anyway. With the scheduler's own grace (bot.core.scheduler.STOP_GRACE) this stays inside the
+# 30 s the host is told to wait (infra: WEBSITES_CONTAINER_STOP_TIME_LIMIT).
+TURN_DRAIN_SECONDS = 15.0
+# How long /readyz waits for the database: a health check must answer quickly.
+READY_CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -56,6 +74,8 @@ class Runtime:
     adapter: BotAdapter
     bot: ReflectiveBot
     outbox: Outbox
+    # Every outbox, the calendar's too: on SIGTERM each stops claiming and gives back its claims.
+    outboxes: list[Outbox]
     # Graph work (finding times, booking) runs on its own scheduler, so that a throttled
     # Graph never holds back a session's prompts.
     schedulers: list[Scheduler]
@@ -172,6 +192,7 @@ def build_runtime(
             )
         )
     wake.schedulers.extend(schedulers)
+    outboxes = [outbox] + ([calendar_outbox] if scheduling_feature.calendar_deliveries else [])
     dialog = ReferralDialog(
         referral_feature.store,
         referral_feature.form,
@@ -185,7 +206,7 @@ def build_runtime(
         welcome_card=lambda: welcome_card(settings.partnership_name, shared.models),
         help_card=help_card,
     )
-    return Runtime(settings, engine, plumbing.adapter, bot, outbox, schedulers)
+    return Runtime(settings, engine, plumbing.adapter, bot, outbox, outboxes, schedulers)
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -194,6 +215,7 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         # Closed on the way out, and also when start-up fails (a bad protocol file, say).
         engine = engine_from_settings(settings)
         resources.push_async_callback(engine.dispose)
+        await _schema_ready(settings, engine)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         resources.push_async_callback(http.close)
         calendar = None
@@ -212,8 +234,39 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         for scheduler in runtime.schedulers:
             scheduler.start()
         yield
-        for scheduler in runtime.schedulers:
-            await scheduler.stop()
+        await _stop_background_work(runtime)
+
+
+async def _schema_ready(settings: Settings, engine: AsyncEngine) -> None:
+    """Migrates first with MIGRATE_ON_START (a failure stops the start: the host tries again);
+    otherwise refuses to start on a database behind the code, which would fail every turn.
+    A database that cannot be reached yet does not stop the start: /readyz says when it is."""
+    if settings.migrate_on_start:
+        await migrate_once(engine, settings.database_url)
+        return
+    try:
+        schema = await asyncio.wait_for(schema_of(engine), settings.database_timeout_seconds)
+    except Exception as error:
+        if not (is_database_outage(error) or isinstance(error, TimeoutError)):
+            raise
+        log.warning("the database cannot be reached; its schema is checked by /readyz")
+        return
+    if schema.state is SchemaState.BEHIND:
+        log.critical(refusal(schema))
+        raise SchemaNotReady(refusal(schema))
+    if schema.state is SchemaState.AHEAD:
+        log.warning("the database schema (%s) is newer than this release's", schema.stored)
+
+
+async def _stop_background_work(runtime: Runtime) -> None:
+    """On the way out (SIGTERM): no new claims; the scheduler's run under way may finish; any
+    claim still held is given back, so another instance sends it at once, not a lease later."""
+    for outbox in runtime.outboxes:
+        outbox.stop_claiming()
+    for scheduler in runtime.schedulers:
+        await scheduler.stop()
+    for outbox in runtime.outboxes:
+        await outbox.release_claims()
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -238,9 +291,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready to take turns: the database answers."""
-    ok = await database_is_up(request.app[RUNTIME].engine)
-    return web.json_response({"database": "ok" if ok else "down"}, status=200 if ok else 503)
+    """Ready to take turns: the database answers and its schema is the one the code needs
+    (one that is newer, from a release being rolled out, still serves)."""
+    try:
+        schema = await asyncio.wait_for(schema_of(request.app[RUNTIME].engine), READY_CHECK_SECONDS)
+    except Exception:  # noqa: BLE001 - any failure, or no answer in time, means "not ready"
+        return web.json_response({"database": "down"}, status=503)
+    behind = schema.state is SchemaState.BEHIND
+    return web.json_response(
+        {"database": "ok", "schema": schema.state.value}, status=503 if behind else 200
+    )
 
 
 def create_app(
@@ -275,7 +335,15 @@ def main() -> None:
     # Teams sends "trigger" with every card button, a field botbuilder's model does not know:
     # msrest would log a warning on every press.
     logging.getLogger("msrest.serialization").setLevel(logging.ERROR)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port)
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=TURN_DRAIN_SECONDS,
+        )
+    except SchemaNotReady:
+        sys.exit(2)  # already logged, with what to do
 
 
 if __name__ == "__main__":

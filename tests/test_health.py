@@ -8,7 +8,7 @@ async def test_readyz_reports_the_database_and_healthz_only_that_the_app_is_aliv
 ) -> None:
     async with http.get(f"{running_bot.url}readyz") as response:
         assert response.status == 200
-        assert await response.json() == {"database": "ok"}
+        assert await response.json() == {"database": "ok", "schema": "current"}
     async with http.get(f"{running_bot.url}healthz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "alive"}

@@ -1,5 +1,7 @@
-"""The wheel runs: built from this checkout, installed into a fresh virtual environment outside
-it, it migrates a database and answers /readyz with nothing from the checkout on its path.
+"""The deployable unit runs: `make dist`'s zip, built from this checkout and installed the way
+App Service's build step does (its requirements.txt, into a fresh virtual environment outside
+the checkout), migrates a database and answers /readyz through its startup command with nothing
+from the checkout on its path, and stops cleanly on SIGTERM.
 
 Installing every dependency from the registry into the fresh environment would take minutes, so
 the wheel goes in with --no-deps and a `.pth` file makes this environment's site-packages
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -29,23 +31,9 @@ from cryptography.fernet import Fernet
 from packaging.requirements import Requirement
 
 from bot.core.migrate import alembic_config
+from infra import deploy_package
 
 CHECKOUT = Path(__file__).resolve().parents[1]
-# Not sources of the wheel: left out of the copy it is built from (`.env` holds secrets).
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "node_modules",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    "*.db",
-    "*.db-*",
-    ".env",
-    "docs",
-)
 # What the installed app reports about itself, run by the fresh environment's interpreter.
 PROBE = """
 import json, sys
@@ -100,32 +88,19 @@ def _isolation_options() -> list[str]:
     return ["--no-build-isolation"]
 
 
-def _build_wheel(work: Path) -> Path:
-    # Built from a copy: pip builds in the source tree, and the checkout is shared.
-    source = work / "source"
-    shutil.copytree(CHECKOUT, source, ignore=NOT_SOURCES)
-    dist = work / "dist"
-    _run(
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--quiet",
-        *_isolation_options(),
-        "--wheel-dir",
-        dist,
-        source,
-        cwd=work,
-    )
-    shutil.rmtree(source)
-    (wheel,) = dist.glob("*.whl")
-    return wheel
+def _unpacked_deploy_zip(work: Path) -> Path:
+    """`make dist`'s zip, built here and unpacked as App Service's wwwroot."""
+    package = deploy_package.build(CHECKOUT, work / "build" / "deploy.zip", _isolation_options())
+    wwwroot = work / "wwwroot"
+    with zipfile.ZipFile(package) as unzipped:
+        unzipped.extractall(wwwroot)
+    return wwwroot
 
 
-def _fresh_environment(work: Path, wheel: Path) -> Path:
-    """A new virtual environment holding the wheel; returns its interpreter."""
-    venv = work / "venv"
+def _fresh_environment(work: Path, wwwroot: Path) -> Path:
+    """A new virtual environment with the zip's requirements.txt installed (the wheel itself:
+    its dependencies are lent, see above); returns its interpreter."""
+    venv = work / "antenv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=work)
     python = venv / "bin" / "python"
     _run(
@@ -138,8 +113,9 @@ def _fresh_environment(work: Path, wheel: Path) -> Path:
         "--no-deps",
         "--no-index",
         "--quiet",
-        wheel,
-        cwd=work,
+        "-r",
+        "requirements.txt",
+        cwd=wwwroot,
     )
     site = Path(
         _run(
@@ -170,12 +146,17 @@ def _healthz(url: str, server: subprocess.Popen[bytes], log: Path) -> tuple[int,
     raise AssertionError(f"no answer from {url}:\n{log.read_text()}")
 
 
-def test_the_wheel_installs_migrates_and_serves_outside_the_checkout(tmp_path: Path) -> None:
-    wheel = _build_wheel(tmp_path)
-    python = _fresh_environment(tmp_path, wheel)
+def test_the_deploy_zip_installs_migrates_serves_and_stops_outside_the_checkout(
+    tmp_path: Path,
+) -> None:
+    wwwroot = _unpacked_deploy_zip(tmp_path)
+    assert sorted(path.name for path in wwwroot.iterdir() if path.suffix != ".whl") == [
+        "constraints.txt",
+        "requirements.txt",
+    ]
+    python = _fresh_environment(tmp_path, wwwroot)
     venv = python.parent.parent
-    run = tmp_path / "run"
-    run.mkdir()
+    run = wwwroot
 
     report = json.loads(_run(python, "-c", PROBE, cwd=run, env={}))
     for name, file in report["files"].items():
@@ -215,7 +196,7 @@ def test_the_wheel_installs_migrates_and_serves_outside_the_checkout(tmp_path: P
     log = tmp_path / "app.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
-            [str(bin_dir / "reflective-practice-bot")],
+            [str(python), *deploy_package.STARTUP_COMMAND.split()[1:]],
             cwd=run,
             env=env,
             stdout=output,
@@ -226,8 +207,10 @@ def test_the_wheel_installs_migrates_and_serves_outside_the_checkout(tmp_path: P
     finally:
         server.terminate()
         try:
-            server.wait(timeout=15)
+            stopped = server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    assert (status, body) == (200, {"database": "ok"}), log.read_text()
+            raise
+    assert (status, body) == (200, {"database": "ok", "schema": "current"}), log.read_text()
+    assert stopped == 0, log.read_text()  # SIGTERM is a clean stop, not a crash

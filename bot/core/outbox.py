@@ -167,6 +167,9 @@ class Outbox:
     # the message over while the first is still at it.
     lease: timedelta = LEASE
     _next_prune: datetime | None = field(default=None, init=False)
+    # Claimed here and not yet finished: what to give back if the app stops mid-send.
+    _held: set[int] = field(default_factory=set, init=False)
+    _stopping: bool = field(default=False, init=False)
 
     async def run_due(self, now: datetime | None = None) -> datetime | None:
         """Delivers the messages due by `now`, a batch at a time.
@@ -177,6 +180,8 @@ class Outbox:
         now = now or self.clock.now()
         due = await self._due_ids(now)
         for message_id in due:
+            if self._stopping:
+                return None  # the app is stopping: what is left waits for another instance
             delivery = await self._claim(message_id, now)
             if delivery is not None:
                 await self._deliver(delivery)
@@ -191,6 +196,31 @@ class Outbox:
                     *self._kinds(),
                 )
             )
+
+    def stop_claiming(self) -> None:
+        """The app is stopping: the delivery under way may finish; no further one starts."""
+        self._stopping = True
+
+    async def release_claims(self) -> int:
+        """Gives back the claims of deliveries cut off by the stop, so another instance sends
+        them at once rather than after the lease; the attempt does not count. (One cut off
+        after Teams took it but before it was marked sent goes again: at least once.)"""
+        held, self._held = sorted(self._held), set()
+        if not held:
+            return 0
+        async with self.sessions() as session, session.begin():
+            released = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(held),
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                )
+                .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+            )
+        count = rows_changed(released)
+        log.info("gave back %d outbox claim(s) on the way out", count)
+        return count
 
     async def prune(self, now: datetime) -> datetime:
         """Forgets messages sent a while ago (the table would otherwise grow by every card
@@ -271,8 +301,10 @@ class Outbox:
             )
             if rows_changed(claimed) != 1:
                 return None  # another instance has it
+            self._held.add(message_id)
             row = await session.get_one(OutboxMessage, message_id)
             if _out_of_date(row, self.clock.now()):
+                self._held.discard(message_id)
                 return None
             activity = (
                 json.loads(self.cipher.decrypt(row.activity_encrypted))
@@ -353,6 +385,7 @@ class Outbox:
                 .where(OutboxMessage.id == message_id)
                 .values(claimed_until=None, **values)
             )
+        self._held.discard(message_id)
 
 
 def _out_of_date(row: OutboxMessage, now: datetime) -> bool:

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # How long to wait for a connection, or for one statement, before giving up: a turn that
     # gives up answers 503 so Teams sends it again (Teams itself gives up on a turn at 15 s).
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Bring the schema up to date when the app starts (under a PostgreSQL advisory lock, so
+    # instances started together migrate once). Off: `reflective-practice-migrate` does it, as
+    # a release's one-off step; an app whose database is behind its code refuses to start.
+    migrate_on_start: bool = False
 
     # Channels served besides Teams ("msteams"): none in production. The Bot Framework
     # Emulator is "emulator"; webchat and directline let anyone with a token type a from.id.

@@ -34,6 +34,8 @@ class FakeConnector:
         self.activities: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
+        # The Authorization header of each request, in the same order (None: none sent).
+        self.authorizations: list[str | None] = []
         self.request_times: list[float] = []  # clock.monotonic() of each request, in order
         # What request_times are read on: set it to the bot's clock when the bot runs on a
         # test clock, whose sleeps take no real time.
@@ -59,6 +61,10 @@ class FakeConnector:
         # when one arrives): the bot is caught mid-turn, to be killed there.
         self.stall_sends = False
         self.stalled = asyncio.Event()
+        # Seconds each message sent to a conversation waits before it is answered; `sending`
+        # is set when one arrives.
+        self.delay_sends = 0.0
+        self.sending = asyncio.Event()
         self._closing = asyncio.Event()
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
@@ -87,6 +93,7 @@ class FakeConnector:
     def _record(self, request: web.Request) -> web.Response | None:
         """Notes the call; returns the queued failure to answer with, if any."""
         self.requests.append((request.method, request.raw_path))
+        self.authorizations.append(request.headers.get("Authorization"))
         self.request_times.append(self.clock.monotonic())
         path = unquote(request.raw_path)
         for fragment, queued in self.failures_for.items():
@@ -108,6 +115,8 @@ class FakeConnector:
             self.stalled.set()
             await self._closing.wait()
             return web.Response(status=503)
+        self.sending.set()
+        await asyncio.sleep(self.delay_sends)
         activity = await request.json()
         if (
             _personal(activity)

@@ -114,6 +114,21 @@ async def postgres_database(
         await _admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@asynccontextmanager
+async def empty_database(kind: str, directory: Path) -> AsyncIterator[str]:
+    """A database with nothing in it, not even the migrations' own table ("sqlite" or
+    "postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield _sqlite_url(directory / f"empty-{uuid.uuid4().hex[:8]}.db")
+        return
+    name = f"rp_empty_{uuid.uuid4().hex[:12]}"
+    await _admin(POSTGRES_DSN, f'CREATE DATABASE "{name}"')
+    try:
+        yield _postgres_url(POSTGRES_DSN, name)
+    finally:
+        await _admin(POSTGRES_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class MigratedTemplates:
     """This process's migrated templates, each made when a test first asks for it."""
 
