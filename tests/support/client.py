@@ -125,8 +125,22 @@ class TeamsUser:
         return await self.post(self.activity(text=text))
 
     async def press(self, data: dict[str, Any], **inputs: Any) -> list[dict[str, Any]]:
-        """Presses an Action.Submit button: Teams merges the inputs with the button's data."""
-        return await self.post(self.activity(value={**inputs, **data}))
+        """Presses an Action.Submit button: Teams merges the inputs with the button's data,
+        and gives the id of the message that carried the card as `replyToId` (here: the latest
+        card sent to this chat with a button carrying exactly `data`, if there is one)."""
+        activity = self.activity(value={**inputs, **data})
+        card_id = self._card_with_button(data)
+        if card_id:
+            activity["replyToId"] = card_id
+        return await self.post(activity)
+
+    def _card_with_button(self, data: dict[str, Any]) -> str | None:
+        for sent in reversed(self.connector.activities):
+            if sent.get("conversation", {}).get("id") != self.conversation_id:
+                continue
+            if any(data == found for card in cards_in([sent]) for found in submit_actions(card)):
+                return str(sent.get("id") or "") or None
+        return None
 
     async def install(self) -> list[dict[str, Any]]:
         return await self.post(
