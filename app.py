@@ -242,7 +242,7 @@ async def _schema_ready(settings: Settings, engine: AsyncEngine) -> None:
     otherwise refuses to start on a database behind the code, which would fail every turn.
     A database that cannot be reached yet does not stop the start: /readyz says when it is."""
     if settings.migrate_on_start:
-        await migrate_once(engine, settings.database_url)
+        await migrate_once(engine, settings)
         return
     try:
         schema = await asyncio.wait_for(schema_of(engine), settings.database_timeout_seconds)

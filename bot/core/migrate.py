@@ -34,21 +34,24 @@ SCRIPTS = Path(migrations.__file__).resolve().parent
 MIGRATION_LOCK = 0x52504D47
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, settings: Settings | None = None) -> Config:
+    """`settings`, when given, say how env.py signs in besides the URL (DATABASE_AUTH)."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     # Alembic's config is an ini file: a literal % in a password must be doubled.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    if settings is not None:
+        config.attributes["settings"] = settings
     return config
 
 
-def upgrade(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+def upgrade(database_url: str, settings: Settings | None = None) -> None:
+    command.upgrade(alembic_config(database_url, settings), "head")
 
 
-async def upgrade_async(database_url: str) -> None:
+async def upgrade_async(database_url: str, settings: Settings | None = None) -> None:
     # env.py runs its own event loop, so it needs a thread without one.
-    await asyncio.to_thread(upgrade, database_url)
+    await asyncio.to_thread(upgrade, database_url, settings)
 
 
 @cache
@@ -106,7 +109,7 @@ async def schema_of(engine: AsyncEngine) -> Schema:
         return Schema(await _stored_revision(connection), expected_revision())
 
 
-async def migrate_once(engine: AsyncEngine, database_url: str) -> Schema:
+async def migrate_once(engine: AsyncEngine, settings: Settings) -> Schema:
     """Upgrades the database unless another instance has already, under an advisory lock on
     PostgreSQL so that instances started together migrate one at a time: the first does the
     work, the others find it done. (SQLite serves one instance.) Returns the schema before."""
@@ -121,7 +124,7 @@ async def migrate_once(engine: AsyncEngine, database_url: str) -> Schema:
             before = Schema(await _stored_revision(connection), expected_revision())
             await connection.rollback()  # no transaction left open while alembic works
             if before.state is SchemaState.BEHIND:
-                await upgrade_async(database_url)
+                await upgrade_async(settings.database_url, settings)
                 log.info(
                     "database schema migrated from %s to %s",
                     before.stored or "empty",
@@ -151,7 +154,7 @@ def refusal(schema: Schema) -> str:
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     settings = Settings()
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, settings)
     log.info("database schema is up to date")
 
 

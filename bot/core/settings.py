@@ -11,6 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # In a checkout, `.env` and the default SQLite file live at its top, wherever the bot is started
 # from. An installed wheel has no checkout: there both are relative to the working directory.
@@ -24,6 +26,19 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'reflective-practic
 class Mode(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class DatabaseAuth(StrEnum):
+    PASSWORD = "password"  # whatever DATABASE_URL carries (a password, or none for trust)
+    ENTRA = "entra"  # a Microsoft Entra access token from the host's managed identity
+
+
+class AppType(StrEnum):
+    """MICROSOFT_APP_TYPE, as botframework-connector spells the values."""
+
+    MULTI_TENANT = "MultiTenant"
+    SINGLE_TENANT = "SingleTenant"
+    USER_ASSIGNED_MSI = "UserAssignedMSI"  # the app id is a user-assigned managed identity
 
 
 class Facilitator(BaseModel):
@@ -64,16 +79,31 @@ def _split_csv(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refusal must not quote the settings it was given: they hold secrets (a database
+        # URL's password, the encryption keys), and pydantic would print part of them.
+        hide_input_in_errors=True,
     )
 
     mode: Mode = Mode.DEVELOPMENT
     host: str = "127.0.0.1"
     port: int = 3978
     log_level: str = "INFO"
+    # Traces (bot.core.telemetry) go to this Application Insights resource when set; else to
+    # OTLP/HTTP when the standard OTEL_EXPORTER_OTLP_ENDPOINT variable is set; else nowhere.
+    applicationinsights_connection_string: str = ""
 
     # Database: SQLite file by default, PostgreSQL with postgresql+asyncpg://...
     database_url: str = DEFAULT_DATABASE_URL
+    # entra: PostgreSQL's password is an Entra access token from the host's managed identity
+    # (DATABASE_URL names the identity's role, without a password).
+    database_auth: DatabaseAuth = DatabaseAuth.PASSWORD
+    # The user-assigned managed identity to sign in to the database as (its client id); empty:
+    # the host's system-assigned one. azure-identity's ManagedIdentityCredential, unlike
+    # DefaultAzureCredential, does not read this variable itself, so settings pass it on.
+    azure_client_id: str = ""
     # How long to wait for a connection, or for one statement, before giving up: a turn that
     # gives up answers 503 so Teams sends it again (Teams itself gives up on a turn at 15 s).
     database_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -92,7 +122,7 @@ class Settings(BaseSettings):
     # Bot identity. Empty app id means "no inbound authentication", for local tries only.
     microsoft_app_id: str = ""
     microsoft_app_password: str = ""
-    microsoft_app_type: str = "MultiTenant"
+    microsoft_app_type: AppType = AppType.MULTI_TENANT
     microsoft_app_tenant_id: str = ""
     # Only these Entra tenants may use the bot; empty list means any (development only).
     allowed_tenant_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -227,6 +257,70 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_default(cls, value: object) -> object:
         return value or DEFAULT_DATABASE_URL
+
+    @field_validator("microsoft_app_type", mode="before")
+    @classmethod
+    def _known_app_type(cls, value: object) -> object:
+        # botframework-connector compares the type in lower case, and takes anything it does
+        # not know for MultiTenant: a typo would silently change how the bot signs in.
+        if isinstance(value, str):
+            for app_type in AppType:
+                if value.strip().lower() == app_type.value.lower():
+                    return app_type
+            raise SettingsError(
+                f"MICROSOFT_APP_TYPE is {value!r}: use one of "
+                + ", ".join(app_type.value for app_type in AppType)
+                + "."
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _bot_identity_is_complete(self) -> Settings:
+        kind = f"MICROSOFT_APP_TYPE={self.microsoft_app_type.value}"
+        if self.microsoft_app_type is AppType.USER_ASSIGNED_MSI:
+            if not self.microsoft_app_id:
+                raise SettingsError(
+                    f"{kind} needs MICROSOFT_APP_ID: the managed identity's client id."
+                )
+            if not self.microsoft_app_tenant_id:
+                raise SettingsError(
+                    f"{kind} needs MICROSOFT_APP_TENANT_ID: the tenant the identity is in."
+                )
+            if self.microsoft_app_password:
+                raise SettingsError(
+                    f"{kind} gets the bot's tokens from the host's managed identity: leave "
+                    "MICROSOFT_APP_PASSWORD empty, and delete the secret wherever it is kept."
+                )
+        if self.microsoft_app_type is AppType.SINGLE_TENANT:
+            for name, value in (
+                ("MICROSOFT_APP_ID", self.microsoft_app_id),
+                ("MICROSOFT_APP_PASSWORD", self.microsoft_app_password),
+                ("MICROSOFT_APP_TENANT_ID", self.microsoft_app_tenant_id),
+            ):
+                if not value:
+                    raise SettingsError(f"{kind} needs {name} (the app registration's).")
+        return self
+
+    @model_validator(mode="after")
+    def _entra_database_url(self) -> Settings:
+        if self.database_auth is not DatabaseAuth.ENTRA:
+            return self
+        shape = (
+            "DATABASE_AUTH=entra signs in to PostgreSQL with a Microsoft Entra token, so "
+            "DATABASE_URL must look like postgresql+asyncpg://<identity name>@<server>"
+            ".postgres.database.azure.com:5432/<database>?ssl=require"
+        )
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:
+            raise SettingsError(f"{shape}; it is not a database URL.") from None
+        if url.get_backend_name() != "postgresql":
+            raise SettingsError(f"{shape}; it names {url.get_backend_name()}.")
+        if url.password:
+            raise SettingsError(f"{shape}, without a password: remove the one it carries.")
+        if not url.username:
+            raise SettingsError(f"{shape}: it names no user (the identity's role).")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

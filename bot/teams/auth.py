@@ -8,28 +8,38 @@ Two fixes to the stock CloudAdapter set-up:
   CloudAdapter answers with 401.
 - Every turn builds a new ConnectorClient and TokenApiClient, and msrest's retry policy is
   quadratic to build (~7 ms each): they are cached per app id, service URL and audience.
+
+And with MICROSOFT_APP_TYPE=UserAssignedMSI the bot's outbound tokens come from the host's
+managed identity through `ManagedIdentityCredentials`, not botbuilder's own: a refusal says why
+and a hung identity endpoint is given up on. Inbound tokens are checked as for any bot: Teams'
+come from the Bot Framework's issuer with the app id (here the identity's client id) as their
+audience, whatever the app type; the tenant id matters only to skill and Emulator tokens.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+import msal
 import requests
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
+    AppCredentials,
     AuthenticateRequestResult,
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
+    ManagedIdentityServiceClientCredentialsFactory,
     UserTokenClient,
 )
 from botframework.connector.auth.authentication_constants import AuthenticationConstants
 from botframework.connector.skills import BotFrameworkClient
 
-from bot.core.settings import Settings
+from bot.core.settings import AppType, Settings
 from bot.teams.errors import TryAgainLater
 
 log = logging.getLogger(__name__)
@@ -67,6 +77,65 @@ class AuthenticationUnavailable(TryAgainLater):
     """The signing keys could not be fetched: not the caller's fault, so 503, not 401."""
 
 
+class BotIdentityUnavailable(RuntimeError):
+    """The host's managed identity gave the bot no token for the Bot Connector."""
+
+
+# How long to wait for the host's managed identity endpoint (Teams gives up on a turn at 15 s).
+IDENTITY_TIMEOUT_SECONDS = 10.0
+
+
+class _TimedSession(requests.Session):
+    """msal asks the managed identity endpoint with no timeout of its own."""
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", IDENTITY_TIMEOUT_SECONDS)
+        return super().request(method, url, *args, **kwargs)
+
+
+class ManagedIdentityCredentials(AppCredentials):
+    """The bot's Bot Connector tokens from the host's user-assigned managed identity, as
+    botframework-connector's ManagedIdentityAppCredentials gets them (msal's
+    ManagedIdentityClient), except that a refusal says why (that one raises
+    KeyError('access_token')) and a hung endpoint is given up on after a while."""
+
+    # One cache for the process, keyed by client id and resource: a token outlives the
+    # ConnectorClient that asked for it.
+    _cache = msal.TokenCache()
+
+    def __init__(self, app_id: str, oauth_scope: str | None = None) -> None:
+        super().__init__(app_id=app_id, oauth_scope=oauth_scope)
+        self._client = msal.ManagedIdentityClient(
+            msal.UserAssignedManagedIdentity(client_id=app_id),
+            http_client=_TimedSession(),
+            token_cache=self._cache,
+        )
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        # A managed identity is asked for a resource, not a scope.
+        resource = self.oauth_scope.removesuffix("/.default")
+        answer = self._client.acquire_token_for_client(resource=resource)
+        token = answer.get("access_token")
+        if not token:
+            raise BotIdentityUnavailable(
+                f"the managed identity {self.microsoft_app_id} (MICROSOFT_APP_ID) got no token "
+                f"for {resource}: {answer.get('error')}: {answer.get('error_description')}"
+            )
+        return str(token)
+
+
+class ManagedIdentityCredentialsFactory(ManagedIdentityServiceClientCredentialsFactory):
+    """Credentials for MICROSOFT_APP_TYPE=UserAssignedMSI: `ManagedIdentityCredentials`."""
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> ManagedIdentityCredentials:
+        # The login endpoint is not used: the host's identity endpoint gives the tokens.
+        if not await self.is_valid_app_id(app_id):
+            raise PermissionError(f"no credentials for app id {app_id}")
+        return ManagedIdentityCredentials(app_id, oauth_scope)
+
+
 class CachingConnectorFactory(ConnectorFactory):
     """One ConnectorClient per service URL and audience, reused across turns."""
 
@@ -101,7 +170,16 @@ class StrictAuthentication(BotFrameworkAuthentication):
     @classmethod
     def from_settings(cls, settings: Settings) -> StrictAuthentication:
         configuration = BotFrameworkConfiguration.from_settings(settings)
-        return cls(ConfigurationBotFrameworkAuthentication(configuration))
+        credentials_factory = (
+            ManagedIdentityCredentialsFactory(settings.microsoft_app_id)
+            if settings.microsoft_app_type is AppType.USER_ASSIGNED_MSI
+            else None  # botbuilder's, from APP_TYPE: the password, for one tenant or many
+        )
+        return cls(
+            ConfigurationBotFrameworkAuthentication(
+                configuration, credentials_factory=credentials_factory
+            )
+        )
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str

@@ -3,6 +3,10 @@
 The shared server on :5432 must stay up for the other tests, so a fault test that takes the
 database away runs its own: initdb into a temporary directory, pg_ctl to start and stop it.
 As root (CI), the server runs as the `postgres` user, since PostgreSQL refuses root.
+
+The shared server trusts everyone; with `require_password` this one makes every role but
+`postgres` (the test's own, still trusted) sign in with a password (scram-sha-256), and with
+`ssl` over TLS only, as Azure Database for PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.process import free_port
 
@@ -27,7 +37,9 @@ def _bin_dir() -> Path:
 
 
 class PrivatePostgres:
-    def __init__(self) -> None:
+    def __init__(self, *, require_password: bool = False, ssl: bool = False) -> None:
+        self.require_password = require_password
+        self.ssl = ssl
         self.port = free_port()
         self._bin = _bin_dir()
         # Not under pytest's tmp_path: as root that is private to root, and the server runs
@@ -64,12 +76,61 @@ class PrivatePostgres:
             "-E",
             "UTF8",
         )
+        if self.ssl:
+            self._write_certificate()
+        if self.require_password:
+            host = "hostssl" if self.ssl else "host"
+            self._write_owned(
+                "pg_hba.conf",
+                "local all all trust\n"
+                "host all postgres 127.0.0.1/32 trust\n"
+                f"{host} all all 127.0.0.1/32 scram-sha-256\n",
+            )
+
+    def _write_owned(self, name: str, text: str, mode: int = 0o600) -> None:
+        """A file in the data directory that the server (as `postgres`) may read."""
+        path = self._data / name
+        path.write_text(text)
+        os.chmod(path, mode)
+        if self._as_postgres:
+            owner = pwd.getpwnam("postgres")
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def _write_certificate(self) -> None:
+        """A self-signed certificate for 127.0.0.1, as server.crt and server.key (the names
+        the server looks for in its data directory when ssl=on)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        self._write_owned(
+            "server.crt", certificate.public_bytes(serialization.Encoding.PEM).decode(), 0o644
+        )
+        self._write_owned(
+            "server.key",
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+        )
 
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._root} -c fsync=off "
             "-c max_connections=60"
         )
+        if self.ssl:
+            options += " -c ssl=on"
         self._run(
             "pg_ctl", "-D", str(self._data), "-l", str(self._log), "-o", options, "-w", "start"
         )
