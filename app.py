@@ -31,6 +31,7 @@ from bot.core.scheduler import Job, Scheduler, WakeAll
 from bot.core.sealed import cipher_of
 from bot.core.settings import Settings
 from bot.core.shared import Shared
+from bot.core.telemetry import configure_telemetry
 from bot.core.working_days import WorkingCalendar
 from bot.privacy.retention import Periods, RetentionJob
 from bot.referrals import wiring as referrals
@@ -47,6 +48,7 @@ from bot.teams.errors import TryAgainLater
 from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
 from bot.teams.storage import SqlStorage
+from bot.teams.turn_tracing import turn_span, verbs_of
 from bot.triage import wiring as triage
 from bot.triage.options import DeskOptions
 from cards.help import help_card
@@ -79,6 +81,8 @@ class Runtime:
     # Graph work (finding times, booking) runs on its own scheduler, so that a throttled
     # Graph never holds back a session's prompts.
     schedulers: list[Scheduler]
+    # The card verbs the routes know: the only ones a turn's trace may name.
+    verbs: frozenset[str] = frozenset()
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -206,7 +210,9 @@ def build_runtime(
         welcome_card=lambda: welcome_card(settings.partnership_name, shared.models),
         help_card=help_card,
     )
-    return Runtime(settings, engine, plumbing.adapter, bot, outbox, outboxes, schedulers)
+    return Runtime(
+        settings, engine, plumbing.adapter, bot, outbox, outboxes, schedulers, verbs_of(routes)
+    )
 
 
 async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -271,17 +277,19 @@ async def _stop_background_work(runtime: Runtime) -> None:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
-    activity = await activity_of(request)  # 400 for a bad envelope, before any token check
-    try:
-        response = await runtime.adapter.process_checked(
-            activity, request.headers.get("Authorization", ""), runtime.bot
-        )
-    except TryAgainLater as unavailable:
-        # Teams retries a 503; a 201 with an apology, or a 401, would lose the user's message.
-        raise web.HTTPServiceUnavailable(
-            headers={"Retry-After": str(unavailable.retry_after_seconds)}
-        ) from None
-    return response or web.Response(status=201)
+    with turn_span(request, runtime.verbs) as turn:  # its kind and status; nothing personal
+        activity = await activity_of(request)  # 400 for a bad envelope, before any token check
+        turn.describe(activity)
+        try:
+            response = await runtime.adapter.process_checked(
+                activity, request.headers.get("Authorization", ""), runtime.bot
+            )
+        except TryAgainLater as unavailable:
+            # Teams retries a 503; a 201 with an apology, or a 401, would lose the user's message.
+            raise web.HTTPServiceUnavailable(
+                headers={"Retry-After": str(unavailable.retry_after_seconds)}
+            ) from None
+        return turn.answered(response or web.Response(status=201))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -336,12 +344,13 @@ def main() -> None:
     # msrest would log a warning on every press.
     logging.getLogger("msrest.serialization").setLevel(logging.ERROR)
     try:
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=TURN_DRAIN_SECONDS,
-        )
+        with configure_telemetry(settings):  # traces, if configured; flushed on the way out
+            web.run_app(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                shutdown_timeout=TURN_DRAIN_SECONDS,
+            )
     except SchemaNotReady:
         sys.exit(2)  # already logged, with what to do
 

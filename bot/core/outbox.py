@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+from opentelemetry.trace import Span
 from sqlalchemy import case, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import ColumnElement
 
+from bot.core import telemetry
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
 from bot.core.database import rows_changed
@@ -50,6 +52,9 @@ KEEP_SENT = timedelta(days=7)
 KEEP_FAILED = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=1)
 OUT_OF_DATE = "out of date"  # how last_error marks a message closed unsent for being late
+# A delivery's outcome, as its span says (or OUT_OF_DATE); kinds and outcomes are constants.
+SENT, RETRY, FAILED = "sent", "retry", "failed"
+TRACED_KIND, TRACED_ATTEMPT, TRACED_OUTCOME = "outbox.kind", "outbox.attempt", "outbox.outcome"
 
 
 class Kind:
@@ -59,6 +64,8 @@ class Kind:
     # Post or update a session's live stage card / roles card in its meeting chat.
     SESSION_STAGE_CARD = "session_stage_card"
     SESSION_ROLES_CARD = "session_roles_card"
+    # Collapse an earlier copy of a session's stage card to one line (posted afresh below).
+    SESSION_CARD_MOVED = "session_card_moved"
     # Calendar work through Graph (bot.scheduling.bookings), run by its own outbox and scheduler.
     FIND_TIMES = "find_times"  # target: {} (the referral says whose calendars)
     CALENDAR_SYNC = "calendar_sync"  # make the Outlook event match the referral
@@ -305,6 +312,13 @@ class Outbox:
             row = await session.get_one(OutboxMessage, message_id)
             if _out_of_date(row, self.clock.now()):
                 self._held.discard(message_id)
+                traced: dict[str, str | int] = {
+                    TRACED_KIND: row.kind,
+                    TRACED_ATTEMPT: row.attempts,
+                    TRACED_OUTCOME: OUT_OF_DATE,
+                }
+                with telemetry.span(f"outbox {row.kind}", attributes=traced):
+                    pass  # not sent: a span of its own, so the trace counts it
                 return None
             activity = (
                 json.loads(self.cipher.decrypt(row.activity_encrypted))
@@ -322,18 +336,31 @@ class Outbox:
             )
 
     async def _deliver(self, delivery: Delivery) -> bool:
+        traced: dict[str, str | int] = {
+            TRACED_KIND: delivery.kind,
+            TRACED_ATTEMPT: delivery.attempts,
+        }
+        with telemetry.span(f"outbox {delivery.kind}", attributes=traced) as span:
+            outcome = await self._attempt(delivery, span)
+            span.set_attribute(TRACED_OUTCOME, outcome)
+        return outcome == SENT
+
+    async def _attempt(self, delivery: Delivery, span: Span) -> str:
+        """Delivers the message or notes why not; the outcome: sent, retry or failed."""
         handler = self.handlers.get(delivery.kind)
         try:
             if handler is None:
                 raise LookupError(f"no handler for outbox messages of kind {delivery.kind!r}")
             await handler(delivery)
         except RetryLater as wait:
-            await self._retry(delivery, wait.after, str(wait))
-            return False
+            return await self._retry(delivery, wait.after, str(wait))
         except SendFailed as error:
+            telemetry.failed(span, error)
+            span.set_attribute(telemetry.HTTP_STATUS, error.status)
             if error.status in SendFailed.RETRYABLE:
-                await self._retry(delivery, _backoff(delivery.attempts, error.retry_after), error)
-            elif error.status == 403 and delivery.kind in (
+                after = _backoff(delivery.attempts, error.retry_after)
+                return await self._retry(delivery, after, error)
+            if error.status == 403 and delivery.kind in (
                 Kind.PERSON,
                 Kind.INVITEE,
                 Kind.FACILITATOR_REMINDER,
@@ -344,26 +371,26 @@ class Outbox:
                 await self._finish(
                     delivery.id, failed_at=self.clock.now(), last_error=str(error)[:500]
                 )
-            else:  # 403 (removed from the chat), 404, 400: trying again will not help
-                await self._fail(delivery, error)
-            return False
+                return FAILED
+            # 403 (removed from the chat), 404, 400: trying again will not help
+            return await self._fail(delivery, error)
         except (aiohttp.ClientError, TimeoutError) as error:
-            await self._retry(delivery, _backoff(delivery.attempts, None), error)
-            return False
+            telemetry.failed(span, error)
+            return await self._retry(delivery, _backoff(delivery.attempts, None), error)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the rest
+            telemetry.failed(span, error)
             if is_database_outage(error):  # a handler's own database work: not the message's
-                await self._retry(delivery, _backoff(delivery.attempts, None), "database down")
-                return False
+                return await self._retry(
+                    delivery, _backoff(delivery.attempts, None), "database down"
+                )
             log.exception("outbox message %d could not be delivered", delivery.id)
-            await self._fail(delivery, error)
-            return False
+            return await self._fail(delivery, error)
         await self._finish(delivery.id, sent_at=self.clock.now())
-        return True
+        return SENT
 
-    async def _retry(self, delivery: Delivery, after: timedelta, reason: object) -> None:
+    async def _retry(self, delivery: Delivery, after: timedelta, reason: object) -> str:
         if delivery.attempts >= MAX_ATTEMPTS:
-            await self._fail(delivery, reason)
-            return
+            return await self._fail(delivery, reason)
         log.warning(
             "outbox message %d not delivered (%s); trying again in %s",
             delivery.id,
@@ -373,10 +400,12 @@ class Outbox:
         await self._finish(
             delivery.id, due_at=self.clock.now() + after, last_error=str(reason)[:500]
         )
+        return RETRY
 
-    async def _fail(self, delivery: Delivery, reason: object) -> None:
+    async def _fail(self, delivery: Delivery, reason: object) -> str:
         log.error("outbox message %d given up: %s", delivery.id, str(reason)[:200])
         await self._finish(delivery.id, failed_at=self.clock.now(), last_error=str(reason)[:500])
+        return FAILED
 
     async def _finish(self, message_id: int, **values: Any) -> None:
         async with self.sessions() as session, session.begin():

@@ -28,3 +28,25 @@ def keep_data_out_of_logs() -> None:
         logger = logging.getLogger(name)
         if _DROP not in logger.filters:
             logger.addFilter(_DROP)
+
+
+# httpx logs every request's full URL at INFO: for Graph, the organiser's object id, event and
+# chat ids, and a meeting's join link (in a $filter). Graph's spans say what was called, with
+# the ids as {id} (bot.scheduling.graph_tracing); its failures are logged by the calendar.
+URL_LOGGERS = ("httpx",)
+
+
+class _InfoDropped(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+_DROP_INFO = _InfoDropped()
+
+
+def keep_urls_out_of_logs() -> None:
+    """Idempotent: called whenever a Graph client is made."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _DROP_INFO not in logger.filters:
+            logger.addFilter(_DROP_INFO)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import telemetry
 from bot.core.clock import Clock
 from bot.core.outage import is_database_outage
 
@@ -87,7 +88,8 @@ class Scheduler:
                     continue
                 due: object = None
                 try:
-                    due = await job(now)
+                    with telemetry.span(name):  # job names are our constants
+                        due = await job(now)
                 except Exception as error:  # noqa: BLE001 - one failing job must not stop the rest
                     if is_database_outage(error):
                         # Expected while the database is down: one line a tick, not a traceback.

@@ -68,8 +68,10 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_request_adapter import options as graph_middleware_options
 from msgraph_core import GraphClientFactory
 
+from bot.core.quiet_logs import keep_urls_out_of_logs
 from bot.core.settings import Settings
 from bot.scheduling.calendar_port import Booked, CalendarError, FreeBusy, NewMeeting
+from bot.scheduling.graph_tracing import TracedTransport
 from manifest.pack import TEMPLATE as MANIFEST_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,7 @@ def graph_client(
     the global cloud), so a national cloud asks its own Graph for tokens.
     """
     host = _endpoint_host(endpoint)
+    keep_urls_out_of_logs()
     auth = AzureIdentityAuthenticationProvider(
         credential, scopes=[f"https://{host}/.default"], allowed_hosts=[host]
     )
@@ -223,7 +226,7 @@ class GraphCalendar:
         transport = httpx.AsyncHTTPTransport(http2=True)
         http = GraphClientFactory.create_with_default_middleware(
             client=httpx.AsyncClient(
-                transport=transport,
+                transport=TracedTransport(transport),
                 timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT),
             ),
             options=graph_middleware_options,

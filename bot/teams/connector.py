@@ -14,10 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
+from bot.core import telemetry
 from bot.core.clock import Clock, SystemClock
 from bot.core.models import utcnow
 from bot.core.outbox import SendFailed
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = SendFailed.RETRYABLE
 TokenSource = Callable[[], Awaitable[str | None]]
+
+# The paths called, as traced: every id (conversation, activity, person, meeting) is {id}.
+ACTIVITIES = "/v3/conversations/{id}/activities"
+ACTIVITY = "/v3/conversations/{id}/activities/{id}"
+MEMBER = "/v3/conversations/{id}/members/{id}"
+PARTICIPANT = "/v1/meetings/{id}/participants/{id}"
 
 
 class ConnectorError(SendFailed):
@@ -76,7 +84,10 @@ class ConnectorSender:
         path = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
         if reply_to_id:
             path += f"/{quote(reply_to_id, safe='')}"
-        answer = await self._call("POST", service_url, path, body, token, pace=conversation_id)
+        template = ACTIVITY if reply_to_id else ACTIVITIES
+        answer = await self._call(
+            "POST", service_url, path, template, body, token, pace=conversation_id
+        )
         return str(answer.get("id", ""))
 
     async def update(
@@ -89,7 +100,9 @@ class ConnectorSender:
     ) -> str:
         activities = f"v3/conversations/{quote(conversation_id, safe='')}/activities"
         path = f"{activities}/{quote(activity_id, safe='')}"
-        answer = await self._call("PUT", service_url, path, body, token, pace=conversation_id)
+        answer = await self._call(
+            "PUT", service_url, path, ACTIVITY, body, token, pace=conversation_id
+        )
         return str(answer.get("id", activity_id))
 
     async def member(
@@ -101,7 +114,7 @@ class ConnectorSender:
         conversation = quote(conversation_id, safe="")
         path = f"v3/conversations/{conversation}/members/{quote(member_id, safe='')}"
         try:
-            return await self._call("GET", service_url, path, None, token)
+            return await self._call("GET", service_url, path, MEMBER, None, token)
         except ConnectorError as error:
             if error.status in (403, 404):  # not a member, or the bot is not in that chat
                 return None
@@ -126,7 +139,7 @@ class ConnectorSender:
         participant = quote(participant_id, safe="")
         path = f"v1/meetings/{meeting}/participants/{participant}?tenantId={quote(tenant_id)}"
         try:
-            answer = await self._call("GET", service_url, path, None, token)
+            answer = await self._call("GET", service_url, path, PARTICIPANT, None, token)
         except ConnectorError as error:
             if error.status in (403, 404):  # not in the meeting, or the bot cannot see it
                 return None
@@ -140,11 +153,18 @@ class ConnectorSender:
         method: str,
         service_url: str,
         path: str,
+        template: str,  # the path with its ids as {id}: what the trace shows
         body: dict[str, Any] | None,
         token: TokenSource,
         pace: str | None = None,  # the conversation whose rate limits this call counts against
     ) -> dict[str, Any]:
         url = service_url.rstrip("/") + "/" + path
+        traced = {
+            telemetry.HTTP_METHOD: method,
+            telemetry.URL_TEMPLATE: template,
+            telemetry.SERVER_ADDRESS: urlsplit(service_url).hostname or "",
+            telemetry.URL_FULL: telemetry.redacted_url(service_url, template),
+        }
         for attempt in range(1, self._max_attempts + 1):
             headers = {"Content-Type": "application/json"}
             bearer = await token()
@@ -154,23 +174,34 @@ class ConnectorSender:
                 # Every attempt counts with Teams, retries too; take the slot last, nearest
                 # the moment the request leaves.
                 await self._pacer.acquire(pace)
-            async with self._session.request(method, url, json=body, headers=headers) as response:
-                if response.status < 300:
-                    # The activity is delivered; an empty or odd body must not undo that.
+            with telemetry.span(
+                f"connector {method} {template}", kind=SpanKind.CLIENT, attributes=traced
+            ) as span:
+                if attempt > 1:
+                    span.set_attribute(telemetry.HTTP_RESEND_COUNT, attempt - 1)
+                async with self._session.request(
+                    method, url, json=body, headers=headers
+                ) as response:
+                    span.set_attribute(telemetry.HTTP_STATUS, response.status)
+                    if response.status < 300:
+                        # The activity is delivered; an empty or odd body must not undo that.
+                        text = await response.text()
+                        try:
+                            answer = json.loads(text) if text.strip() else {}
+                        except ValueError:
+                            answer = {}
+                        return answer if isinstance(answer, dict) else {}
+                    telemetry.answered_with_error(span, response.status)
                     text = await response.text()
-                    try:
-                        answer = json.loads(text) if text.strip() else {}
-                    except ValueError:
-                        answer = {}
-                    return answer if isinstance(answer, dict) else {}
-                text = await response.text()
-                header = response.headers.get("Retry-After")
-                if response.status not in RETRYABLE or attempt == self._max_attempts:
+                    header = response.headers.get("Retry-After")
                     told = retry_after_seconds(header, -1.0) if header else None
-                    raise ConnectorError(
-                        response.status, text, told if told is not None and told >= 0 else None
-                    )
-                wait = retry_after_seconds(header, 2.0 ** (attempt - 1))
+                    if told is not None and told >= 0:
+                        span.set_attribute(telemetry.RETRY_AFTER, told)
+                    if response.status not in RETRYABLE or attempt == self._max_attempts:
+                        raise ConnectorError(
+                            response.status, text, told if told is not None and told >= 0 else None
+                        )
+                    wait = retry_after_seconds(header, 2.0 ** (attempt - 1))
             wait = min(wait, self._max_wait)
             log.warning(
                 "connector answered %s; retrying in %.1fs (attempt %d)",
