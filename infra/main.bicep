@@ -234,6 +234,12 @@ var appSettings = concat([
     value: '30'
   }
   {
+    // The portal's Application Insights auto-instrumentation would attach the distro, which
+    // records full URLs (Graph ids, join links): the app makes its own spans instead.
+    name: 'ApplicationInsightsAgent_EXTENSION_VERSION'
+    value: 'disabled'
+  }
+  {
     name: 'MIGRATE_ON_START'
     value: migrateOnStart ? 'true' : 'false'
   }

@@ -28,6 +28,7 @@ PLATFORM_SETTINGS = {
     "SCM_DO_BUILD_DURING_DEPLOYMENT": "App Service: Oryx installs requirements.txt on deploy",
     "WEBSITES_CONTAINER_STOP_TIME_LIMIT": "App Service: seconds from SIGTERM to SIGKILL",
     "AZURE_CLIENT_ID": "azure-identity: which user-assigned managed identity to use",
+    "ApplicationInsightsAgent_EXTENSION_VERSION": "App Service: its own agent, kept off",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Azure Monitor OpenTelemetry: where traces go",
 }
 
