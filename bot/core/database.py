@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from azure.core.exceptions import AzureError
-from sqlalchemy import CursorResult, Result, event, text
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
@@ -182,21 +181,6 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def database_is_up(engine: AsyncEngine, within: float = 5.0) -> bool:
-    """Whether a trivial query answers within `within` seconds: a health check must be quick
-    (a database that cannot be opened otherwise kept /readyz waiting for the pool's 60 s)."""
-
-    async def ping() -> None:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    try:
-        await asyncio.wait_for(ping(), within)
-        return True
-    except Exception:  # noqa: BLE001 - any failure, or no answer in time, means "not healthy"
-        return False
 
 
 def rows_changed(result: Result[Any]) -> int:
