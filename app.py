@@ -343,6 +343,10 @@ def main() -> None:
     # Teams sends "trigger" with every card button, a field botbuilder's model does not know:
     # msrest would log a warning on every press.
     logging.getLogger("msrest.serialization").setLevel(logging.ERROR)
+    # azure-identity logs a line for every token (one per new database connection), and
+    # azure-core one for every HTTP request: failures still show, as warnings.
+    for chatty in ("azure.identity", "azure.core.pipeline.policies.http_logging_policy"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         with configure_telemetry(settings):  # traces, if configured; flushed on the way out
             web.run_app(
