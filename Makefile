@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package dist gallery bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map infra-check clean
+.PHONY: run test lint typecheck package dist gallery card-images bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map infra-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ dist: $(STAMP)
 
 gallery: $(STAMP)
 	$(PY) -m tests.support.gallery build/cards
+
+# Every gallery card as a PNG in Teams' light, dark and high-contrast themes, in
+# $(CARD_OUT)/<theme>/<card>.png (needs Chromium: docs/render_cards.py says what else).
+# For the README: make card-images CARD_OUT=docs/images CARD_THEMES=light,dark
+CARD_THEMES ?= all
+CARD_OUT ?= build/card-images
+card-images: $(STAMP) $(NODE_STAMP)
+	$(PY) docs/render_cards.py --themes $(CARD_THEMES) --out $(CARD_OUT)
 
 bench: $(STAMP)
 	$(PY) bench/turns.py

@@ -9,8 +9,12 @@ from cards.binder import render
 COMMANDS = [
     {"title": "refer", "value": "Make a referral for a reflective session"},
     {"title": "my referrals", "value": "See your referrals and where they are"},
-    {"title": "cancel", "value": "Stop the referral you are making; nothing is kept"},
-    {"title": "restart", "value": "Start the referral you are making again"},
+    {
+        "title": "cancel",
+        "value": "Stop the referral you are making and delete what you entered (past step 1, "
+        "I ask first)",
+    },
+    {"title": "restart", "value": "Start the referral you are making again, from step 1"},
     {"title": "help", "value": "Show this"},
 ]
 

@@ -40,6 +40,8 @@ FORM_STEPS: dict[Verb, tuple[int, str]] = {
 }
 STEP_COUNT = 8
 DRAFT_KEY = "draft"
+# A discarding button's field: "yes" discards, "no" keeps going (dialogs.interruptible).
+CONFIRMED_KEY = "confirmed"
 BLANK_INVITEE_ROWS = 2
 # Steps that may carry further questions: each has one submit and its own section on the
 # review card (the invitees step submits again for every row added, so it has none).
@@ -105,14 +107,9 @@ def _choices(labels: dict[Any, str]) -> list[dict[str, str]]:
 
 
 def _continue_actions(verb: Verb) -> list[dict[str, Any]]:
+    # Only the way forward: cancelling is a line of its own, below, and asks first (_discard).
     return [
         {"type": "Action.Submit", "title": "Continue", "style": "positive", "data": {"verb": verb}},
-        {
-            "type": "Action.Submit",
-            "title": "Cancel referral",
-            "associatedInputs": "none",
-            "data": {"verb": Verb.CANCEL},
-        },
     ]
 
 
@@ -218,9 +215,46 @@ def _step_data(verb: Verb, draft: ReferralDraft, options: FormOptions) -> dict[s
             "written": note,
             "not_written": not note,
         }
+    elif verb is Verb.STRATEGY_ONE:
+        data["back_to_review"] = draft.replaced_model is not None
     elif verb is Verb.REVIEW:
         data["sections"] = review_sections(draft, options)
     return data
+
+
+def _discard(verb: Verb, draft: ReferralDraft) -> dict[str, Any] | None:
+    """The line below a step's buttons that throws the referral away: a toggle that shows
+    the confirming button, never a button beside Continue. The first step has none (nothing
+    is entered yet; typing cancel ends it)."""
+    if verb is Verb.RISK:
+        return None
+    if verb is Verb.STRATEGY_ONE:
+        if draft.has_writing():
+            return {
+                "title": "Stop and delete this referral\u2026",
+                "text": "This deletes the referral you have written: nothing has been sent. "
+                "To keep it, use Back to the review above.",
+                "button": "Yes, stop and delete what I wrote",
+                "data": _stop_confirmed(),
+            }
+        return {
+            "title": "Stop here\u2026",
+            "text": "Nothing is noted or kept, and this referral ends here. Good luck with the "
+            "conversation.",
+            "button": "Stop, without noting it",
+            "data": _stop_confirmed(),
+        }
+    return {
+        "title": "Cancel this referral\u2026",
+        "text": "This deletes everything you have entered in this referral; nothing has been "
+        "sent to anyone. To keep going, carry on with the form above.",
+        "button": "Yes, cancel and delete what I wrote",
+        "data": {"verb": Verb.CANCEL, CONFIRMED_KEY: "yes"},
+    }
+
+
+def _stop_confirmed() -> dict[str, str]:
+    return {"verb": Verb.STRATEGY_ONE, "choice": "stop", CONFIRMED_KEY: "yes"}
 
 
 def _question_data(verb: Verb, draft: ReferralDraft, options: FormOptions) -> list[dict[str, Any]]:
@@ -306,6 +340,71 @@ def form_card(
             "error": error,
             "fields": fields,
             "actions": step["actions"],
+            "discard": _discard(verb, draft),
+        },
+    )
+    _stamp_buttons(card, draft.draft_id)
+    return card
+
+
+def step_heading(verb: Verb) -> str:
+    """The line that says where a record or question belongs: "Referral · step 2 of 8 · ..."."""
+    number, title = FORM_STEPS[verb]
+    return f"Referral \u00b7 step {number} of {STEP_COUNT} \u00b7 {title}"
+
+
+def answered_card(verb: Verb, facts: list[tuple[str, str]], line: str = "") -> dict[str, Any]:
+    """What a step's card becomes once it is answered (bot.teams.settle): the step, and the
+    answer in a few words, with no buttons or boxes. Never what was typed: the chat keeps it."""
+    return render(
+        "answered",
+        {
+            "heading": step_heading(verb),
+            "facts": [{"title": title, "value": value} for title, value in facts if value],
+            "line": line,
+        },
+    )
+
+
+def cancel_question_card(verb: Verb, draft: ReferralDraft) -> dict[str, Any]:
+    """Asked when `cancel` is typed (or an old Cancel pressed) past the first step."""
+    number, title = FORM_STEPS[verb]
+    card = render(
+        "confirm_discard",
+        {
+            "headline": "Cancel this referral?",
+            "lines": [
+                "Cancelling deletes everything you have entered in this referral; nothing has "
+                "been sent to anyone.",
+                f"Keep going to carry on at step {number} ({title}), where you were.",
+            ],
+            "keep": "Keep going",
+            "keep_data": {"verb": Verb.CANCEL, CONFIRMED_KEY: "no"},
+            "discard": "Yes, cancel and delete what I wrote",
+            "discard_data": {"verb": Verb.CANCEL, CONFIRMED_KEY: "yes"},
+        },
+    )
+    _stamp_buttons(card, draft.draft_id)
+    return card
+
+
+def stop_question_card(draft: ReferralDraft) -> dict[str, Any]:
+    """Asked when Stop is pressed at Re-think strategy 1 on a referral already written (the
+    review's Change of session led here): stopping would throw all of it away."""
+    card = render(
+        "confirm_discard",
+        {
+            "headline": "Stop and delete this referral?",
+            "lines": [
+                "You have written this referral already. Stopping deletes it; nothing has been "
+                "sent to anyone.",
+                "Back to the review keeps everything you entered, with the session you chose "
+                "before.",
+            ],
+            "keep": "Back to the review",
+            "keep_data": {"verb": Verb.STRATEGY_ONE, "choice": "review"},
+            "discard": "Yes, stop and delete what I wrote",
+            "discard_data": _stop_confirmed(),
         },
     )
     _stamp_buttons(card, draft.draft_id)
@@ -331,10 +430,11 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
     def section(verb: Verb, heading: str, *pairs: tuple[str, str]) -> dict[str, Any]:
         further = answered(options.questions, draft.answers, verb)  # the step's own questions
         pairs += tuple(
-            (question.label_for_admins, _said(shown) if question.kind == "text" else shown)
+            (question.label_for_admins, said(shown) if question.kind == "text" else shown)
             for question, shown in further
         )
-        facts = [{"title": title, "value": value or "-"} for title, value in pairs]
+        # Never "-" for an empty value: Teams' markdown draws it as a bullet.
+        facts = [{"title": title, "value": value or "Not given"} for title, value in pairs]
         return {"section": verb, "heading": heading, "facts": facts}
 
     kind = KIND_LABELS[draft.kind] if draft.kind else ""
@@ -352,8 +452,8 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
             section(
                 Verb.NARRATIVE,
                 "What is stuck",
-                ("Stuck", _said(draft.narrative.what_is_stuck)),
-                ("Help wanted", _said(draft.narrative.help_wanted)),
+                ("Stuck", said(draft.narrative.what_is_stuck)),
+                ("Help wanted", said(draft.narrative.help_wanted)),
             )
         )
     if draft.about:
@@ -379,14 +479,14 @@ def review_sections(draft: ReferralDraft, options: FormOptions) -> list[dict[str
                 section(
                     Verb.TIMING,
                     "When",
-                    ("Available", _said(draft.timing.availability)),
+                    ("Available", said(draft.timing.availability)),
                     ("Urgency", URGENCY_LABELS[draft.timing.urgency]),
                 )
             )
     return sections
 
 
-def _said(text: str) -> str:
+def said(text: str) -> str:
     """How the review card shows free text about the case: that it is there, not what it is."""
     return f"Written and checked, {_characters(text)}" if text else ""
 

@@ -49,7 +49,7 @@ def booked_card(
         f"The session for {view.reference} is booked",
         lines,
         [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
-        "Good",
+        "Accent",
     )
     return with_join(card, view.meeting_join_url)
 
@@ -67,7 +67,7 @@ def invitee_card(
             "The meeting chat carries the reference only: keep case details out of it.",
         ],
         [{"title": "Facilitator", "value": view.facilitator_name or "-"}],
-        "Good",
+        "Accent",
     )
     return with_join(card, view.meeting_join_url)
 

@@ -2,7 +2,9 @@
 contributions, the question bank and the summary with the note for the child's record.
 
 Every button carries the session id, and the controls also the step and version the card
-was drawn with, so a double press or an old card changes the session at most once.
+was drawn with, so a double press or an old card changes the session at most once, and
+which copy of the stage card they are on (`card`: it is posted afresh below anything else
+the bot posts, and the earlier copy collapses to one line: `moved_card`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.core.protocols import Collect
+from bot.core.protocols import Collect, Step
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.timing import Status
 from bot.sessions.views import Contribution, SessionView
@@ -31,6 +33,16 @@ COLLECT_INTROS = {
     ),
     Collect.ACTIONS: "What will be done, by whom, by when, and where it will be recorded.",
 }
+# SESSION_CONTROL_ROLES' default (bot.core.settings): who the cards say may drive a session
+# when the caller does not say.
+ORGANISER_ONLY = frozenset({"organizer"})
+# How the cards name the meeting roles that SESSION_CONTROL_ROLES may list.
+MEETING_ROLES = {
+    "organizer": "the meeting's organiser",
+    "presenter": "a presenter",
+    "attendee": "anyone in the meeting",
+}
+AGREEMENT_SHOWN = 3  # points of the group agreement on the card before "show all"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class ProtocolChoice:
     asks_independent: bool = False
     # How many cycles of its repeating stage, when it has one: the set-up card asks.
     cycles_question: str = ""
+    note: str = ""  # one line on what the model is for, under its name
 
 
 def minutes_text(seconds: float) -> str:
@@ -48,6 +61,43 @@ def minutes_text(seconds: float) -> str:
     if seconds < 60:
         return "under a minute" if seconds > 0 else "no time"
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def who_speaks(step: Step) -> tuple[str, str]:
+    """Who speaks and who listens in a step; "" for nobody (a plan stored with "-" for a
+    stage where everyone speaks says so too)."""
+
+    def shown(names: str) -> str:
+        return "" if names.strip() in ("", "-") else names
+
+    return shown(step.speaks), shown(step.listens)
+
+
+def who_controls(view: SessionView, control_roles: frozenset[str] = ORGANISER_ONLY) -> str:
+    """Who may move the session on, as SESSION_CONTROL_ROLES has it: "Jo (facilitating) or
+    the meeting's organiser"."""
+    return _either([f"{view.facilitator_name or 'the facilitator'} (facilitating)"], control_roles)
+
+
+def meeting_roles_text(control_roles: frozenset[str]) -> str:
+    """ "the meeting's organiser or a presenter"; "" when SESSION_CONTROL_ROLES is empty."""
+    return _either([], control_roles)
+
+
+def _either(who: list[str], control_roles: frozenset[str]) -> str:
+    who = who + [
+        MEETING_ROLES.get(role, f"anyone whose meeting role is {role}")
+        for role in sorted(control_roles)
+    ]
+    if len(who) <= 1:
+        return "".join(who)
+    return ", ".join(who[:-1]) + " or " + who[-1]
+
+
+def _may_move_on(view: SessionView, control_roles: frozenset[str], what: str) -> str:
+    """ "Jo Facilitator (facilitating) or the meeting's organiser can move the session on."."""
+    only = "Only " if not control_roles else ""
+    return _sentence(f"{only}{who_controls(view, control_roles)} can {what}.")
 
 
 def opening_card(
@@ -71,40 +121,66 @@ def setup_card(
     notice: str = "",
     example_reference: str = "RP-2026-0001",
 ) -> dict[str, Any]:
+    """Each model is a button that opens its own options (Action.ShowCard) with its Start
+    button: only the chosen model's questions are shown. `values`: what was sent before."""
     values = values or {}
-    independent = [m.name for m in models if m.asks_independent]
-    repeating = [m for m in models if m.cycles_question]
+    chosen = str(values.get("model") or "")
+    entries = []
+    for m in models:
+        mine = m.id == chosen
+        independent = mine and str(values.get("independent")) == "true"
+        entries.append(
+            {
+                "id": m.id,
+                "name": m.name,
+                "note": _sentence(m.note),
+                "asks_independent": m.asks_independent,
+                "independent_id": option_id("independent", m.id),
+                "independent": "true" if independent else "false",
+                "asks_cycles": bool(m.cycles_question),
+                "cycles_id": option_id("cycles", m.id),
+                "cycles_label": m.cycles_question[:1].upper() + m.cycles_question[1:],
+                "cycles": _int(values.get("cycles"), 3) if mine else 3,
+            }
+        )
     return render(
         "session_setup",
         {
             "notice": notice,
             "notice_style": "attention",
-            "models": [{"title": m.name, "value": m.id} for m in models],
-            "model": str(values.get("model") or (models[0].id if models else "")),
+            "models": entries,
             "reference": str(values.get("reference") or ""),
             "example_reference": example_reference,
-            "offers_independent": bool(independent),
-            "independent_label": f"{' / '.join(independent)}: the facilitator is independent "
-            "of the case (no notes are kept)",
-            "independent": "true" if str(values.get("independent")) == "true" else "false",
-            "offers_cycles": bool(repeating),
-            "cycles_label": " / ".join(f"{m.name}: {m.cycles_question}" for m in repeating),
-            "cycles": _int(values.get("cycles"), 3),
             "verb": SessionVerb.SET_UP.value,
         },
     )
 
 
+def option_id(option: str, model: str) -> str:
+    """The input id of one model's option on the set-up card ("cycles", "independent")."""
+    return f"{option}_{model}"
+
+
 def agreement_card(view: SessionView) -> dict[str, Any]:
+    """Short at a glance: the model in a sentence, the first points of the group agreement
+    and the safety line; the rest of the agreement and what the space is and is not open
+    with a button each (Action.ToggleVisibility: the card is never redrawn, so they stay
+    open)."""
     protocol = view.protocol
+    summary = str(protocol["summary"])
+    lead, _, rest = summary.partition(". ")
+    agreement = list(protocol["group_agreement"])
     return render(
         "session_agreement",
         {
             "name": view.name,
             "reference": view.reference,
-            "summary": protocol["summary"],
+            "summary_lead": lead if rest else summary.rstrip("."),
+            "summary_rest": rest,
             "no_notes": view.no_notes,
-            "agreement": protocol["group_agreement"],
+            "agreement_lead": agreement[:AGREEMENT_SHOWN],
+            "agreement_rest": agreement[AGREEMENT_SHOWN:],
+            "agreement_more": f"Show all {len(agreement)} points",
             "is": protocol["is"],
             "is_not": protocol["is_not"],
         },
@@ -112,7 +188,11 @@ def agreement_card(view: SessionView) -> dict[str, Any]:
 
 
 def roles_card(
-    view: SessionView, *, notice: str = "", notice_style: str = "good"
+    view: SessionView,
+    *,
+    notice: str = "",
+    notice_style: str = "good",
+    control_roles: frozenset[str] = ORGANISER_ONLY,
 ) -> dict[str, Any]:
     roles = []
     for role in view.protocol["roles"]:
@@ -158,7 +238,7 @@ def roles_card(
             "roles": roles,
             "session": view.id,
             "take_verb": SessionVerb.TAKE_ROLE.value,
-            "who_begins": _who_controls(view),
+            "who_begins": _may_move_on(view, control_roles, "begin the session and move it on"),
             "actions": actions,
         },
     )
@@ -171,14 +251,14 @@ def stage_card(
     *,
     notice: str = "",
     notice_style: str = "warning",
+    control_roles: frozenset[str] = ORGANISER_ONLY,
 ) -> dict[str, Any]:
-    """The one live card: the stage, who speaks and listens, the guidance, the time left."""
+    """The one live card: the stage, who speaks and listens, the guidance, the time left
+    (the largest text on it)."""
     step = view.current
     left = view.seconds_left(now)
-    clock, clock_style, clock_color = _clock(view, left, now, calendar)
-    position = f"Stage {view.step + 1} of {len(view.steps)}"
-    if step.cycle is not None:
-        position += f" · cycle {step.cycle} of {step.cycles}"
+    clock, clock_detail, clock_style, clock_color = _clock(view, left, now, calendar)
+    position = _position(view, view.step)
     up_next = ""
     if view.status is not Status.ENDED and view.step + 1 < len(view.steps):
         following = view.steps[view.step + 1]
@@ -190,8 +270,12 @@ def stage_card(
         collecting = (
             "Nothing typed is kept in this session: share it aloud."
             if view.no_notes
-            else "Use the card below this stage's start to add yours."
+            else f"Add yours on the \u201c{COLLECT_HEADINGS[step.collect][0]}\u201d card above."
         )
+    speaks, listens = who_speaks(step)
+    facts = [{"title": "Speaking", "value": speaks or "Everyone"}]
+    if listens:
+        facts.append({"title": "Listening", "value": listens})
     return render(
         "session_stage",
         {
@@ -201,18 +285,37 @@ def stage_card(
             "position": position,
             "title": step.title,
             "clock": clock,
+            "clock_detail": clock_detail,
             "clock_style": clock_style,
             "clock_color": clock_color,
             "no_notes": view.no_notes,
             "has_step": view.status is not Status.ENDED,
-            "speaks": step.speaks,
-            "listens": step.listens,
+            "facts": facts,
             "guidance": step.guidance,
             "prompts": list(step.prompts) if view.status is not Status.ENDED else [],
             "collecting": collecting,
             "up_next": up_next,
-            "who_controls": _who_controls(view),
+            "who_controls": _may_move_on(view, control_roles, "move the session on")
+            if view.status is not Status.ENDED
+            else "",
             "actions": _stage_actions(view),
+            # Ending early cannot be undone: its own row, away from Next stage, and it only
+            # opens a confirmation (Teams' "..." menu cannot open one).
+            "end_now": [_confirm_end("End the session now", view)]
+            if view.live and view.step + 1 < len(view.steps)
+            else [],
+        },
+    )
+
+
+def moved_card(view: SessionView, step: int, *, notice: str = "") -> dict[str, Any]:
+    """An earlier copy of the stage card, collapsed to one line: the live card was posted
+    again below something else the bot posted, to stay at the bottom of the chat."""
+    return render(
+        "session_moved",
+        {
+            "notice": notice,
+            "line": f"{_position(view, step)}: {view.steps[step].title} \u2014 moved below",
         },
     )
 
@@ -331,29 +434,57 @@ def _actions_added(count: int) -> str:
     )
 
 
+def _position(view: SessionView, index: int) -> str:
+    step = view.steps[index]
+    position = f"Stage {index + 1} of {len(view.steps)}"
+    if step.cycle is not None:
+        position += f" · cycle {step.cycle} of {step.cycles}"
+    return position
+
+
 def _clock(
     view: SessionView, left: float, now: datetime, calendar: WorkingCalendar
-) -> tuple[str, str, str]:
-    """The time line, the container style and the text colour for the session's state."""
+) -> tuple[str, str, str, str]:
+    """The countdown (short: it is the card's largest text), the line under it, the
+    container style and the countdown's colour, for the session's state."""
     if view.status is Status.READY:
         return (
-            "Not started: take your roles, then the facilitator presses Begin.",
+            "Not started",
+            "Take your roles, then the facilitator presses Begin.",
             "emphasis",
             "Default",
         )
     if view.status is Status.ENDED:
-        return "The session has ended. Thank you.", "good", "Good"
+        return "Ended", "The session has ended. Thank you.", "good", "Default"
     if view.status is Status.PAUSED:
-        return f"Paused, with {minutes_text(left)} left.", "warning", "Warning"
+        return (
+            f"Paused \u00b7 {_short_minutes(left)} left",
+            "The clock starts again when the facilitator presses Resume.",
+            "warning",
+            "Default",
+        )
     assert view.ends_at is not None
     ends = calendar.local(view.ends_at)
     if left <= 0:
-        return (
-            f"Time is up (over by {minutes_text(-left)}). Move on when the group is ready.",
-            "attention",
-            "Attention",
-        )
-    return f"About {minutes_text(left)} left · ends {ends:%H:%M}", "accent", "Default"
+        over = f"Over by {minutes_text(-left)}. " if left <= -60 else ""
+        return "Time is up", f"{over}Move on when the group is ready.", "attention", "Default"
+    detail = f"Ends at {ends:%H:%M}."
+    if left <= _warning_seconds(view):
+        detail += " Nearly time: start bringing this stage to a close."
+    return f"{_short_minutes(left)} left", detail, "accent", "Default"
+
+
+def _short_minutes(seconds: float) -> str:
+    """ "9 min", "1 min", "Under 1 min": short enough for the countdown's large text."""
+    if seconds < 60:
+        return "Under 1 min" if seconds > 0 else "0 min"
+    return f"{math.ceil(seconds / 60 - 1e-9)} min"
+
+
+def _warning_seconds(view: SessionView) -> float:
+    """When the warning before the end comes (bot.sessions.timing: at most half the step)."""
+    warning = float(view.protocol.get("warning_minutes", 2)) * 60
+    return min(warning, view.allotted_seconds / 2)
 
 
 def _stage_actions(view: SessionView) -> list[dict[str, Any]]:
@@ -373,18 +504,40 @@ def _stage_actions(view: SessionView) -> list[dict[str, Any]]:
         extend = min(float(view.protocol.get("extend_minutes", 5)) * 60, room)
         actions.append(_control(f"+{extend / 60:g} min", SessionVerb.ADD_TIME, view))
     actions.append(
-        _control("End session", SessionVerb.END, view, "positive")
+        _confirm_end("End session", view, "positive")
         if last
         else _control("Next stage", SessionVerb.NEXT, view, "positive")
     )
     if view.step > 0:
         actions.append(_control("Back a stage", SessionVerb.BACK, view, secondary=True))
     actions.append(_plain("Reflective questions", SessionVerb.QUESTIONS, view, secondary=True))
-    if not last:
-        actions.append(
-            _control("End the session now", SessionVerb.END, view, "destructive", secondary=True)
-        )
     return actions
+
+
+def _confirm_end(title: str, view: SessionView, style: str = "") -> dict[str, Any]:
+    """A button that opens "End the session for everyone?" with the one button that ends it
+    (its data says `confirmed`: an End without it ends nothing)."""
+    confirm = _control("Yes, end the session", SessionVerb.END, view, "destructive")
+    confirm["data"]["confirmed"] = True
+    action: dict[str, Any] = {
+        "type": "Action.ShowCard",
+        "title": title,
+        "card": {
+            "type": "AdaptiveCard",
+            "body": [
+                {
+                    "type": "TextBlock",
+                    "text": "End the session for everyone? The summary is posted, and the "
+                    "session cannot be started again.",
+                    "wrap": True,
+                }
+            ],
+            "actions": [confirm],
+        },
+    }
+    if style:
+        action["style"] = style
+    return action
 
 
 def _control(
@@ -392,6 +545,8 @@ def _control(
 ) -> dict[str, Any]:
     action = _plain(title, verb, view, secondary=secondary)
     action["data"].update({"step": view.step, "version": view.version})
+    if view.started_at is not None:
+        action["data"]["card"] = view.stage_card_posts  # which copy of the stage card
     if style:
         action["style"] = style
     return action
@@ -411,9 +566,8 @@ def _plain(
     return action
 
 
-def _who_controls(view: SessionView) -> str:
-    who = view.facilitator_name or "the facilitator"
-    return f"{who} (facilitating), the meeting organiser or a presenter can move the session on."
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _int(value: Any, default: int) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.core.audit import AuditLine
 from bot.core.protocols import ModelCatalogue
 from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import (
@@ -21,6 +20,7 @@ from bot.referrals.model import (
     Theme,
     Urgency,
 )
+from bot.triage.changes import Change
 from bot.triage.decisions import OTHER_TIME, RULES, DecisionRule
 from bot.triage.options import DeskOptions
 from bot.triage.views import (
@@ -35,15 +35,26 @@ from cards.binder import render
 from cards.common import long_when, notice_card, when
 from cards.verbs import TriageVerb
 
+# Teams' good, warning and attention text colours are unreadable in one theme or another
+# (tests/test_contrast.py): a status is its words, in accent while it waits on someone.
 STATUS_COLORS = {
     ReferralStatus.SUBMITTED: "Accent",
-    ReferralStatus.MORE_INFO_REQUESTED: "Warning",
-    ReferralStatus.ACCEPTED: "Good",
-    ReferralStatus.SCHEDULED: "Good",
-    ReferralStatus.DECLINED: "Attention",
+    ReferralStatus.MORE_INFO_REQUESTED: "Accent",
+    ReferralStatus.ACCEPTED: "Default",
+    ReferralStatus.SCHEDULED: "Default",
+    ReferralStatus.DECLINED: "Default",
     ReferralStatus.WITHDRAWN: "Default",
-    ReferralStatus.COMPLETED: "Good",
+    ReferralStatus.COMPLETED: "Default",
     ReferralStatus.NOTED_ONE_TO_ONE: "Default",
+}
+# A calendar line's tone, drawn readably in every Teams theme: the container's background
+# carries good, warning and attention news, the text stays in the default colour.
+LINE_LOOKS = {
+    "Default": {"color": "Default", "style": "default"},
+    "Accent": {"color": "Accent", "style": "default"},
+    "Good": {"color": "Default", "style": "good"},
+    "Warning": {"color": "Default", "style": "warning"},
+    "Attention": {"color": "Default", "style": "attention"},
 }
 
 
@@ -99,6 +110,57 @@ def decision_line(view: TriageView, calendar: WorkingCalendar) -> str:
     if view.status is ReferralStatus.DECLINED and view.signpost:
         line += f" Signposted to: {view.signpost}"
     return line
+
+
+# The statuses an admin's decision leaves: "Alex Admin made it ..." is true of these.
+DECIDED = frozenset(rule.new_status for rule in RULES.values())
+
+
+def moved_on_notice(view: TriageView, calendar: WorkingCalendar) -> str:
+    """Why a press changed nothing: the referral is not where the card showed it, in the
+    words the card uses for where it is now."""
+    if view.status is ReferralStatus.SUBMITTED and view.last_answer_at is not None:
+        return "The referrer has answered since this card was drawn: here it is now."
+    label = f"\u201c{STATUS_LABELS[view.status]}\u201d"
+    if view.status in DECIDED and view.decided_by_name and view.decided_at is not None:
+        now = f"{view.decided_by_name} made it {label} on {when(view.decided_at, calendar)}"
+    else:
+        now = f"it is now {label}"
+    return (
+        f"This referral has moved on: {now}. Nothing was changed by your press; here is the "
+        "card as it is now."
+    )
+
+
+def answered_card(
+    view: TriageView,
+    rule: DecisionRule,
+    change: Change,
+    told: str,
+    calendar: WorkingCalendar,
+    *,
+    told_style: str = "good",
+    app_link: str = "",
+) -> dict[str, Any]:
+    """What replaces an answered panel for the admin who answered it: a record of the
+    decision, with no buttons (and whom the bot cannot reach, which `told` refers to). The
+    shared card is brought up to date for everyone (the outbox updates it in place) with the
+    buttons for what comes next."""
+    who = view.decided_by_name or "you"
+    record = f"{rule.record} by {who}, {when(view.decided_at, calendar)}"
+    if change.summary:
+        record += f": {change.summary}"
+    return render(
+        "triage_answered",
+        {
+            "reference": view.reference,
+            "status": STATUS_LABELS[view.status],
+            "record": record if record.endswith((".", "!", "?")) else f"{record}.",
+            "told": told,
+            "told_style": told_style,
+            "reach": reach(view, calendar, app_link),
+        },
+    )
 
 
 def question_line(view: TriageView, calendar: WorkingCalendar) -> str:
@@ -168,27 +230,76 @@ def _slot_text(slot: dict[str, Any], calendar: WorkingCalendar) -> str:
     )
 
 
+SEARCH_FAILED = (
+    "I could not look for free times in the calendars. Press Find times to try again in a few "
+    "minutes; if it fails again, send the details below to your IT team, or give a time "
+    "yourself with Schedule."
+)
+NOT_BOOKED = (
+    "The Teams meeting is not booked: Outlook did not let me book it. Press Try booking again "
+    "in a few minutes. If it fails again, send the details below to your IT team, or book the "
+    "meeting yourself in Outlook and give its join link with Reschedule."
+)
+NOT_UPDATED = (
+    "I could not change the Teams meeting in Outlook, so the invitation may still show the "
+    "old details. Press Try again in a few minutes; if it fails again, change or cancel it "
+    "yourself in Outlook and send the details below to your IT team."
+)
+NOT_CANCELLED = (
+    "I could not cancel the Teams meeting in Outlook, so the people invited may still have it "
+    "in their calendars. {what_to_do} cancel it yourself in Outlook and send the details below "
+    "to your IT team."
+)
+CHAT_NOT_JOINED = (
+    "I could not join the meeting's chat: add me to the meeting yourself (Apps in the meeting, "
+    "or @mention me in its chat) so I can run the session there. The details below are for "
+    "your IT team."
+)
+
+
+def _line(text: str, color: str, details: str = "") -> tuple[str, str, str]:
+    return text, color, details
+
+
+def _booking_failure(view: TriageView) -> str:
+    """What to do when the calendar job failed (the job stored what Graph said)."""
+    if view.session_at is None:  # the failure was cancelling the meeting
+        retry = view.status in SCHEDULABLE  # Try again is on the card
+        what_to_do = "Press Try again in a few minutes; if it fails again," if retry else "Please"
+        return NOT_CANCELLED.format(what_to_do=what_to_do)
+    return NOT_UPDATED if view.meeting_join_url else NOT_BOOKED
+
+
+def retry_title(view: TriageView) -> str:
+    """The button after a failed calendar job, as the card's advice names it."""
+    return "Try booking again" if _booking_failure(view) == NOT_BOOKED else "Try again"
+
+
 def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str, str]]:
-    """What the bot is doing with Outlook for this referral, in a line or two."""
-    lines: list[tuple[str, str]] = []
+    """What the bot is doing with Outlook for this referral, in a line or two. What Graph said
+    when it failed is for IT, not for business support: it sits under a toggle."""
+    lines: list[tuple[str, str, str]] = []
     search = view.slot_search or {}
     state = search.get("state") if view.status in SCHEDULABLE else None
     if state == "searching":
-        lines.append(("Looking for free times in the calendars\u2026", "Accent"))
+        lines.append(_line("Looking for free times in the calendars\u2026", "Accent"))
     elif state == "failed":
-        lines.append((f"Could not look for times: {search.get('problem', '')}", "Attention"))
+        lines.append(_line(SEARCH_FAILED, "Attention", str(search.get("problem", ""))))
     elif state == "found":
         slots = search.get("slots") or []
         if slots:
-            lines.append(("Free times found (press Schedule to book one):", "Default"))
-            lines += [(f"\u2022 {_slot_text(slot, calendar)}", "Default") for slot in slots]
+            lines.append(_line("Free times found (press Schedule to book one):", "Default"))
+            lines += [_line(f"\u2022 {_slot_text(slot, calendar)}", "Default") for slot in slots]
         else:
             lines.append(
-                ("No time in the search window suits the facilitator: give one by hand.", "Warning")
+                _line(
+                    "No time in the search window suits the facilitator: give one by hand.",
+                    "Warning",
+                )
             )
         if not search.get("facilitator_checked", True):
             lines.append(
-                (
+                _line(
                     f"{view.facilitator_name or 'The facilitator'}'s calendar was not checked "
                     "(no email for them in the facilitator pool, or it could not be read): "
                     "ask them before booking.",
@@ -198,24 +309,27 @@ def calendar_lines(view: TriageView, calendar: WorkingCalendar) -> list[dict[str
         if search.get("unreadable"):
             count = int(search["unreadable"])
             lines.append(
-                (
+                _line(
                     f"{count} calendar{'s' if count != 1 else ''} could not be read (outside "
                     "the organisation, or no mailbox): not counted as free.",
                     "Default",
                 )
             )
     if view.booking_state is BookingState.BOOKING:
-        lines.append(("Booking the Teams meeting in Outlook\u2026", "Accent"))
+        lines.append(_line("Booking the Teams meeting in Outlook\u2026", "Accent"))
     elif view.booking_state is BookingState.CANCELLING:
-        lines.append(("Cancelling the Teams meeting in Outlook\u2026", "Accent"))
+        lines.append(_line("Cancelling the Teams meeting in Outlook\u2026", "Accent"))
     elif view.booking_state is BookingState.FAILED:
-        lines.append((f"The meeting is not booked: {view.booking_problem}", "Attention"))
+        lines.append(_line(_booking_failure(view), "Attention", view.booking_problem or ""))
     elif view.booking_state is BookingState.BOOKED:
         joined = " I am in its chat." if view.meeting_app_installed else ""
-        lines.append((f"Teams meeting booked in Outlook.{joined}", "Good"))
+        lines.append(_line(f"Teams meeting booked in Outlook.{joined}", "Good"))
         if view.booking_problem:  # booked, but the bot could not join the meeting's chat
-            lines.append((f"{view.booking_problem} Add me to the meeting by hand.", "Warning"))
-    return [{"text": text, "color": color} for text, color in lines]
+            lines.append(_line(CHAT_NOT_JOINED, "Warning", view.booking_problem))
+    return [
+        {"text": text, **LINE_LOOKS[color], "details": details, "details_id": f"it-details-{i}"}
+        for i, (text, color, details) in enumerate(lines)
+    ]
 
 
 RECIPIENT_LABELS = {Recipient.FACILITATOR: "the facilitator", Recipient.INVITEE: "an invitee"}
@@ -336,34 +450,30 @@ def _actions(
     actions += [_open_button(rule, view) for rule in possible if not rule.secondary]
     if view.status in SCHEDULABLE:
         if view.booking_state is BookingState.FAILED:
-            actions.append(_execute("Try booking again", TriageVerb.RETRY_BOOKING, view))
+            actions.append(_execute(retry_title(view), TriageVerb.RETRY_BOOKING, view))
         elif graph:
             actions.append(_execute("Find times", TriageVerb.FIND_TIMES, view))
     actions += [_open_button(rule, view) for rule in possible if rule.secondary]
     return actions
 
 
-def audit_card(reference: str, lines: list[AuditLine], calendar: WorkingCalendar) -> dict[str, Any]:
-    return render(
-        "audit",
-        {
-            "reference": reference,
-            "zone": str(calendar.zone),
-            "is_empty": not lines,
-            "lines": [
-                {
-                    "at": when(line.at, calendar),
-                    "action": line.action,
-                    "who": f"{line.actor_name or 'unnamed'} ({line.actor_id})",
-                    "detail": f" \u00b7 {line.detail}" if line.detail else "",
-                }
-                for line in lines
-            ],
-        },
-    )
-
-
 # --- messages to people ------------------------------------------------------------------
+
+
+def answered_question_card(
+    reference: str, question: str, answered_at: datetime | None, calendar: WorkingCalendar
+) -> dict[str, Any]:
+    """The question card once answered: the question and when, without the answer or a
+    button (bot.triage.answers settles the card to this)."""
+    on = f" on {when(answered_at, calendar)}" if answered_at is not None else ""
+    return notice_card(
+        f"Question about {reference}",
+        [
+            f"Business support asked: {question}",
+            f"You answered{on}. Business support has your answer, and I will tell you here "
+            "when they decide.",
+        ],
+    )
 
 
 def question_card(reference: str, question_id: int, question: str) -> dict[str, Any]:
@@ -396,7 +506,7 @@ def accepted_card(view: TriageView, models: ModelCatalogue) -> dict[str, Any]:
     by = f", facilitated by {view.facilitator_name}." if view.facilitator_name else "."
     return status_card(
         "Your referral has been accepted",
-        "Good",
+        "Accent",
         view.reference,
         view.status,
         [
@@ -416,7 +526,7 @@ def declined_card(
     )
     return status_card(
         "Your referral has not been taken forward",
-        "Attention",
+        "Default",
         view.reference,
         view.status,
         [line for line in lines if line],
@@ -449,7 +559,7 @@ def facilitator_card(view: TriageView, models: ModelCatalogue) -> dict[str, Any]
             {"title": "Agencies", "value": ", ".join(view.agencies) or "-"},
             {"title": "Invitees", "value": str(view.invitee_count)},
         ],
-        "Good",
+        "Accent",
     )
 
 
@@ -460,7 +570,68 @@ def cancelled_card(view: TriageView, was_at: datetime, calendar: WorkingCalendar
             f"The session that was booked for {long_when(was_at, calendar)} will not "
             "take place. Business support will arrange another time.",
         ],
-        color="Warning",
+        color="Default",
+    )
+
+
+# What admins type in the desk, after an @mention (the manifest's team and group chat
+# command list carries the same commands, for Teams' command menu).
+DESK_COMMANDS = [
+    ("audit RP-2026-0001", "Who did what to that referral, and when"),
+    ("audit desk", "Who registered this desk, and attempts refused here"),
+    ("digest", "This week's figures now"),
+    ("register triage here", "Make this channel or chat the triage desk (new cards come here)"),
+    ("help", "Show this"),
+]
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def mention_rule(bot_name: str, in_channel: bool) -> str:
+    """Teams passes a bot only the messages that @mention it in channels and group chats."""
+    where = "this channel" if in_channel else "this chat"
+    return (
+        f"In {where} Teams passes me only messages that @mention me: start each command "
+        f"with @{bot_name}, or type @{bot_name} and pick one from the list."
+    )
+
+
+def desk_help_card(
+    bot_name: str,
+    *,
+    in_channel: bool,
+    graph: bool,
+    reminder_days: int,
+    digest_weekday: int,
+    digest_hour: int,
+) -> dict[str, Any]:
+    """`help` in the desk: what business support can do here, not the 1:1 referral menu."""
+    buttons = [
+        (
+            "Details",
+            "Read the referral and the referrer's answers; only you see it, and your "
+            "reading is recorded.",
+        ),
+        *((rule.button, rule.explains) for rule in RULES.values() if not rule.secondary),
+    ]
+    if graph:
+        buttons.append(
+            ("Find times", "Look in Outlook for times that suit the facilitator and the invitees.")
+        )
+    buttons += [
+        (f"\u2026 {rule.button}", rule.explains) for rule in RULES.values() if rule.secondary
+    ]
+    return render(
+        "desk_help",
+        {
+            "mention_rule": mention_rule(bot_name, in_channel),
+            "commands": [{"title": title, "value": value} for title, value in DESK_COMMANDS],
+            "buttons": [{"title": title, "value": value} for title, value in buttons],
+            "posts": (
+                "I post here a card for every referral waiting for triage and keep it up to "
+                f"date, a reminder for any not triaged within {reminder_days} working days, "
+                f"and the weekly digest ({WEEKDAYS[digest_weekday]}s at {digest_hour:02d}:00)."
+            ),
+        },
     )
 
 
@@ -497,5 +668,5 @@ def overdue_card(
             "information, or decline it."
         ],
         [{"title": "Kind", "value": kind_label}, {"title": "Model", "value": model_label}],
-        "Warning",
+        "Default",
     )

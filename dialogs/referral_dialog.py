@@ -21,6 +21,7 @@ from botbuilder.dialogs import (
 
 from bot.referrals.model import (
     AboutReferrer,
+    ModelChoice,
     Narrative,
     ReferralDraft,
     ReferralStatus,
@@ -30,20 +31,32 @@ from bot.referrals.model import (
 from bot.referrals.store import ReferralStore, Referrer
 from bot.teams.identity import person_id_of, tenant_of
 from bot.teams.send import card_activity
+from bot.teams.settle import settle
 from cards.help import help_card
 from cards.referrals import (
+    CONFIRMED_KEY,
     DRAFT_KEY,
     FORM_STEPS,
     FormOptions,
+    cancel_question_card,
     confirmation_card,
     model_help,
     signpost_card,
 )
 from cards.verbs import Verb
-from dialogs.form_prompt import FormPrompt, FormRequest
-from dialogs.interruptible import InterruptibleDialog
+from dialogs.form_prompt import (
+    QUESTIONS,
+    FormPrompt,
+    FormRequest,
+    cards_of_step,
+    pressed_card,
+    remember_question,
+    settle_cards,
+    step_cards,
+)
+from dialogs.interruptible import CancelChoice, InterruptibleDialog
+from dialogs.settled import closing_record
 from dialogs.submissions import (
-    MAX_INVITEES,
     InviteesAnswer,
     KindAnswer,
     ModelAnswer,
@@ -122,7 +135,55 @@ class ReferralDialog(InterruptibleDialog):
     def fresh_options(self) -> ReferralDraft:
         return ReferralDraft()
 
-    async def on_cancelled(self, context: TurnContext) -> None:
+    def cancel_choice(self, inner_dc: DialogContext, asked: bool) -> CancelChoice:
+        """Past the first step, a cancel asks first; its question's buttons, or `cancel`
+        typed again straight after it, answer."""
+        value = inner_dc.context.activity.value
+        confirmed = value.get(CONFIRMED_KEY) if isinstance(value, dict) else None
+        if confirmed == "no":
+            return CancelChoice.KEEP_GOING
+        request = _current_request(inner_dc)
+        if request is None or not request.draft.risk_checked:
+            return CancelChoice.CANCEL
+        if confirmed == "yes" and not self._from_an_earlier_step(inner_dc):
+            return CancelChoice.CANCEL
+        return CancelChoice.CANCEL if asked else CancelChoice.ASK
+
+    def _from_an_earlier_step(self, inner_dc: DialogContext) -> bool:
+        """A confirming button on a card of an earlier step (one that could not be settled):
+        it was not pressed about where the referrer is now, so it asks again."""
+        pressed = pressed_card(inner_dc.context)
+        return pressed is not None and pressed not in step_cards(inner_dc.active_dialog.state)
+
+    async def ask_to_cancel(self, inner_dc: DialogContext) -> None:
+        request = _current_request(inner_dc)
+        assert request is not None  # cancel_choice asks only at a step
+        card = cancel_question_card(request.verb, request.draft)
+        sent = await inner_dc.context.send_activity(card_activity(card))
+        state = inner_dc.active_dialog.state
+        remember_question(state, sent, "Not cancelled: you carried on with the referral.")
+
+    async def on_kept_going(self, inner_dc: DialogContext) -> None:
+        # The question turns into that answer; the step's card is just above it. When the
+        # question cannot be replaced (no replyToId), the step's card is shown again instead.
+        request = _current_request(inner_dc)
+        question = pressed_card(inner_dc.context)
+        if request is not None and question is not None:
+            record = closing_record(request.verb, "Not cancelled: you carried on.")
+            if await settle(inner_dc.context, record, question):
+                state = inner_dc.active_dialog.state
+                state[QUESTIONS] = [q for q in state.get(QUESTIONS, []) if q[0] != question]
+                return
+        await inner_dc.reprompt_dialog()
+
+    async def on_cancelled(self, inner_dc: DialogContext) -> None:
+        context = inner_dc.context
+        request = _current_request(inner_dc)
+        if request is not None:
+            record = closing_record(request.verb, "Cancelled: what you entered was deleted.")
+            await settle_cards(
+                context, cards_of_step(inner_dc.active_dialog.state, context), record
+            )
         await context.send_activity(
             "Referral cancelled. Nothing was stored. Type **refer** to start a new one."
         )
@@ -187,7 +248,15 @@ class ReferralDialog(InterruptibleDialog):
                     f"if you need a {self._models.label(draft.model or '')} later."
                 )
                 return await step.end_dialog(None)
-            if strategy_one.choice is StrategyOneChoice.CHANGE:
+            if strategy_one.choice is StrategyOneChoice.REVIEW and draft.replaced_model:
+                # Back to the review as it was before its Change of session.
+                kept = draft.replaced_model
+                draft.model, draft.rethink_strategy = kept.model, kept.strategy
+                draft.note_only, draft.replaced_model = kept.note_only, None
+                return await step.replace_dialog(WaterfallDialog.__name__, draft)
+            if strategy_one.choice in (StrategyOneChoice.CHANGE, StrategyOneChoice.REVIEW):
+                # (Back to the review with no session kept, from a draft saved before there
+                # was one: the session is chosen again.)
                 draft.model = draft.rethink_strategy = None
                 return await step.replace_dialog(WaterfallDialog.__name__, draft)
             draft.note_only = True
@@ -215,12 +284,7 @@ class ReferralDialog(InterruptibleDialog):
             invitees = list(draft.invitees or [])
             if answer.remove_index is not None and answer.remove_index < len(invitees):
                 del invitees[answer.remove_index]
-            if len(invitees) + len(answer.added) > MAX_INVITEES:
-                await step.context.send_activity(
-                    f"A session can have at most {MAX_INVITEES} people invited; "
-                    "those just entered were not added."
-                )
-                return await step.replace_dialog(WaterfallDialog.__name__, draft)
+            # (More than MAX_INVITEES is refused by the step, before its card settles.)
             draft.invitees = invitees + answer.added
             if not answer.done or answer.remove_index is not None:
                 draft.invitees_done = False
@@ -236,25 +300,34 @@ class ReferralDialog(InterruptibleDialog):
         if (timing := _take(step, Timing)) is not None:
             draft.timing = timing
             _done_editing(draft, Verb.TIMING)
+        draft.replaced_model = None  # any Change of session is done with
         return await step.begin_dialog(FormPrompt.__name__, FormRequest(Verb.REVIEW, draft))
 
     async def _submit(self, step: WaterfallStepContext) -> DialogTurnResult:
         draft: ReferralDraft = step.options
+        review: StepAnswer = step.result
         answer = _take(step, ReviewAnswer)
         assert answer is not None  # the review step always asks
         if answer.change is not None:
             draft.editing = answer.change
             if answer.change is Verb.INVITEES:
                 draft.invitees_done = False
+            if answer.change is Verb.MODEL and draft.model:
+                # Kept until the review is reached again: a Stop at strategy 1 can go back.
+                draft.replaced_model = ModelChoice(
+                    draft.model, draft.rethink_strategy, draft.note_only
+                )
             return await step.replace_dialog(WaterfallDialog.__name__, draft)
         status = ReferralStatus.NOTED_ONE_TO_ONE if draft.note_only else ReferralStatus.SUBMITTED
         reference = await self._store.submit(
             draft, _referrer(step.context), _conversation_reference(step.context), status
         )
         log.info("referral %s stored (%s)", reference, status)
+        sent = closing_record(Verb.REVIEW, f"Sent: its reference is {reference}.")
         if not await self._store.claim_confirmation(reference):
             # Another Submit of this draft (a second press) has shown the card already.
             await step.context.send_activity(ALREADY_SENT.format(reference=reference))
+            await settle_cards(step.context, list(review.unsettled), sent)
             return await step.end_dialog(reference)
         card = confirmation_card(reference, draft, status, self._models)
         try:
@@ -262,6 +335,7 @@ class ReferralDialog(InterruptibleDialog):
         except BaseException:
             await self._store.release_confirmation(reference)
             raise
+        await settle_cards(step.context, list(review.unsettled), sent)
         return await step.end_dialog(reference)
 
 

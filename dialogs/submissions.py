@@ -22,13 +22,14 @@ from bot.referrals.model import (
     FormQuestion,
     Invitee,
     Narrative,
+    ReferralDraft,
     ReferralKind,
     RethinkStrategy,
     Theme,
     Timing,
     Urgency,
 )
-from cards.referrals import BLANK_INVITEE_ROWS, DRAFT_KEY, FormOptions
+from cards.referrals import BLANK_INVITEE_ROWS, CONFIRMED_KEY, DRAFT_KEY, FormOptions
 from cards.verbs import Verb
 
 E = TypeVar("E")
@@ -116,11 +117,13 @@ class StrategyOneChoice(StrEnum):
     NOTE = "note"
     CHANGE = "change"
     STOP = "stop"
+    REVIEW = "review"  # back to the review, with the session chosen before (a Change led here)
 
 
 @dataclass(frozen=True)
 class StrategyOneAnswer:
     choice: StrategyOneChoice
+    confirmed: bool = False  # a Stop from the button that asked first
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ class StepAnswer:
 
     answer: Any
     further: dict[str, str]
+    # Ids of the step's cards still to settle (bot.teams.settle): those of a Submit, which the
+    # dialog settles once the referral is stored and confirmed, not before.
+    unsettled: tuple[str, ...] = ()
 
 
 # --- parsers -------------------------------------------------------------------------------
@@ -173,12 +179,12 @@ def _required(fields: dict[str, str], key: str, message: str) -> str:
     return value
 
 
-def parse_risk(s: Submission, options: FormOptions) -> RiskAnswer:
+def parse_risk(s: Submission, options: FormOptions, draft: ReferralDraft) -> RiskAnswer:
     answer = s.fields.get("at_risk") or s.text
     return RiskAnswer(_yes_no(answer, "is any child at immediate risk of harm?"))
 
 
-def parse_kind(s: Submission, options: FormOptions) -> KindAnswer:
+def parse_kind(s: Submission, options: FormOptions, draft: ReferralDraft) -> KindAnswer:
     kind = _choice(ReferralKind, s.fields.get("kind", ""), "Please choose what you are referring.")
     theme = None
     if kind is ReferralKind.THEME:
@@ -186,7 +192,7 @@ def parse_kind(s: Submission, options: FormOptions) -> KindAnswer:
     return KindAnswer(kind, theme)
 
 
-def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
+def parse_model(s: Submission, options: FormOptions, draft: ReferralDraft) -> ModelAnswer:
     model = options.models.get(s.fields.get("model", ""))
     if model is None:
         raise Rejected("Please choose a kind of session.")
@@ -204,14 +210,16 @@ def parse_model(s: Submission, options: FormOptions) -> ModelAnswer:
     return ModelAnswer(model.id, strategy)
 
 
-def parse_strategy_one(s: Submission, options: FormOptions) -> StrategyOneAnswer:
+def parse_strategy_one(
+    s: Submission, options: FormOptions, draft: ReferralDraft
+) -> StrategyOneAnswer:
     choice = _choice(
         StrategyOneChoice, s.fields.get("choice", ""), "Please choose one of the buttons."
     )
-    return StrategyOneAnswer(choice)
+    return StrategyOneAnswer(choice, confirmed=s.fields.get(CONFIRMED_KEY) == "yes")
 
 
-def parse_narrative(s: Submission, options: FormOptions) -> Narrative:
+def parse_narrative(s: Submission, options: FormOptions, draft: ReferralDraft) -> Narrative:
     limit = options.narrative_max_chars
     stuck = _required(s.fields, "what_is_stuck", "Please tell us briefly what feels stuck.")
     help_wanted = _required(s.fields, "help_wanted", "Please tell us what help you would like.")
@@ -240,7 +248,7 @@ def _email(value: str, whose: str) -> str:
     return value
 
 
-def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
+def parse_about(s: Submission, options: FormOptions, draft: ReferralDraft) -> AboutReferrer:
     f = s.fields
     agency = _required(f, "agency", "Please enter your agency.")
     role = _required(f, "role", "Please enter your role.")
@@ -257,9 +265,10 @@ def parse_about(s: Submission, options: FormOptions) -> AboutReferrer:
     return AboutReferrer(agency, role, lead, agreed, name, email)
 
 
-def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
+def parse_invitees(s: Submission, options: FormOptions, draft: ReferralDraft) -> InviteesAnswer:
     """New rows only; the dialog adds them to (or removes from) the list it already has."""
     f = s.fields
+    listed = len(draft.invitees or [])
     if f.get("op") == "remove":
         index = whole_number(f.get("index", ""), high=MAX_INVITEES - 1)
         if index is None:
@@ -272,18 +281,38 @@ def parse_invitees(s: Submission, options: FormOptions) -> InviteesAnswer:
         )
         if not (name or agency or email):
             continue
-        if not (name and agency and email):
+        # The row as its card calls it ("Practitioner 3"); what is in it is never repeated
+        # (the refusal is sent into the chat and logged).
+        row = f"Practitioner {listed + number}"
+        missing = [
+            what
+            for what, value in (("name", name), ("agency", agency), ("work email", email))
+            if not value
+        ]
+        if missing:
             raise Rejected(
-                "Each practitioner needs a name, an agency and a work email; one row lacks some."
+                f"{row} has no {_either(missing)}. Each practitioner needs a name, an agency "
+                "and a work email: please add it, or empty that row."
             )
         if max(len(name), len(agency)) > MAX_NAME_CHARS:
-            raise Rejected(f"Please keep each name and agency to {MAX_NAME_CHARS} characters.")
-        # Not named in the refusal: it is sent into the chat and logged.
-        added.append(Invitee(name, agency, _email(email, "A practitioner's")))
+            raise Rejected(
+                f"{row}: please keep the name and the agency to {MAX_NAME_CHARS} characters each."
+            )
+        added.append(Invitee(name, agency, _email(email, f"{row}'s work")))
+    if listed + len(added) > MAX_INVITEES:
+        raise Rejected(
+            f"A session can have at most {MAX_INVITEES} people invited, and {listed} are on the "
+            "list already. Remove someone first, or empty the new rows."
+        )
     return InviteesAnswer(added, done=f.get("op") != "add")
 
 
-def parse_timing(s: Submission, options: FormOptions) -> Timing:
+def _either(words: list[str]) -> str:
+    """The missing parts in words: "name", "name or work email", "name, agency or work email"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def parse_timing(s: Submission, options: FormOptions, draft: ReferralDraft) -> Timing:
     availability = _required(s.fields, "availability", "Please tell us when you are available.")
     if len(availability) > MAX_AVAILABILITY_CHARS:
         raise Rejected(f"Please keep availability to {MAX_AVAILABILITY_CHARS} characters.")
@@ -295,7 +324,7 @@ def parse_timing(s: Submission, options: FormOptions) -> Timing:
 _CHANGEABLE = {Verb.KIND, Verb.MODEL, Verb.NARRATIVE, Verb.ABOUT, Verb.INVITEES, Verb.TIMING}
 
 
-def parse_review(s: Submission, options: FormOptions) -> ReviewAnswer:
+def parse_review(s: Submission, options: FormOptions, draft: ReferralDraft) -> ReviewAnswer:
     change = s.fields.get("change", "") or s.text.lower()
     if change == "submit":
         return ReviewAnswer(None)
@@ -329,12 +358,13 @@ def parse_further(s: Submission, questions: tuple[FormQuestion, ...]) -> dict[st
     return answers
 
 
-def parse_step(verb: Verb, s: Submission, options: FormOptions) -> StepAnswer:
-    answer = PARSERS[verb](s, options)
+def parse_step(verb: Verb, s: Submission, options: FormOptions, draft: ReferralDraft) -> StepAnswer:
+    answer = PARSERS[verb](s, options, draft)
     return StepAnswer(answer, parse_further(s, options.questions_of(verb)))
 
 
-PARSERS: dict[Verb, Callable[[Submission, FormOptions], Any]] = {
+# Each step's parser reads the submission against the options and the draft so far.
+PARSERS: dict[Verb, Callable[[Submission, FormOptions, ReferralDraft], Any]] = {
     Verb.RISK: parse_risk,
     Verb.KIND: parse_kind,
     Verb.MODEL: parse_model,

@@ -1,11 +1,13 @@
-"""Render every Adaptive Card the bot sends to a PNG, the way Teams (light theme) shows it.
+"""Render every Adaptive Card the bot sends to a PNG, the way Teams shows it in each theme.
 
 Run it again with one command, from the repository root:
 
-    /work/main/.venv/bin/python docs/render_cards.py
+    /work/main/.venv/bin/python docs/render_cards.py --themes all
 
-Optional: `--only welcome,form-risk` renders just those cards, `--out DIR` writes elsewhere,
-`--scale 2` makes sharper (and larger) images, `--keep-html DIR` keeps the HTML pages.
+writes docs/images/<theme>/<card>.png for the themes light, dark and high-contrast
+(`--themes light,dark` picks some; the default is light). Optional: `--only welcome,form-risk`
+renders just those cards, `--out DIR` writes DIR/<theme>/<card>.png instead, `--scale 2`
+makes sharper (and larger) images, `--keep-html DIR` keeps the HTML pages.
 
 What it needs (all offline; nothing here touches the network):
   * Debian's Chromium:          apt-get update && apt-get install -y chromium
@@ -14,17 +16,21 @@ What it needs (all offline; nothing here touches the network):
   * Microsoft's JS renderer:    npm ci   (devDependency `adaptivecards`, pinned in package.json)
 
 How it works: `python -m tests.support.gallery` writes every card as JSON into a temp dir; for each
-card a static HTML page loads node_modules/adaptivecards/dist/adaptivecards.min.js through
-a file:// URL, renders the card with a Teams-light-like host config into a 450px wide white
-card on Teams' light grey background, and records the rendered height. Headless Chromium
-runs twice per card: `--dump-dom` to read that height, then `--screenshot` with a window
+card and theme a static HTML page loads node_modules/adaptivecards/dist/adaptivecards.min.js
+through a file:// URL and renders the card with that theme's Teams host config, the same file
+tests/test_contrast.py checks contrast with (tests/fixtures/host_configs; their README says
+where each came from). Only the font family is changed, to fonts this machine has. The card
+sits, 450px wide, on the chat background Teams uses in that theme (tests/support/contrast.py,
+THEMES); buttons and text boxes, which Teams draws with its own styles rather than the host
+config, get CSS modelled on Teams' (THEME_CSS below, values chosen by hand). Headless Chromium
+runs twice per card: `--dump-dom` to read the rendered height, then `--screenshot` with a window
 exactly that tall, so no cropping tool is needed. Nothing can leave the machine: Chromium
 runs inside an empty network namespace (`unshare -n`, when available), the page has a
 Content-Security-Policy that allows only file: and inline content, and Chromium gets a dead
 loopback proxy and a host resolver that resolves nothing.
 
-Standard library only. Exits non-zero with a message if Chromium or the renderer is missing,
-or if a card fails to render.
+Standard library only (and tests/support/contrast.py, which is too). Exits non-zero with a
+message if Chromium or the renderer is missing, or if a card fails to render.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ from pathlib import Path
 from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support.contrast import THEMES, load_host  # noqa: E402 - needs ROOT on the path
+
 RENDERER_JS = ROOT / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.js"
 DEFAULT_OUT = ROOT / "docs" / "images"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -51,130 +60,83 @@ PAGE_MARGIN = 16  # grey border around the card in the picture
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_TIMEOUT = 90
 
-TEAMS_PURPLE = "#6264A7"
-# Teams' light-theme text colours, the same on plain and emphasis containers.
-FOREGROUND_COLORS = {
-    "default": {"default": "#242424", "subtle": "#616161"},
-    "dark": {"default": "#252423", "subtle": "#484644"},
-    "light": {"default": "#FFFFFF", "subtle": "#F3F2F1"},
-    "accent": {"default": TEAMS_PURPLE, "subtle": "#8B8CC7"},
-    "good": {"default": "#237B4B", "subtle": "#4E9A6F"},
-    "warning": {"default": "#C4314B", "subtle": "#C4314B"},
-    "attention": {"default": "#C4314B", "subtle": "#D16A7C"},
-}
 FONT_STACK = (
     "'Segoe UI', 'Segoe UI Web (West European)', Selawik, 'Noto Sans', 'Open Sans', "
     "'Liberation Sans', 'DejaVu Sans', Arial, sans-serif"
 )
+THEME_NAMES = tuple(THEMES)
 
-# Host config modelled on Teams' light theme (values chosen by hand, not copied).
-HOST_CONFIG: dict = {
-    "supportsInteractivity": True,
-    "fontFamily": FONT_STACK,
-    "spacing": {
-        "small": 4,
-        "default": 8,
-        "medium": 16,
-        "large": 20,
-        "extraLarge": 24,
-        "padding": 16,
+# What Teams draws with its own styles, not the host config: buttons, inputs, links, the frame
+# of the card. Modelled on Teams' look in each theme (values chosen by hand, not copied).
+THEME_CSS = {
+    "light": {
+        "frame": "border: none; box-shadow: 0 1px 2px rgba(0,0,0,0.14), 0 0 2px rgba(0,0,0,0.12);",
+        "button_bg": "#FFFFFF", "button_fg": "#242424", "button_border": "#D1D1D1",
+        "primary_bg": "#5B5FC7", "primary_fg": "#FFFFFF", "destructive_fg": "#C4314B",
+        "input_bg": "#FFFFFF", "input_fg": "#242424", "input_border": "#D1D1D1",
+        "input_underline": "#616161", "placeholder": "#707070", "link": "#5B5FC7",
+        "check": "#5B5FC7",
     },
-    "separator": {"lineThickness": 1, "lineColor": "#E1DFDD"},
-    "fontSizes": {"small": 12, "default": 14, "medium": 14, "large": 18, "extraLarge": 24},
-    "fontWeights": {"lighter": 300, "default": 400, "bolder": 600},
-    "lineHeights": {"small": 16, "default": 20, "medium": 20, "large": 24, "extraLarge": 32},
-    "imageSizes": {"small": 32, "medium": 52, "large": 100},
-    "containerStyles": {
-        "default": {
-            "backgroundColor": "#FFFFFF",
-            "foregroundColors": FOREGROUND_COLORS,
-        },
-        "emphasis": {
-            "backgroundColor": "#F5F5F5",
-            "foregroundColors": FOREGROUND_COLORS,
-        },
-        "good": {"backgroundColor": "#E7F2DA", "foregroundColors": {}},
-        "attention": {"backgroundColor": "#FCF4F6", "foregroundColors": {}},
-        "warning": {"backgroundColor": "#FBF6D9", "foregroundColors": {}},
-        "accent": {"backgroundColor": "#E8EBFA", "foregroundColors": {}},
+    "dark": {
+        "frame": "border: none; box-shadow: 0 1px 2px rgba(0,0,0,0.5);",
+        "button_bg": "#292929", "button_fg": "#FFFFFF", "button_border": "#666666",
+        "primary_bg": "#4F52B2", "primary_fg": "#FFFFFF", "destructive_fg": "#F9A0A9",
+        "input_bg": "#1F1F1F", "input_fg": "#FFFFFF", "input_border": "#666666",
+        "input_underline": "#ADADAD", "placeholder": "#ADADAD", "link": "#A6A7DC",
+        "check": "#7F85F5",
     },
-    "actions": {
-        "maxActions": 6,
-        "spacing": "medium",
-        "buttonSpacing": 8,
-        "showCard": {"actionMode": "inline", "inlineTopMargin": 16, "style": "emphasis"},
-        "actionsOrientation": "horizontal",
-        "actionAlignment": "left",
-        "iconPlacement": "leftOfTitle",
-        "iconSize": 16,
+    "high-contrast": {
+        "frame": "border: 1px solid #FFFFFF; box-shadow: none;",
+        "button_bg": "#000000", "button_fg": "#FFFFFF", "button_border": "#FFFFFF",
+        "primary_bg": "#1AEBFF", "primary_fg": "#000000", "destructive_fg": "#FFFFFF",
+        "input_bg": "#000000", "input_fg": "#FFFFFF", "input_border": "#FFFFFF",
+        "input_underline": "#FFFFFF", "placeholder": "#FFFFFF", "link": "#FFFF01",
+        "check": "#1AEBFF",
     },
-    "adaptiveCard": {"allowCustomStyle": True},
-    "textBlock": {"headingLevel": 2},
-    "factSet": {
-        "title": {
-            "color": "default",
-            "size": "default",
-            "isSubtle": False,
-            "weight": "bolder",
-            "wrap": True,
-            "maxWidth": 150,
-        },
-        "value": {
-            "color": "default",
-            "size": "default",
-            "isSubtle": False,
-            "weight": "default",
-            "wrap": True,
-        },
-        "spacing": 12,
-    },
-    "inputs": {
-        "label": {
-            "inputSpacing": "small",
-            "requiredInputs": {"weight": "bolder", "suffix": " *", "suffixColor": "attention"},
-            "optionalInputs": {"weight": "bolder"},
-        },
-        "errorMessage": {"size": "small", "spacing": "small", "color": "attention"},
-    },
-}
+}  # fmt: skip
 
-# Page CSS: Teams-light look for what the host config does not cover (buttons, inputs).
+# Page CSS: Teams' look for what the host config does not cover (buttons, inputs, the frame).
 PAGE_CSS = """
-html, body { margin: 0; padding: 0; background: #F5F5F5; overflow: hidden; }
+html, body { margin: 0; padding: 0; background: %(page)s; overflow: hidden; }
 body { font-family: %(font)s; -webkit-font-smoothing: antialiased; }
-#frame { width: %(width)dpx; margin: %(margin)dpx; background: #FFFFFF; border-radius: 6px;
-         box-shadow: 0 1px 2px rgba(0,0,0,0.14), 0 0 2px rgba(0,0,0,0.12); overflow: hidden; }
+#frame { width: %(width)dpx; margin: %(margin)dpx; background: %(card)s; border-radius: 6px;
+         %(frame)s overflow: hidden; box-sizing: border-box; }
 #frame .ac-adaptiveCard:focus { outline: none; }
 .ac-pushButton, .ac-pushButton-disabled {
   font-family: %(font)s; font-size: 14px; font-weight: 600; line-height: 20px;
   min-height: 32px; padding: 5px 12px; border-radius: 4px; cursor: pointer;
-  background: #FFFFFF; color: #242424; border: 1px solid #D1D1D1;
+  background: %(button_bg)s; color: %(button_fg)s; border: 1px solid %(button_border)s;
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; box-sizing: border-box; }
 .ac-pushButton.style-positive, .ac-pushButton.primary {
-  background: %(purple)s; border-color: %(purple)s; color: #FFFFFF; }
-.ac-pushButton.style-destructive { background: #FFFFFF; color: #C4314B; border-color: #D1D1D1; }
+  background: %(primary_bg)s; border-color: %(primary_bg)s; color: %(primary_fg)s; }
+.ac-pushButton.style-destructive {
+  background: %(button_bg)s; color: %(destructive_fg)s; border-color: %(button_border)s; }
+.ac-pushButton.expandable:after {  /* the renderer's chevron is in an icon font we lack */
+  font-family: %(font)s; font-size: 12px; font-weight: 400; content: "\\25BE"; margin-left: 6px; }
+.ac-pushButton.expandable.expanded:after { content: "\\25B4"; }
 .ac-textBlock p { margin: 0 0 8px 0; }
 .ac-textBlock p:last-child { margin-bottom: 0; }
 .ac-textBlock ul, .ac-textBlock ol { margin: 0; padding-left: 20px; }
 .ac-pushButton > div { overflow: hidden; text-overflow: ellipsis; }
-.ac-input { font-family: %(font)s; font-size: 14px; color: #242424; }
+.ac-input { font-family: %(font)s; font-size: 14px; color: %(input_fg)s; }
 .ac-input.ac-textInput, .ac-input.ac-numberInput, .ac-input.ac-dateInput,
 .ac-input.ac-timeInput, .ac-input.ac-multichoiceInput {
-  background: #FFFFFF; border: 1px solid #D1D1D1; border-bottom-color: #616161;
-  border-radius: 4px; padding: 5px 10px; min-height: 32px; box-sizing: border-box; }
+  background: %(input_bg)s; color: %(input_fg)s; border: 1px solid %(input_border)s;
+  border-bottom-color: %(input_underline)s; border-radius: 4px; padding: 5px 10px;
+  min-height: 32px; box-sizing: border-box; color-scheme: %(scheme)s; }
 .ac-input.ac-textInput.ac-multiline { min-height: 72px; resize: none; }
-.ac-input::placeholder { color: #707070; }
+.ac-input::placeholder { color: %(placeholder)s; opacity: 1; }
 .ac-input.ac-choiceSetInput-expanded, .ac-input.ac-choiceSetInput-multiSelect { padding: 2px 0; }
 .ac-input.ac-choiceSetInput-expanded input, .ac-input.ac-choiceSetInput-multiSelect input {
-  accent-color: %(purple)s; width: 16px; height: 16px; }
+  accent-color: %(check)s; width: 16px; height: 16px; }
 .ac-input.ac-choiceSetInput-expanded > div, .ac-input.ac-choiceSetInput-multiSelect > div {
   margin: 4px 0; }
 .ac-input.ac-choiceSetInput-expanded > div > div,
 .ac-input.ac-choiceSetInput-multiSelect > div > div { flex: 0 0 auto; }
 .ac-input.ac-choiceSetInput-expanded label, .ac-input.ac-choiceSetInput-multiSelect label {
   font-size: 14px; }
-.ac-input.ac-toggleInput input { accent-color: %(purple)s; }
-a.ac-anchor, a.ac-anchor:visited { color: %(purple)s; text-decoration: none; }
+.ac-input.ac-toggleInput input { accent-color: %(check)s; }
+a.ac-anchor, a.ac-anchor:visited { color: %(link)s; text-decoration: underline; }
 """
 
 PAGE_TEMPLATE = r"""<!DOCTYPE html>
@@ -339,19 +301,33 @@ def script_json(value: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def build_page(name: str, card: dict) -> str:
+def host_config(theme: str) -> dict:
+    """The theme's Teams host config, with fonts this machine has (nothing else changed)."""
+    config = json.loads(json.dumps(load_host(theme).config))
+    config["fontFamily"] = FONT_STACK
+    for font_type in (config.get("fontTypes") or {}).values():
+        if "monospace" not in font_type.get("fontFamily", "").lower():
+            font_type["fontFamily"] = FONT_STACK
+    return config
+
+
+def build_page(name: str, card: dict, theme: str) -> str:
+    host = load_host(theme)
     css = PAGE_CSS % {
+        **THEME_CSS[theme],
         "font": FONT_STACK,
         "width": CARD_WIDTH,
         "margin": PAGE_MARGIN,
-        "purple": TEAMS_PURPLE,
+        "page": host.theme.page,
+        "card": host.styles["default"].background or host.theme.page,
+        "scheme": "light" if theme == "light" else "dark",
     }
     return PAGE_TEMPLATE % {
         "name": name,
         "css_url": (RENDERER_JS.parent / "adaptivecards.css").as_uri(),
         "js_url": RENDERER_JS.as_uri(),
         "page_css": css,
-        "host_config": script_json(HOST_CONFIG),
+        "host_config": script_json(host_config(theme)),
         "card_json": script_json(card),
         "margin": PAGE_MARGIN,
     }
@@ -454,20 +430,38 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
+def themes_of(text: str) -> list[str]:
+    names = (
+        list(THEME_NAMES)
+        if text.strip() == "all"
+        else [n.strip() for n in text.split(",") if n.strip()]
+    )
+    unknown = sorted(set(names) - set(THEME_NAMES))
+    if unknown or not names:
+        fail(f"no such theme(s): {', '.join(unknown)}; known: {', '.join(THEME_NAMES)}, all")
+    return names
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the PNGs go")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNGs go to OUT/<theme>/")
     parser.add_argument("--only", default="", help="comma-separated card names")
+    parser.add_argument(
+        "--themes",
+        "--theme",
+        default="light",
+        help=f"comma-separated, of {', '.join(THEME_NAMES)}; or all (default: light)",
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="device scale factor")
     parser.add_argument("--keep-html", type=Path, help="also keep the HTML pages here")
     args = parser.parse_args()
 
+    themes = themes_of(args.themes)
     chromium = Chromium(find_chromium(), args.scale)
     check_renderer()
     note_fonts()
 
     width = CARD_WIDTH + 2 * PAGE_MARGIN
-    args.out.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="render-cards-") as tmp:
         cards = write_gallery(Path(tmp) / "json")
@@ -475,35 +469,40 @@ def main() -> int:
         unknown = sorted(set(wanted) - set(cards))
         if unknown:
             fail(f"no such card(s): {', '.join(unknown)}; known: {', '.join(cards)}")
-        pages = Path(args.keep_html) if args.keep_html else Path(tmp) / "html"
-        pages.mkdir(parents=True, exist_ok=True)
-        for name, card in cards.items():
-            if wanted and name not in wanted:
-                continue
-            page = (pages / f"{name}.html").resolve()
-            page.write_text(build_page(name, card), encoding="utf-8")
-            url = page.as_uri()
-            info = chromium.measure(url, width)
-            if not info.get("ok"):
-                problems.append(f"{name}: {info.get('error')}")
-                continue
-            for warning in info.get("warnings", []):
-                problems.append(f"{name}: renderer warning: {warning}")
-            if info.get("scrollWidth", 0) > info.get("clientWidth", 0):
-                problems.append(f"{name}: content is wider than the {CARD_WIDTH}px card")
-            png = args.out / f"{name}.png"
-            chromium.screenshot(url, png, width, int(info["height"]))
-            w, h = png_size(png)
-            size_kb = png.stat().st_size / 1024
-            print(
-                f"{png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}"
-                f"  {w}x{h}  {size_kb:.0f} KB"
-            )
-        if not wanted:  # drop pictures of cards the gallery no longer has
-            for stale in sorted(args.out.glob("*.png")):
-                if stale.stem not in cards:
-                    stale.unlink()
-                    print(f"removed {stale.name} (no such card any more)")
+        for theme in themes:
+            out = args.out / theme
+            out.mkdir(parents=True, exist_ok=True)
+            pages = (Path(args.keep_html) if args.keep_html else Path(tmp) / "html") / theme
+            pages.mkdir(parents=True, exist_ok=True)
+            for name, card in cards.items():
+                if wanted and name not in wanted:
+                    continue
+                page = (pages / f"{name}.html").resolve()
+                page.write_text(build_page(name, card, theme), encoding="utf-8")
+                url = page.as_uri()
+                info = chromium.measure(url, width)
+                if not info.get("ok"):
+                    problems.append(f"{theme}/{name}: {info.get('error')}")
+                    continue
+                for warning in info.get("warnings", []):
+                    problems.append(f"{theme}/{name}: renderer warning: {warning}")
+                if info.get("scrollWidth", 0) > info.get("clientWidth", 0):
+                    problems.append(
+                        f"{theme}/{name}: content is wider than the {CARD_WIDTH}px card"
+                    )
+                png = out / f"{name}.png"
+                chromium.screenshot(url, png, width, int(info["height"]))
+                w, h = png_size(png)
+                size_kb = png.stat().st_size / 1024
+                print(
+                    f"{png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}"
+                    f"  {w}x{h}  {size_kb:.0f} KB"
+                )
+            if not wanted:  # drop pictures of cards the gallery no longer has
+                for stale in sorted(out.glob("*.png")):
+                    if stale.stem not in cards:
+                        stale.unlink()
+                        print(f"removed {theme}/{stale.name} (no such card any more)")
     for problem in problems:
         print(f"render_cards: {problem}", file=sys.stderr)
     if any("renderer warning" not in p and "wider" not in p for p in problems):

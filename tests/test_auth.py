@@ -348,7 +348,7 @@ async def test_a_valid_token_is_accepted(
 
     assert user.last_status in (200, 201)
     assert "Make a referral" in card_text(cards_in(installed)[0])
-    assert "Sorry, I did not understand that" in " ".join(texts_in(sent))
+    assert "Hello! Here is what I can do." in texts_in(sent)
     # The token really was checked against the loopback keys ...
     assert any(path.endswith("/keys") for path in openid.requests)
     # ... and replies were sent with credentials for the configured login URL.
@@ -468,7 +468,7 @@ async def test_the_configured_tenant_gets_the_normal_answer(
 
     assert member.last_status in (200, 201)
     assert "Make a referral" in card_text(cards_in(installed)[0])
-    assert "Sorry, I did not understand that" in " ".join(texts_in(sent))
+    assert "Hello! Here is what I can do." in texts_in(sent)
     refusal = REFUSAL.format(partnership=gated_bot.settings.partnership_name)
     assert refusal not in texts_in(installed + sent)
     assert (await stored_rows(database_url))["bot_state"] > 0

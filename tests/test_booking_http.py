@@ -41,6 +41,34 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)
 
 
+def for_it(card: dict[str, Any]) -> str:
+    """The technical text on the card: hidden, each behind a "Details for your IT team"
+    toggle (business support sees what to do; IT sees what Graph said)."""
+    toggles = [n for n in nodes(card) if n.get("type") == "Action.ToggleVisibility"]
+    assert toggles and all(t["title"] == "Details for your IT team" for t in toggles)
+    targets = {target for toggle in toggles for target in toggle["targetElements"]}
+    hidden = [n for n in nodes(card) if n.get("id") in targets]
+    assert len(hidden) == len(targets) and all(n["isVisible"] is False for n in hidden)
+    return "\n".join(n["text"] for n in hidden)
+
+
+def seen(card: dict[str, Any]) -> str:
+    """The card's text as shown before any toggle is pressed."""
+    return card_text(_without_hidden(card))
+
+
+def _without_hidden(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_hidden(v) for k, v in node.items() if not _hidden(v)}
+    if isinstance(node, list):
+        return [_without_hidden(item) for item in node if not _hidden(item)]
+    return node
+
+
+def _hidden(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("isVisible") is False
+
+
 def slot_values(card: dict[str, Any]) -> list[str]:
     """The values of the time choices on a Schedule panel, in order."""
     (choices,) = [n for n in nodes(card) if n.get("id") == "slot"]
@@ -260,8 +288,11 @@ async def test_a_refusal_tells_the_admin_which_permission_and_try_again_books(
     graph.fail_for("/events", Failure(403))
     await booking.book(reference, slot="0")
     desk = booking.desk(reference)
-    assert "The meeting is not booked: Graph refused to create the meeting" in card_text(desk)
-    assert "Calendars.ReadWrite" in card_text(desk) and ORGANISER in card_text(desk)
+    # Business support reads what to do; what Graph said is for IT, behind a toggle.
+    assert "The Teams meeting is not booked" in seen(desk) and "Try booking again" in seen(desk)
+    assert "Graph" not in seen(desk) and "Calendars.ReadWrite" not in seen(desk)
+    assert "Graph refused to create the meeting" in for_it(desk)
+    assert "Calendars.ReadWrite" in for_it(desk) and ORGANISER in for_it(desk)
     assert "triage_retry_booking" in verbs_on(desk)
     assert not any("is booked" in t for t in booking.referrer_cards())  # nobody told yet
 
@@ -397,7 +428,9 @@ async def test_a_search_that_graph_refuses_says_why_and_find_times_tries_again(
     graph.fail_for("/getSchedule", Failure(403))
     reference = await booking.accepted()
     desk = booking.desk(reference)
-    assert "Could not look for times: Graph refused to read free/busy" in card_text(desk)
+    assert "I could not look for free times in the calendars. Press Find times" in seen(desk)
+    assert "Graph" not in seen(desk)
+    assert "Graph refused to read free/busy" in for_it(desk)
     started = time.monotonic()
     again = await press(scene.admin, "triage_find_times", reference, version_of(desk))
     assert "Looking at the calendars" in shown(again)
@@ -489,13 +522,16 @@ async def test_a_refused_cancellation_says_why_once_and_try_again_cancels(
         await scene.bot.settle()
     assert len(graph.calls("POST", "/cancel")) == 1  # no loop against Graph
     desk = booking.desk(reference)
-    assert "The meeting is not booked: Graph refused to cancel the meeting" in card_text(desk)
+    assert "I could not cancel the Teams meeting in Outlook" in seen(desk)
+    assert "Graph" not in seen(desk)
+    assert "Graph refused to cancel the meeting" in for_it(desk)
     assert "triage_retry_booking" in verbs_on(desk)
+    assert "Try again" in [a["title"] for a in desk["actions"]]
     again = await press(scene.admin, "triage_retry_booking", reference, version_of(desk))
     assert "Trying again" in shown(again)
     await scene.bot.settle()
     assert event_id in graph.cancelled
-    assert "not booked" not in card_text(booking.desk(reference))
+    assert "could not cancel" not in card_text(booking.desk(reference))
 
 
 async def test_booking_by_hand_over_a_graph_meeting_replaces_it_and_tells_people(
@@ -564,10 +600,13 @@ async def test_an_install_refused_still_books_and_tells_people(booking: Booking)
     reference = await booking.accepted()
     graph.fail_for("/installedApps", Failure(403))
     await booking.book(reference, slot="0")
-    desk = card_text(booking.desk(reference))
+    desk = seen(booking.desk(reference))
     assert "Teams meeting booked in Outlook." in desk
-    assert "Booked, but I could not join the meeting's chat" in desk
-    assert "TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All" in desk
+    assert "I could not join the meeting's chat: add me to the meeting yourself" in desk
+    assert "TeamsAppInstallation" not in desk
+    assert "TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All" in for_it(
+        booking.desk(reference)
+    )
     assert len([t for t in booking.referrer_cards() if "is booked" in t]) == 1
     told_jo = [t for t in booking.facilitator_cards() if "is booked" in t]
     assert "Add me to the meeting" in told_jo[0]

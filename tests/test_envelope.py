@@ -191,7 +191,7 @@ async def test_what_the_agents_playground_sends_is_still_answered(
     replies = await served.user.post(activity)
 
     assert served.user.last_status == 201
-    assert "Sorry, I did not understand that. Here is what I can do." in texts_in(replies)
+    assert "Hello! Here is what I can do." in texts_in(replies)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 

@@ -18,7 +18,7 @@ from bot.core.protocols import ProtocolError
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TeamsUser, card_text, cards_in, nodes
 from tests.support.connector import FakeConnector
-from tests.support.meeting import button_data
+from tests.support.meeting import button_data, live_stage_card
 from tests.support.referral_steps import (
     ABOUT,
     INVITEES,
@@ -214,8 +214,7 @@ async def test_a_fourth_model_is_referred_accepted_booked_and_run(scene: Scene) 
     await scene.bot.settle()
 
     def stage_card() -> dict:
-        posted = cards_in(scene.connector.sent_to(THREAD) + scene.connector.updates_to(THREAD))
-        return [card for card in posted if re.search(r"Stage \d of 3", card_text(card))][-1]
+        return live_stage_card(scene.connector, THREAD)
 
     assert "Stage 1 of 3" in card_text(stage_card()) and "The worry" in card_text(stage_card())
     for number, title in ((2, "Ideas from the team"), (3, "Next steps")):

@@ -131,7 +131,7 @@ def test_bot_shape() -> None:
     }
     assert commands == {
         ("personal",): ["refer", "my referrals", "help", "cancel"],
-        ("groupChat", "team"): ["start session", "register triage here", "help"],
+        ("groupChat", "team"): ["start session", "register triage here", "audit", "digest", "help"],
     }
 
 

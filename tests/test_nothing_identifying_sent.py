@@ -32,7 +32,7 @@ from bot.referrals.model import FormQuestion
 from cards.verbs import Verb
 from tests.support.client import TeamsUser, card_text, cards_in, texts_in
 from tests.support.connector import FakeConnector
-from tests.support.meeting import button_data
+from tests.support.meeting import button_data, live_stage_card
 from tests.support.referral_steps import KIND, MODEL_STT, NO_RISK, SUBMIT
 from tests.support.triage import (
     CARD,
@@ -80,7 +80,6 @@ JOIN = (
     "?context=%7b%22Tid%22%3a%22aa%22%7d"
 )
 SECOND_CHAT = "19:actions-chat@thread.v2"
-STAGE = re.compile(r"Stage \d+ of \d+")
 
 
 def marker(box: str) -> str:
@@ -373,7 +372,7 @@ def latest_card(watch: Watch, chat: str, pattern: str) -> dict[str, Any]:
 
 async def control(watch: Watch, user: TeamsUser, chat: str, verb: str) -> None:
     await watch.scene.bot.settle()
-    stage = latest_card(watch, chat, STAGE.pattern)
+    stage = live_stage_card(watch.scene.connector, chat)
     body = await user.invoke(verb, button_data(stage, verb))
     assert user.last_status == 200 and body["type"] == CARD, body
     await watch.scene.bot.settle()

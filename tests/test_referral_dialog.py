@@ -146,12 +146,23 @@ async def test_each_retry_shows_the_problem_and_stays(parts, step_answers, bad, 
     assert h.status is DialogTurnStatus.Waiting
 
 
-async def test_cancel_ends_the_dialog(parts) -> None:
+async def test_cancel_at_the_first_step_ends_the_dialog_at_once(parts) -> None:
+    h = harness(parts)
+    await h.send("hi")
+    replies = await h.send("Cancel.")
+    assert "Referral cancelled" in replies[-1].text
+    assert h.status is DialogTurnStatus.Complete and h.result is None
+
+
+async def test_cancel_past_the_first_step_asks_and_a_second_cancel_confirms(parts) -> None:
     h = harness(parts)
     await h.send("hi")
     await h.send(value=NO_RISK)
     replies = await h.send("Cancel.")
-    assert "Referral cancelled" in replies[0].text
+    assert "Cancel this referral?" in card_texts(replies)
+    assert h.status is DialogTurnStatus.Waiting
+    replies = await h.send("cancel")
+    assert "Referral cancelled" in replies[-1].text
     # The component ends (Complete) with no result: nothing was referred.
     assert h.status is DialogTurnStatus.Complete and h.result is None
     assert await parts[1].list_for_referrer("aad-sam") == []

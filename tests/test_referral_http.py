@@ -11,6 +11,7 @@ from bot.core.crypto import Cipher
 from bot.core.database import session_factory
 from bot.core.models import AuditEntry, BotStateRow, ReferralRow
 from bot.referrals.store import ReferralStore
+from cards.common import nodes
 from tests.conftest import RunningBot
 from tests.support.client import (
     TeamsUser,
@@ -24,11 +25,14 @@ from tests.support.connector import Failure
 from tests.support.databases import engine_for
 from tests.support.referral_steps import (
     ABOUT,
+    HAPPY_PATH,
     INVITEES,
     KIND,
+    MODEL_STT,
     NARRATIVE,
     NO_RISK,
     SUBMIT,
+    TIMING,
     answer_up_to_review,
 )
 
@@ -46,6 +50,51 @@ def only_card(sent: list[dict]) -> dict:
     cards = cards_in(sent)
     assert len(cards) == 1, f"expected one card, got {len(cards)}: {sent}"
     return cards[0]
+
+
+def button(card: dict, **match: str) -> dict:
+    """The data of the card's Action.Submit (wherever it sits) whose data has `match` in it."""
+    found = [d for d in submit_actions(card) if all(d.get(k) == v for k, v in match.items())]
+    assert found, f"no button with {match} on {card_text(card)}"
+    return found[0]
+
+
+def submits(card: dict) -> list[dict]:
+    return [node for node in nodes(card) if node.get("type") == "Action.Submit"]
+
+
+def button_rows(card: dict) -> list[list[dict]]:
+    """Each row of buttons drawn together: the card's actions, and each ActionSet's."""
+    rows = [card.get("actions") or []]
+    rows += [node["actions"] for node in nodes(card) if node.get("type") == "ActionSet"]
+    return rows
+
+
+def discards(action: dict) -> bool:
+    data = action.get("data") or {}
+    return action.get("type") == "Action.Submit" and (
+        data.get("verb") == "cancel" or data.get("choice") == "stop"
+    )
+
+
+def controls(card: dict) -> list[dict]:
+    """Anything on the card that can be pressed or typed in."""
+    return [
+        node
+        for node in nodes(card)
+        if str(node.get("type", "")).startswith(("Action.", "Input.")) or node.get("actions")
+    ]
+
+
+def sent_id(card: dict, user: TeamsUser) -> str:
+    """The activity id the loopback connector gave the message carrying `card`."""
+    (found,) = [a["id"] for a in user.connector.activities if any(c is card for c in cards_in([a]))]
+    return str(found)
+
+
+def settled(user: TeamsUser, activity_id: str) -> list[dict]:
+    """The cards the message `activity_id` was updated to (PUT), in order."""
+    return cards_in([u for u in user.connector.updates if u.get("id") == activity_id])
 
 
 def refusal(sent: list[dict]) -> str:
@@ -210,18 +259,166 @@ async def test_stale_button_from_an_earlier_card_is_ignored(user: TeamsUser) -> 
     assert "Which session" in card_text(card)
 
 
-async def test_cancel_at_a_step_stores_nothing(user: TeamsUser, running_bot: RunningBot) -> None:
+async def test_cancel_at_a_step_asks_first_and_stores_nothing(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """Past the first step, a typed cancel asks; cancel typed again straight after confirms."""
     await answer_up_to_review(user, [NO_RISK, KIND, {"verb": "model", "model": "space_to_think"}])
+    question = only_card(await user.say("cancel"))
+    assert "Cancel this referral?" in card_text(question)
+    # "Keep going" is the primary button; deleting is the one that needs reading.
+    first, second = question["actions"]
+    assert (first["title"], first.get("style")) == ("Keep going", "positive")
+    assert second["title"] == "Yes, cancel and delete what I wrote"
     sent = await user.say("cancel")
     assert "Referral cancelled. Nothing was stored." in texts_in(sent)[0]
     assert await referral_rows(running_bot.settings.database_url) == []
     assert "nothing to cancel" in texts_in(await user.say("cancel"))[0]
 
 
-async def test_cancel_button_on_the_card(user: TeamsUser) -> None:
-    await answer_up_to_review(user, [NO_RISK])
-    sent = await user.press({"verb": "cancel"})
+async def test_cancel_at_the_first_step_needs_no_question(user: TeamsUser) -> None:
+    await user.say("refer")
+    sent = await user.say("cancel")
+    assert cards_in(sent) == []
     assert "Referral cancelled" in texts_in(sent)[0]
+
+
+async def test_a_cancel_question_kept_going_carries_on_where_it_was(user: TeamsUser) -> None:
+    """An old card's plain Cancel (there was one beside Continue) asks too; Keep going turns
+    the question into a line and the form goes on, nothing lost."""
+    await answer_up_to_review(user, [NO_RISK, KIND, MODEL_STT])
+    sent = await user.press({"verb": "cancel"})
+    question = only_card(sent)
+    assert "Keep going to carry on at step 4" in card_text(question)
+    assert texts_in(sent) == []
+
+    sent = await user.press(button(question, confirmed="no"))
+    assert sent == []  # the question above settles; the step's card is just above it
+    (record,) = settled(user, sent_id(question, user))
+    assert "Not cancelled" in card_text(record) and not controls(record)
+    assert "About you" in card_text(only_card(await user.press(NARRATIVE)))
+
+    # Cancel asked again, then the question's Yes.
+    question = only_card(await user.say("cancel"))
+    sent = await user.press(button(question, confirmed="yes"))
+    assert "Referral cancelled" in texts_in(sent)[0]
+
+
+async def test_cancel_is_a_line_apart_from_the_way_forward_at_every_step(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """No step has Cancel (or Stop) beside its forward button: it is a toggle on a line of its
+    own below, whose card holds the button that deletes, and that button needs no more."""
+    step_cards = [only_card(await user.say("refer"))]
+    rethink_one = {"verb": "model", "model": "re_think", "rethink_strategy": "1"}
+    for answer in (NO_RISK, KIND, rethink_one):
+        step_cards.append(only_card(await user.press(answer)))
+    await user.press({"verb": "strategy_one", "choice": "change"})
+    for answer in HAPPY_PATH[2:]:
+        step_cards.append(only_card(await user.press(answer)))
+    titles = [card_text(card).split("\n")[1] for card in step_cards]
+    assert titles == [
+        "Safety first",
+        "What it is about",
+        "Which session",
+        "Re-think strategy 1",
+        "What is stuck, and what help you want",
+        "About you",
+        "Who should be invited",
+        "When",
+        "Check and submit",
+    ]
+    for card in step_cards:
+        for buttons in button_rows(card):
+            if any(a.get("style") == "positive" for a in buttons):
+                assert not [a for a in buttons if discards(a)], card_text(card)
+        inside = [
+            a
+            for show in nodes(card)
+            if show.get("type") == "Action.ShowCard"
+            for a in nodes(show["card"])
+            if a.get("type") == "Action.Submit"
+        ]
+        everywhere = [a for a in nodes(card) if a.get("type") == "Action.Submit"]
+        assert [a for a in everywhere if discards(a)] == [a for a in inside if discards(a)]
+    assert all(any(discards(a) for a in nodes(card)) for card in step_cards[1:])
+
+    review = step_cards[-1]
+    sent = await user.press(button(review, verb="cancel", confirmed="yes"))
+    assert "Referral cancelled" in texts_in(sent)[0]
+    (record,) = settled(user, sent_id(review, user))
+    assert "Cancelled" in card_text(record) and not controls(record)
+    assert await referral_rows(running_bot.settings.database_url) == []
+
+
+async def test_a_yes_on_a_card_of_an_earlier_step_asks_again(user: TeamsUser) -> None:
+    """A step's card that could not be settled keeps its Cancel toggle: its Yes, pressed later,
+    was not said about where the referrer is now."""
+    kind_card = only_card(await answer_up_to_review(user, [NO_RISK]))
+    await user.press(KIND)
+    yes = button(kind_card, verb="cancel", confirmed="yes")
+    pressed = user.activity(value=yes, replyToId=sent_id(kind_card, user))
+    question = only_card(await user.post(pressed))
+    assert "Cancel this referral?" in card_text(question)
+
+
+async def test_stop_at_strategy_one_of_a_finished_referral_asks_and_goes_back(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """Review, Change the session, Re-think, strategy 1, Stop threw a finished referral away:
+    now it asks, and Back to the review brings it back as it was."""
+    await answer_up_to_review(user)
+    await user.press({"verb": "review", "change": "model"})
+    advice = only_card(
+        await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "1"})
+    )
+    assert "Back to the review" in [a["title"] for a in submits(advice)]
+    assert "Stop and delete this referral\u2026" in card_text(advice)
+
+    question = only_card(await user.press({"verb": "strategy_one", "choice": "stop"}))
+    assert "Stop and delete this referral?" in card_text(question)
+    assert question["actions"][0]["title"] == "Back to the review"
+    assert await referral_rows(running_bot.settings.database_url) == []
+
+    review = only_card(await user.press(button(question, choice="review")))
+    text = card_text(review)
+    assert "Check and submit" in text and "Space to Think" in text and "Re-think" not in text
+    assert f"Written and checked, {len(NARRATIVE['what_is_stuck'])} characters" in text
+    assert "Pat Teacher" in text
+    # Both the strategy-1 card and the question became the record of that choice.
+    for card in (advice, question):
+        (record,) = settled(user, sent_id(card, user))
+        assert "Back to the review" in card_text(record) and not controls(record)
+
+    await user.press(SUBMIT)
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    assert row.model == "space_to_think" and row.status == "submitted"
+
+
+async def test_stop_of_a_finished_referral_deletes_it_once_confirmed(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    await answer_up_to_review(user)
+    await user.press({"verb": "review", "change": "model"})
+    await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "1"})
+    question = only_card(await user.press({"verb": "strategy_one", "choice": "stop"}))
+    sent = await user.press(button(question, confirmed="yes"))
+    assert "Nothing was stored" in texts_in(sent)[0]
+    assert await referral_rows(running_bot.settings.database_url) == []
+    assert "nothing to cancel" in texts_in(await user.say("cancel"))[0]
+
+
+async def test_stop_from_the_toggle_on_the_strategy_one_card_needs_no_more(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    await answer_up_to_review(user)
+    await user.press({"verb": "review", "change": "model"})
+    advice = only_card(
+        await user.press({"verb": "model", "model": "re_think", "rethink_strategy": "1"})
+    )
+    sent = await user.press(button(advice, choice="stop", confirmed="yes"))
+    assert cards_in(sent) == [] and "Nothing was stored" in texts_in(sent)[0]
+    assert await referral_rows(running_bot.settings.database_url) == []
 
 
 async def test_help_explains_the_step_and_shows_it_again(user: TeamsUser) -> None:
@@ -503,3 +700,119 @@ async def test_reading_a_narrative_is_audited(user: TeamsUser, running_bot: Runn
     entries = [tuple(entry) for entry in audit]
     assert ("admin-1", "referral.narrative_read") in entries
     assert (user.aad_id, "referral.submitted") in entries
+
+
+# --- answered cards settle ----------------------------------------------------------------
+
+
+async def test_each_answered_step_settles_to_a_record_with_nothing_to_press(
+    user: TeamsUser, running_bot: RunningBot
+) -> None:
+    """A PUT to the step card's own activity id: the answer in a few words, no buttons, no
+    boxes, and nothing that was typed (only that it was written, and its length)."""
+    card = only_card(await user.say("refer"))
+    expected = [
+        "A child at immediate risk\nNo",
+        "Referring\nA child or family",
+        "Session\nSpace to Think",
+        f"What is stuck\nWritten and checked, {len(NARRATIVE['what_is_stuck'])} characters",
+        "Lead Professional\nNo",
+        "To invite\n1 person",
+        f"When you are available\nWritten and checked, {len(TIMING['availability'])} characters",
+    ]
+    typed = [
+        str(value) for answer in HAPPY_PATH for key, value in answer.items() if "_" in key and value
+    ]
+    typed += [TIMING["availability"], ABOUT["agency"], ABOUT["role"]]
+    for answer, shown in zip(HAPPY_PATH, expected, strict=True):
+        next_card = only_card(await user.press(answer))
+        (record,) = settled(user, sent_id(card, user))
+        assert shown in card_text(record), card_text(record)
+        assert controls(record) == []
+        assert not [text for text in typed if text in card_text(record)]
+        card = next_card
+
+    review = card
+    before = len(user.connector.requests)
+    confirmation = only_card(await user.press(SUBMIT))
+    (row,) = await referral_rows(running_bot.settings.database_url)
+    (record,) = settled(user, sent_id(review, user))
+    assert f"Sent: its reference is {row.reference}." in card_text(record)
+    # The review keeps its Submit until the referral is stored and its confirmation shown.
+    methods = [method for method, _ in user.connector.requests[before:]]
+    assert methods == ["POST", "PUT"], methods
+    assert row.reference in card_text(confirmation)
+
+
+async def test_the_card_pressed_and_every_copy_of_the_step_settle(user: TeamsUser) -> None:
+    """Help shows the step's card again: the older copy, pressed as Teams presses it (its
+    id as replyToId), settles with the newer one."""
+    older = only_card(await answer_up_to_review(user, [NO_RISK]))
+    newer = cards_in(await user.say("help"))[-1]
+    press = user.activity(
+        value={**button(older, verb="kind"), "kind": "debrief", "theme": ""},
+        replyToId=sent_id(older, user),
+    )
+    assert "Which session" in card_text(only_card(await user.post(press)))
+    for card in (older, newer):
+        (record,) = settled(user, sent_id(card, user))
+        assert "A debrief after a significant event" in card_text(record)
+
+
+async def test_a_refused_answer_does_not_settle(user: TeamsUser) -> None:
+    card = only_card(await answer_up_to_review(user, [NO_RISK]))
+    refusal(await user.press({"verb": "kind", "kind": "theme", "theme": ""}))
+    assert settled(user, sent_id(card, user)) == []
+    await user.press(KIND)
+    assert len(settled(user, sent_id(card, user))) == 1
+
+
+# --- plain words ---------------------------------------------------------------------------
+
+
+async def test_text_typed_at_a_step_gets_the_card_again_saying_what_to_do(
+    user: TeamsUser,
+) -> None:
+    await answer_up_to_review(user, [NO_RISK])
+    card = only_card(await user.say("It is about a child"))
+    text = card_text(card)
+    assert "What are you referring?" in text
+    assert "Please answer on this card and press Continue" in text
+    assert "What you have entered so far is kept" in text
+    assert "card above" not in text
+    assert "Which session" in card_text(only_card(await user.press(KIND)))
+
+
+async def test_a_greeting_gets_a_greeting_not_a_puzzle(user: TeamsUser) -> None:
+    sent = await user.say("Hi!")
+    assert texts_in(sent) == ["Hello! Here is what I can do."]
+    assert "Make a referral" in card_text(only_card(sent))
+    sent = await user.say("thanks")
+    assert cards_in(sent) == [] and texts_in(sent)[0].startswith("You are welcome.")
+    # Part-way through a referral: where they were, said kindly.
+    await answer_up_to_review(user, [NO_RISK])
+    card = only_card(await user.say("hello"))
+    assert "Hello again. You are part-way through a referral" in card_text(card)
+    assert "What are you referring?" in card_text(card)
+
+
+async def test_an_incomplete_invitee_row_is_named_with_what_it_lacks(user: TeamsUser) -> None:
+    await answer_up_to_review(user, [NO_RISK, KIND, MODEL_STT, NARRATIVE, ABOUT])
+    await user.press({**INVITEES, "op": "add"})  # Pat Teacher is on the list: rows are 2 and 3
+    said = refusal(await user.press({"verb": "invitees", "op": "done", "name_1": "Lee Nurse"}))
+    assert said.startswith("Practitioner 2 has no agency or work email.")
+    said = refusal(
+        await user.press(
+            {
+                **INVITEES,
+                "name_1": "Lee Nurse",
+                "agency_1": "School nursing",
+                "email_1": "lee@nhs.example",
+                "agency_2": "Oak School",
+            }
+        )
+    )
+    assert said.startswith("Practitioner 3 has no name or work email.")
+    said = refusal(await user.press({**INVITEES, "email_1": "lee-at-nhs"}))
+    assert said == "Practitioner 2's work email address does not look right: please check it."
+    assert "Pat Teacher" not in said and "Lee" not in said

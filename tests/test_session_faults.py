@@ -33,8 +33,6 @@ from tests.support.meeting import (
     verbs_on,
 )
 
-WARNING = "\u23f3"
-
 
 class HeldConnector(FakeConnector):
     """Holds the first send whose text contains `hold` and never answers it: the Bot
@@ -107,7 +105,7 @@ async def out_of_date(meeting: Meeting) -> list[OutboxMessage]:
 # --- defect 6: a time-bound prompt is never sent late ------------------------------------
 
 
-async def test_a_warning_whose_send_died_with_its_process_is_not_sent_late(
+async def test_a_time_up_whose_send_died_with_its_process_is_not_sent_late(
     database_url: str,
     held: HeldConnector,
     http: aiohttp.ClientSession,
@@ -115,11 +113,11 @@ async def test_a_warning_whose_send_died_with_its_process_is_not_sent_late(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.core.outbox")
     async with meeting_scene(database_url, held, http) as meeting:
-        await begin(meeting)  # stage 1: 13:00 to 13:05, the warning a minute before
+        await begin(meeting)  # stage 1: 13:00 to 13:05
         for scheduler in meeting.bot.runtime.schedulers:
             await scheduler.stop()  # from here, only the test runs this process's jobs
-        held.hold = "left for"
-        meeting.clock.advance(minutes=4)
+        held.hold = "Time is up"
+        meeting.clock.advance(minutes=5)
         dying = asyncio.create_task(meeting.bot.settle())
         await asyncio.wait_for(held.holding.wait(), 10)
         dying.cancel()  # the process dies while the Bot Connector is answering the send
@@ -127,15 +125,15 @@ async def test_a_warning_whose_send_died_with_its_process_is_not_sent_late(
             await dying
         await meeting.bot.stop()
 
-        meeting.clock.advance(minutes=2, seconds=30)  # 13:06:30: the claim's lease is over
+        meeting.clock.advance(minutes=2, seconds=30)  # 13:07:30: the claim's lease is over
         await meeting.bot.start()
         for user in meeting.people.values():
             user.bot_url = meeting.bot.url
         await meeting.bot.settle()
 
         said = meeting.texts()
-        assert not any(t.startswith(WARNING) for t in said), said  # not "1 minute left" now
-        assert sum("Time is up" in t for t in said) == 1
+        assert not any("Time is up" in t for t in said), said  # not two and a half minutes on
+        assert "Time is up" in card_text(meeting.stage_card())  # the card says so anyway
         dropped = await out_of_date(meeting)
         assert len(dropped) == 1 and dropped[0].failed_at is not None
         assert dropped[0].sent_at is None
@@ -145,19 +143,20 @@ async def test_a_warning_whose_send_died_with_its_process_is_not_sent_late(
         assert await meeting.bot.runtime.outbox.pending() == 0
 
 
-async def test_a_warning_held_up_past_its_moment_by_retry_after_is_dropped(
+async def test_a_time_up_held_up_past_its_moment_by_retry_after_is_dropped(
     meeting: Meeting,
 ) -> None:
     await begin(meeting)
+    await meeting.advance(minutes=4)  # the warning: on the card only, no message
+    assert meeting.texts() == []
     # Teams says "wait 45 seconds" to the connector's four tries: the outbox tries again later.
     busy = Failure(429, {"Retry-After": "45"})
     meeting.connector.failures_for[MEETING_CHAT].extend([busy] * 4)
-    await meeting.advance(minutes=4)  # the warning is due
-    await meeting.advance(seconds=45)  # 13:04:45: "1 minute left" would now be wrong
-    assert not any(t.startswith(WARNING) for t in meeting.texts())
+    await meeting.advance(minutes=1)  # 13:05: time is up
+    await meeting.advance(seconds=45)  # 13:05:45: past its 30 seconds, it is not said late
+    assert not any("Time is up" in t for t in meeting.texts())
     assert len(await out_of_date(meeting)) == 1
-    await meeting.advance(seconds=15)
-    assert sum("Time is up" in t for t in meeting.texts()) == 1  # on time: sent
+    assert "Time is up" in card_text(meeting.stage_card())
 
 
 # --- defect 8: sessions end with their meeting, or when nobody comes back ----------------

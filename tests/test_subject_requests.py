@@ -29,10 +29,10 @@ from bot.core.audit import Action
 from bot.core.crypto import Cipher
 from bot.core.database import session_factory
 from bot.core.models import AuditEntry, OutboxMessage, ReferralRow, SessionParticipant
+from bot.core.pseudonym import pseudonym
 from bot.core.settings import PROJECT_ROOT
 from bot.privacy import subjects
 from bot.privacy.data_map import DATA_MAP, Category
-from bot.privacy.pseudonym import pseudonym
 from bot.privacy.subjects import SEARCHED, Found
 from tests.support.client import TENANT, TeamsUser, card_text, cards_in
 from tests.support.databases import TEST_KEY, Stored, engine_for, stored_values

@@ -14,8 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.expression import ColumnElement
 
-from bot.core.models import AuditEntry, ReferralRow
+from bot.core.models import AuditEntry, Person, ReferralRow
+from bot.core.pseudonym import PREFIX
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ class AuditLine:
     action: str
     detail: str
 
+    @property
+    def pseudonymised(self) -> bool:
+        """The actor's id was replaced by a stand-in (retention, or an erasure request)."""
+        return self.actor_id.startswith(PREFIX)
+
 
 async def lines_for(
     sessions: async_sessionmaker[AsyncSession], reference: str
@@ -95,14 +102,34 @@ async def lines_for(
         )
         if referral_id is None:
             return None
-        rows = await session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.referral_id == referral_id)
-            .order_by(AuditEntry.at, AuditEntry.id)
+        return await lines_where(session, AuditEntry.referral_id == referral_id)
+
+
+async def lines_where(session: AsyncSession, *conditions: ColumnElement[bool]) -> list[AuditLine]:
+    """The entries that meet `conditions`, oldest first. An entry stored without a name (a
+    read by id only) gets the name the bot knows for that person, if it knows one."""
+    rows = list(
+        await session.scalars(
+            select(AuditEntry).where(*conditions).order_by(AuditEntry.at, AuditEntry.id)
         )
-        return [
-            AuditLine(row.at, row.actor_id, row.actor_name, row.action, row.detail) for row in rows
-        ]
+    )
+    unnamed = {row.actor_id for row in rows if not row.actor_name and row.actor_id}
+    known: dict[str, str] = {}
+    if unnamed:
+        people = await session.execute(
+            select(Person.person_id, Person.name).where(Person.person_id.in_(unnamed))
+        )
+        known = {person_id: name for person_id, name in people.tuples() if name}
+    return [
+        AuditLine(
+            row.at,
+            row.actor_id,
+            row.actor_name or known.get(row.actor_id, ""),
+            row.action,
+            row.detail,
+        )
+        for row in rows
+    ]
 
 
 def format_lines(lines: list[AuditLine]) -> str:

@@ -365,6 +365,14 @@ class MeetingSession(Base):
     # The cards in the chat, updated in place.
     stage_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     roles_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # The live stage card stays the bot's latest message, or has one short prompt beneath it
+    # (bot.sessions.store): how often it has been posted (its buttons carry the number, so a
+    # press on an earlier copy is known), and how many bot messages are below it now.
+    stage_card_posts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    below_stage_card: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The furthest step started (-1: none): a stage's contribution form is posted only the
+    # first time the stage is reached.
+    reached_step: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
 
     created_by_id: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -41,10 +41,10 @@ from bot.core.models import (
     SessionContribution,
     SessionParticipant,
 )
+from bot.core.pseudonym import PREFIX, pseudonym
 from bot.core.sealed import SealedJSON
 from bot.core.settings import Settings
 from bot.privacy.data_map import DATA_MAP, Rule
-from bot.privacy.pseudonym import PREFIX, pseudonym
 from bot.referrals.model import ReferralStatus
 from bot.sessions.timing import Status as SessionStatus
 

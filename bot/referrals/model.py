@@ -177,6 +177,16 @@ def answered(
 
 
 @dataclass
+class ModelChoice:
+    """A session chosen earlier, kept while the review's "Change" of it is under way, so that
+    the referrer can go back to the review with it (rather than lose a finished referral)."""
+
+    model: str
+    strategy: RethinkStrategy | None
+    note_only: bool
+
+
+@dataclass
 class ReferralDraft:
     """The slots of a referral. The dialog skips a slot that is already filled.
 
@@ -202,6 +212,13 @@ class ReferralDraft:
     editing: str | None = None
     # Answers to the further questions (FormQuestion), by key: "yes"/"no" or the text given.
     answers: dict[str, str] = field(default_factory=dict)
+    # The session chosen before the review asked to change it (see ModelChoice).
+    replaced_model: ModelChoice | None = None
+
+    def has_writing(self) -> bool:
+        """Whether the referrer has written anything beyond the first three steps' choices:
+        losing it then needs their word (a Stop or Cancel asks first)."""
+        return any((self.narrative, self.about, self.invitees, self.timing, self.answers))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A draft pickled before a field was added lacks it: it gets the field's default, so a

@@ -258,7 +258,7 @@ class Bookings:
                 error.status,
                 error.code,
             )
-            problem = f"Booked, but I could not join the meeting's chat: {error.message}"
+            problem = error.message  # for IT: the card says what to do (cards.triage)
             installed = False
         done = {
             "meeting_event_at": start,

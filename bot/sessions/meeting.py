@@ -3,8 +3,11 @@ contributions and the question bank.
 
 Buttons are Universal Actions (`Action.Execute`): the bot answers the person who pressed
 with the card as it now is (or a short message), and the shared card is redrawn for
-everyone through the outbox. Only the facilitator, or the meeting's organiser or a
-presenter, may move the session on; anyone else gets a polite no.
+everyone through the outbox. Only the facilitator, or the meeting roles SESSION_CONTROL_ROLES
+names (the organiser by default), may move the session on; anyone else gets a polite no.
+Ending a live session takes two presses: End opens a confirmation, whose button ends it.
+Cards someone asks for (the questions, contributions shown together) go through the outbox
+too, so the stage card can follow them and stay the latest message (bot.sessions.store).
 """
 
 from __future__ import annotations
@@ -20,25 +23,32 @@ from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
 from bot.core.storable import storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.store import Rejected, SessionStore
-from bot.sessions.timing import Control
+from bot.sessions.prompts import chat_message
+from bot.sessions.store import Change, Rejected, SessionStore
+from bot.sessions.timing import Control, Status
 from bot.sessions.views import Holder, ReferralLink, SessionView
 from bot.teams.admins import AdminCheck
 from bot.teams.identity import actor_of, person_id_of, reference_of, tenant_of
 from bot.teams.invoke import card_response, message_response
 from bot.teams.meeting_roles import MeetingRoles, meeting_id_of
 from bot.teams.routes import Participant
+from bot.teams.send import card_message, text_message
 from bot.teams.turn import CardAction, CardPress, InvokeReply, Turn, conversation_type, send_card
 from cards.common import long_when, notice_card
 from cards.sessions import (
+    ORGANISER_ONLY,
     ProtocolChoice,
     collect_card,
     contributions_card,
+    meeting_roles_text,
+    moved_card,
     opening_card,
+    option_id,
     questions_card,
     roles_card,
     setup_card,
     stage_card,
+    who_controls,
 )
 from cards.verbs import SessionVerb
 
@@ -58,9 +68,20 @@ ONLY_IN_SHARED = (
     "Sessions run in the meeting chat (or a group chat): add me there and type **start session**."
 )
 STALE = (
-    "That button was from an earlier moment of the session, so nothing changed. "
-    "Here is the card as it is now."
+    "Nothing changed: the session had already moved on when your press arrived (someone "
+    "may have pressed just before you). This is the card as it is now: press again if you "
+    "still need to."
 )
+CONFIRM_END = (
+    "The session is still running. To end it, press End the session now, then Yes, end the session."
+)
+LIVE_CARD_BELOW = "The live card is at the bottom of the chat."
+# What the answer on an earlier copy of the stage card says was done.
+DONE = {
+    Control.PAUSE: "Paused.",
+    Control.RESUME: "Resumed.",
+    Control.ADD_TIME: "Time added.",
+}
 MAX_TEXT = 300
 # What the contribution cards call their boxes (cards/templates/session_collect.json), to say
 # which one a refusal is about.
@@ -102,7 +123,7 @@ class MeetingHandler:
     wake: Callable[[], None]
     partnership: str
     # Meeting roles that may drive a session besides its facilitator (SESSION_CONTROL_ROLES).
-    control_roles: frozenset[str] = frozenset({"organizer"})
+    control_roles: frozenset[str] = ORGANISER_ONLY
     offered: tuple[str, ...] = ()  # OFFERED_MODELS, for the order of the set-up card
     _actions: dict[SessionVerb, Action] = field(init=False)
 
@@ -142,10 +163,15 @@ class MeetingHandler:
             await context.send_activity(ONLY_IN_SHARED)
             return
         live = await self.store.live_in(context.activity.conversation.id)
+        if live is not None and live.live:
+            # Its card again, at the bottom of the chat: the controls back in reach.
+            note = f"A {live.name} session ({live.reference}) is under way here: its card follows."
+            await self.store.post_below(live.id, [chat_message(live, text_message(note))])
+            return
         if live is not None:
             await context.send_activity(
-                f"A {live.name} session ({live.reference}) is already under way here: its "
-                "cards are above."
+                f"A {live.name} session ({live.reference}) is being set up here: its roles "
+                "card is above."
             )
             return
         if not await self._open_scheduled(context):
@@ -225,7 +251,8 @@ class MeetingHandler:
         if live is None:
             await context.send_activity("There is no session here yet: type **start session**.")
             return
-        await send_card(context, questions_card(live))
+        card = card_message(questions_card(live))
+        await self.store.post_below(live.id, [chat_message(live, card)])
 
     # --- card buttons --------------------------------------------------------------------
 
@@ -252,14 +279,15 @@ class MeetingHandler:
         if live is None and await self._open_scheduled(context):
             live = await self.store.live_in(context.activity.conversation.id)
         if live is not None:
-            return card_response(roles_card(live, notice="A session is already set up here."))
+            return card_response(self._roles(live, notice="A session is already set up here."))
         return card_response(setup_card(self._choices()))
 
     async def _set_up(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         model = str(data.get("model", ""))
         reference = str(data.get("reference", "")).strip().upper()
-        independent = str(data.get("independent", "false")).lower() == "true"
-        cycles = _whole(data.get("cycles"), 3)
+        # The set-up card names each model's options after the model (cycles_think_space).
+        independent = str(_option(data, "independent", model) or "false").lower() == "true"
+        cycles = _whole(_option(data, "cycles", model), 3)
         # A refusal is a message: the set-up card pressed keeps what was typed in it, and
         # nothing typed in its box is repeated into the chat.
         if not storable(reference):
@@ -284,7 +312,7 @@ class MeetingHandler:
             independent = independent or link.independent
         view, created = await self._open(context, protocol, link, independent, cycles)
         if not created:
-            return card_response(roles_card(view, notice="A session is already set up here."))
+            return card_response(self._roles(view, notice="A session is already set up here."))
         lines = [f"Reference {view.reference}. The group agreement and the roles are below."]
         if view.no_notes:
             lines.append("No notes are kept: nothing said or typed in this session is stored.")
@@ -296,8 +324,8 @@ class MeetingHandler:
         taking_over = role == view.protocol["facilitator_role"] and view.facilitator_id
         if taking_over and not await self._may_control(context, view):
             return message_response(
-                f"{view.facilitator_name} is facilitating. Only they, or the meeting's "
-                "organiser, can take the role over."
+                f"{view.facilitator_name} is facilitating. Only they"
+                f"{_or(meeting_roles_text(self.control_roles))} can take the role over."
             )
         person = Holder(person_id_of(context), context.activity.from_property.name or "")
         change = await self.store.take_role(view.id, role, person)
@@ -305,11 +333,11 @@ class MeetingHandler:
             return message_response("I cannot find that session any more.")
         if not change.applied:
             return card_response(
-                roles_card(change.view, notice=change.problem, notice_style="warning")
+                self._roles(change.view, notice=change.problem, notice_style="warning")
             )
         self.wake()
         return card_response(
-            roles_card(change.view, notice=f"You are the {change.view.role_name(role)}.")
+            self._roles(change.view, notice=f"You are the {change.view.role_name(role)}.")
         )
 
     async def _control(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
@@ -318,7 +346,12 @@ class MeetingHandler:
         if not await self._may_control(context, view):
             log.info("session %d: %s refused to a participant", view.id, control.value)
             return message_response(self._not_yours(view))
-        change = await self.store.control(view.id, int(data["version"]), actor_of(context), control)
+        version = int(data["version"])
+        if control is Control.END and view.live and data.get("confirmed") is not True:
+            # Only the confirmation's button ends a live session (not an End from a card
+            # drawn before there was one, nor one made up).
+            return card_response(self._stage(view, notice=CONFIRM_END))
+        change = await self.store.control(view.id, version, actor_of(context), control)
         if change is None:
             return message_response("I cannot find that session any more.")
         if change.applied:
@@ -330,12 +363,28 @@ class MeetingHandler:
             # Pressed on the roles card (Begin, or Cancel this set-up).
             if change.applied and control is Control.END:
                 notice = "Set-up cancelled: type start session to set one up again."
-            return card_response(roles_card(change.view, notice=notice, notice_style=style))
-        return card_response(
-            stage_card(
-                change.view, self.clock.now(), self.calendar, notice=notice, notice_style=style
-            )
-        )
+            return card_response(self._roles(change.view, notice=notice, notice_style=style))
+        pressed = whole_number(data.get("card"), low=0)
+        if pressed is not None and pressed != change.view.stage_card_posts:
+            # That copy of the stage card is collapsed to one line (or about to be): say so
+            # there, rather than draw the live card where nobody else sees it.
+            return card_response(self._moved(change, control, data))
+        return card_response(self._stage(change.view, notice=notice, notice_style=style))
+
+    def _moved(self, change: Change, control: Control, data: dict[str, Any]) -> dict[str, Any]:
+        view = change.view
+        step = whole_number(data.get("step"), low=0)
+        shown = step if step is not None and step < len(view.steps) else view.step
+        if view.status is Status.ENDED:
+            done = "The session has ended: its summary is at the bottom of the chat."
+        elif not change.applied:
+            why = change.problem or "Nothing changed: the session had already moved on."
+            done = f"{why} {LIVE_CARD_BELOW}"
+        elif control in (Control.NEXT, Control.BACK):
+            done = f"Now: {view.current.title}. {LIVE_CARD_BELOW}"
+        else:
+            done = f"{DONE.get(control, 'Done.')} {LIVE_CARD_BELOW}"
+        return moved_card(view, shown, notice=done)
 
     async def _contribute(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
@@ -366,13 +415,16 @@ class MeetingHandler:
         if view.no_notes:
             return message_response("This session keeps no notes, so there is nothing to show.")
         contributions = await self.store.contributions(view.id, {kind.value})
-        await send_card(context, contributions_card(view, kind, contributions))
-        return message_response("Shown in the chat for everyone.")
+        card = contributions_card(view, kind, contributions)
+        await self.store.post_below(view.id, [chat_message(view, card_message(card))])
+        return message_response("Shown in the chat for everyone, above the stage card.")
 
     async def _questions(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)
-        await send_card(context, questions_card(view))
-        return message_response("The reflective questions are in the chat.")
+        card = card_message(questions_card(view))
+        await self.store.post_below(view.id, [chat_message(view, card)])
+        where = "above the stage card" if view.live else "in the chat"
+        return message_response(f"The reflective questions are {where}.")
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -404,11 +456,15 @@ class MeetingHandler:
         return role is not None and role.lower() in self.control_roles
 
     def _not_yours(self, view: SessionView) -> str:
-        who = view.facilitator_name or "the facilitator"
-        return (
-            f"Sorry, only {who} (facilitating) or the meeting's organiser can do that. "
-            "Please ask them."
+        return f"Sorry, only {who_controls(view, self.control_roles)} can do that. Please ask them."
+
+    def _stage(self, view: SessionView, **notice: str) -> dict[str, Any]:
+        return stage_card(
+            view, self.clock.now(), self.calendar, control_roles=self.control_roles, **notice
         )
+
+    def _roles(self, view: SessionView, **notice: str) -> dict[str, Any]:
+        return roles_card(view, control_roles=self.control_roles, **notice)
 
     def _choices(self) -> list[ProtocolChoice]:
         # The partnership's offered models first, in its order; added models after them.
@@ -454,6 +510,15 @@ def _content(kind: Collect, data: dict[str, Any]) -> dict[str, Any]:
     return {"what": what, "who": text("who"), "by_when": by_when, "where": text("where")}
 
 
+def _or(others: str) -> str:
+    return f", or {others}," if others else ""
+
+
+def _option(data: dict[str, Any], option: str, model: str) -> Any:
+    """A model's option as its set-up card sends it, or as a plain key (older cards)."""
+    return data.get(option_id(option, model), data.get(option))
+
+
 def _whole(value: Any, default: int) -> int:
     try:
         return int(float(str(value)))
@@ -464,7 +529,11 @@ def _whole(value: Any, default: int) -> int:
 def choice_of(protocol: Protocol) -> ProtocolChoice:
     """A model on the set-up card, with the questions its protocol file calls for."""
     return ProtocolChoice(
-        protocol.id, protocol.name, protocol.independent_means_no_notes, _cycles_question(protocol)
+        protocol.id,
+        protocol.name,
+        protocol.independent_means_no_notes,
+        _cycles_question(protocol),
+        protocol.referral.note or protocol.summary.partition(". ")[0],
     )
 
 

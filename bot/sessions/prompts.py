@@ -1,10 +1,14 @@
 """What the bot posts in the meeting chat when a session changes: prompts and cards.
 
-Prompts are short text messages (they notify people, which an updated card does not);
-the stage card itself is redrawn in place by the outbox (`Kind.SESSION_STAGE_CARD`).
-A prompt about the time ("1 minute left", "time is up") is for the moment it fired: the
-outbox drops it rather than send it late (held up by retries, or by an instance that died
-mid-send), since the live card shows the present anyway.
+Prompts are short text messages, for the moments when people must act: Teams notifies on
+a new message, not on an updated card. "Time is up" is one; the warning before the end is
+not: the stage card shows it in place (its countdown is its largest text), so nobody's
+phone buzzes while someone is speaking, and the card keeps its place at the bottom of the
+chat (bot.sessions.store keeps it there). The stage card itself is redrawn in place by the
+outbox (`Kind.SESSION_STAGE_CARD`).
+A prompt about the time ("time is up") is for the moment it fired: the outbox drops it
+rather than send it late (held up by retries, or by an instance that died mid-send), since
+the live card shows the present anyway.
 Nothing here carries case detail: stage titles, role names and times only.
 """
 
@@ -15,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.outbox import Kind, Message
-from bot.core.protocols import Collect
+from bot.core.protocols import Collect, Step
 from bot.core.working_days import WorkingCalendar
 from bot.sessions.store import draw_card
 from bot.sessions.timing import Prompt, PromptKind, Timing
@@ -24,15 +28,15 @@ from bot.teams.send import card_message, text_message
 from cards.sessions import (
     agreement_card,
     collect_card,
-    minutes_text,
     summary_card,
+    who_speaks,
 )
 
 LATE_ENOUGH_TO_SAY = 60.0  # seconds: a prompt this late came after the bot was away
 # How late a prompt about the time may still go out (a 429's Retry-After is seconds); a
 # warning never goes out once the stage's time is up.
 PROMPT_SHELF_LIFE = timedelta(seconds=30)
-ABOUT_THE_TIME = frozenset({PromptKind.WARNING, PromptKind.TIME_UP, PromptKind.MOVED_ON})
+ABOUT_THE_TIME = frozenset({PromptKind.TIME_UP, PromptKind.MOVED_ON})
 
 
 @dataclass
@@ -42,7 +46,7 @@ class SessionMessages:
     def opening(self, view: SessionView) -> list[Message]:
         """The group agreement, then the roles card (kept up to date in place)."""
         return [
-            self._post(view, card_message(agreement_card(view))),
+            chat_message(view, card_message(agreement_card(view))),
             draw_card(Kind.SESSION_ROLES_CARD, view, post=True),
         ]
 
@@ -52,19 +56,17 @@ class SessionMessages:
             text = self._prompt_text(view, prompt, now)
             if text:
                 stale_after = _stale_after(view, prompt, now)
-                messages.append(self._post(view, text_message(text), stale_after))
-            if prompt.kind is PromptKind.STEP_STARTED:
-                step = view.steps[prompt.step]
-                if step.collect is not Collect.NONE and not view.no_notes:
-                    messages.append(self._post(view, card_message(collect_card(view, prompt.step))))
-            if prompt.kind is PromptKind.STEP_STARTED and prompt.step == 0:
+                messages.append(chat_message(view, text_message(text), stale_after))
+            if prompt.kind is PromptKind.STEP_STARTED and _needs_form(view, prompt):
+                messages.append(chat_message(view, card_message(collect_card(view, prompt.step))))
+            if prompt.kind is PromptKind.STEP_STARTED and prompt.step == 0 and prompt.first:
                 # The roles card loses its Begin button once the session is under way.
                 messages.append(draw_card(Kind.SESSION_ROLES_CARD, view))
         timing.prompts.clear()
         return messages
 
     def closing(self, view: SessionView, actions: list[Contribution]) -> list[Message]:
-        return [self._post(view, card_message(summary_card(view, actions, self.calendar)))]
+        return [chat_message(view, card_message(summary_card(view, actions, self.calendar)))]
 
     def _prompt_text(self, view: SessionView, prompt: Prompt, now: datetime) -> str:
         step = view.steps[prompt.step]
@@ -73,21 +75,19 @@ class SessionMessages:
             due = self.calendar.local(now - timedelta(seconds=prompt.late_seconds))
             late = f" (It was due at {due:%H:%M}, while I was unavailable.)"
 
-        if prompt.kind is PromptKind.WARNING:
-            left = view.seconds_left(now)
-            return f"\u23f3 {minutes_text(left).capitalize()} left for **{step.title}**."
+        # The warning before the end (PromptKind.WARNING) is no message: see the docstring.
         if prompt.kind is PromptKind.TIME_UP:
             who = view.facilitator_name or "Facilitator"
             button = "End session" if prompt.step + 1 >= len(view.steps) else "Next stage"
             return (
                 f"\u23f0 Time is up for **{step.title}**. {who}, press **{button}** on the "
-                f"card when the group is ready.{late}"
+                f"card above when the group is ready.{late}"
             )
         if prompt.kind is PromptKind.MOVED_ON:
             following = view.steps[view.step]
             return (
                 f"\u23f0 Time is up for **{step.title}**. Now: **{following.title}**. "
-                f"{following.speaks} speak; {following.listens} listen.{late}"
+                f"{_who_sentence(following)}{late}"
             )
         if prompt.kind is PromptKind.MEETING_ENDED:
             if view.started_at is None:
@@ -106,18 +106,38 @@ class SessionMessages:
             )
         return ""
 
-    @staticmethod
-    def _post(
-        view: SessionView, activity: dict[str, Any], stale_after: datetime | None = None
-    ) -> Message:
-        return Message(
-            Kind.CONVERSATION,
-            view.conversation_reference,
-            activity,
-            view.referral_id,
-            session_id=view.id,
-            stale_after=stale_after,
-        )
+
+def chat_message(
+    view: SessionView, activity: dict[str, Any], stale_after: datetime | None = None
+) -> Message:
+    """A message for the session's chat, sent through the outbox."""
+    return Message(
+        Kind.CONVERSATION,
+        view.conversation_reference,
+        activity,
+        view.referral_id,
+        session_id=view.id,
+        stale_after=stale_after,
+    )
+
+
+def _needs_form(view: SessionView, prompt: Prompt) -> bool:
+    """A stage that collects gets its form the first time it starts (not again after Back
+    and Next), unless the stage before collected the same: its form is still in the chat,
+    and takes them (Re-think's three agreement stages share one Actions form)."""
+    step = view.steps[prompt.step]
+    if step.collect is Collect.NONE or view.no_notes or not prompt.first:
+        return False
+    before = view.steps[prompt.step - 1] if prompt.step > 0 else None
+    return before is None or before.collect is not step.collect
+
+
+def _who_sentence(step: Step) -> str:
+    """ "Case Presenter speaks; Consultants listen." as the stage card says it."""
+    speaks, listens = who_speaks(step)
+    if not listens:
+        return f"Speaking: {speaks}."
+    return f"Speaking: {speaks}. Listening: {listens}."
 
 
 def _stale_after(view: SessionView, prompt: Prompt, now: datetime) -> datetime | None:

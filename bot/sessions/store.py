@@ -5,6 +5,11 @@ Every change (a button, a tick of the timer) locks the session's row, applies th
 card updates) into the outbox, and commits: so a prompt is queued once, or not at all.
 On PostgreSQL the timer claims due rows with `FOR UPDATE SKIP LOCKED`, so two instances
 share the work without doing any of it twice; SQLite has a single writer anyway.
+
+The live stage card stays in reach: once a session has begun, the bot's latest message in
+its chat is the stage card, or one short prompt directly beneath it. Whatever else the bot
+posts there (a contribution form, a card someone asked for, a second prompt) is followed by
+the stage card posted afresh, and the earlier copy collapses to one line (`with_stage_card`).
 """
 
 from __future__ import annotations
@@ -428,6 +433,54 @@ class SessionStore:
             else:
                 row.roles_card_id = activity_id
 
+    async def stage_card_posted(
+        self, session_id: int, activity_id: str, moved_from: int | None
+    ) -> None:
+        """The stage card was posted afresh: it is the live one now, and the copy posted
+        before it collapses to one line (`moved_from`: the step that copy was showing)."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _locked(session, session_id)
+            if row is None:
+                return
+            earlier, row.stage_card_id = row.stage_card_id, activity_id
+            if earlier and earlier != activity_id:
+                step = row.step if moved_from is None else moved_from
+                target = {"activity_id": earlier, "step": step}
+                moved = Message(
+                    Kind.SESSION_CARD_MOVED, target, None, row.referral_id, session_id=row.id
+                )
+                self.outbox.add(session, [moved], now)
+
+    async def post_below(self, session_id: int, messages: list[Message]) -> bool:
+        """Posts `messages` (a card someone asked for) in the session's chat; while the session
+        is live, the stage card follows them, posted afresh. False: no such session."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _locked(session, session_id)
+            if row is None:
+                return False
+            placed = with_stage_card(row, messages, redraw=False, shown_step=row.step, fresh=True)
+            self.outbox.add(session, placed, now)
+            return True
+
+    async def posted_before(self, session_id: int, message_id: int) -> bool:
+        """Whether a message for the session's chat queued before `message_id` is still to
+        go (a 429 holds it up, say): the stage card posted afresh waits to come below it."""
+        async with self.sessions() as session:
+            waiting = await session.scalar(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.session_id == session_id,
+                    OutboxMessage.kind == Kind.CONVERSATION,
+                    OutboxMessage.id < message_id,
+                    OutboxMessage.sent_at.is_(None),
+                    OutboxMessage.failed_at.is_(None),
+                )
+                .limit(1)
+            )
+            return waiting is not None
+
     # --- inside a transaction -------------------------------------------------------------------
 
     async def _write(
@@ -442,6 +495,7 @@ class SessionStore:
         redraw: bool = True,
     ) -> None:
         """Writes the timing back, with the messages its prompts and a redraw call for."""
+        shown_step = row.step  # what the stage card in the chat shows until it is redrawn
         row.status = timing.status.value
         row.step = timing.step
         row.ends_at = timing.ends_at
@@ -454,19 +508,16 @@ class SessionStore:
         row.refreshed_at = timing.refreshed_at
         row.last_activity_at = timing.last_activity_at
         row.next_tick_at = next_tick(timing, rules)
-        begun_now = timing.started_at is not None and row.started_at is None
-        if begun_now:
+        row.reached_step = timing.reached
+        if timing.started_at is not None and row.started_at is None:
             row.started_at = timing.started_at
         if timing.ended_at is not None:
             row.ended_at = timing.ended_at
         if bump:
             row.version += 1
-        view = view_of(row)
-        messages = self.announce(view, timing, now)
-        if redraw and row.started_at is not None:
-            # Begin posts the stage card; every later change redraws that one card.
-            messages.append(draw_card(Kind.SESSION_STAGE_CARD, view, post=begun_now))
-        self.outbox.add(session, messages, now)
+        messages = self.announce(view_of(row), timing, now)
+        placed = with_stage_card(row, messages, redraw=redraw, shown_step=shown_step)
+        self.outbox.add(session, placed, now)
 
     async def _finish(
         self, session: AsyncSession, row: MeetingSession, actor: Actor, now: datetime
@@ -535,6 +586,7 @@ def timing_of(row: MeetingSession) -> Timing:
         row.started_at,
         row.ended_at,
         row.last_activity_at,
+        row.reached_step,
     )
 
 
@@ -567,6 +619,7 @@ def view_of(row: MeetingSession) -> SessionView:
         roles_card_id=row.roles_card_id,
         started_at=row.started_at,
         ended_at=row.ended_at,
+        stage_card_posts=row.stage_card_posts or 0,
     )
 
 
@@ -581,6 +634,63 @@ def draw_card(kind: str, view: SessionView, *, post: bool = False) -> Message:
     before the card's id is stored waits, rather than posting a second card.
     """
     return Message(kind, {"post": post}, None, view.referral_id, session_id=view.id)
+
+
+def is_prompt(message: Message) -> bool:
+    """A short text message (no card) for the session's chat."""
+    return message.activity is not None and not message.activity.get("attachments")
+
+
+def with_stage_card(
+    row: MeetingSession,
+    messages: list[Message],
+    *,
+    redraw: bool,
+    shown_step: int,
+    fresh: bool = False,
+) -> list[Message]:
+    """`messages` for the session's chat, and what keeps its stage card in reach.
+
+    Once the session has begun, one short prompt may sit directly beneath the stage card
+    ("time is up"); anything more (a form, a card, a second prompt) goes out first and the
+    stage card is then posted afresh below it, its earlier copy collapsing to one line. So
+    the bot's latest message in the chat is the stage card, or one prompt beneath it. Else
+    the card is redrawn in place, if `redraw`. `fresh`: post it afresh whatever comes.
+    Counted when queued: the outbox sends a session's messages in the order queued.
+    """
+    if row.started_at is None:
+        return messages  # not begun: there is no stage card yet
+    if row.status == Status.ENDED.value:
+        # Over: the card shows that it ended, in place, above the note and the summary.
+        if redraw:
+            return [*messages, draw_card(Kind.SESSION_STAGE_CARD, view_of(row))]
+        return messages
+    below = row.below_stage_card or 0
+    fresh = fresh or not row.stage_card_posts  # Begin posts it the first time
+    for message in messages:
+        if message.kind != Kind.CONVERSATION:
+            continue
+        if below == 0 and is_prompt(message):
+            below = 1
+        else:
+            below += 1
+            fresh = True
+    if not fresh:
+        row.below_stage_card = below
+        if redraw:
+            return [*messages, draw_card(Kind.SESSION_STAGE_CARD, view_of(row))]
+        return messages
+    moved_from = shown_step if row.stage_card_posts else None
+    row.stage_card_posts = (row.stage_card_posts or 0) + 1
+    row.below_stage_card = 0
+    post = Message(
+        Kind.SESSION_STAGE_CARD,
+        {"post": True, "moved_from": moved_from},
+        None,
+        row.referral_id,
+        session_id=row.id,
+    )
+    return [*messages, post]
 
 
 async def _locked(session: AsyncSession, session_id: int) -> MeetingSession | None:

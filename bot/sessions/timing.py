@@ -63,6 +63,8 @@ class Prompt:
     kind: PromptKind
     step: int
     late_seconds: float = 0.0  # how long after it was due it fired (a restart, say)
+    # STEP_STARTED only: the step has not been reached before (not a Back and a Next again).
+    first: bool = False
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Timing:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     last_activity_at: datetime | None = None  # a control; the store adds roles, contributions
+    reached: int = -1  # the furthest step started so far (-1: none yet)
     prompts: list[Prompt] = field(default_factory=list)
 
     @classmethod
@@ -256,7 +259,8 @@ def _start_step(timing: Timing, step: int, rules: Rules, now: datetime) -> None:
     timing.warned = False
     timing.time_up_sent = False
     timing.refreshed_at = now
-    timing.prompts.append(Prompt(PromptKind.STEP_STARTED, step))
+    timing.prompts.append(Prompt(PromptKind.STEP_STARTED, step, first=step > timing.reached))
+    timing.reached = max(timing.reached, step)
 
 
 def _stop_running(timing: Timing, now: datetime) -> None:

@@ -45,6 +45,9 @@ class SessionView:
     roles_card_id: str | None
     started_at: datetime | None
     ended_at: datetime | None
+    # How often the stage card has been posted: its buttons carry it, so a press on an
+    # earlier copy (collapsed to one line since) is known.
+    stage_card_posts: int = 1
 
     @property
     def name(self) -> str:
@@ -60,6 +63,11 @@ class SessionView:
         if self.status is Status.RUNNING and self.ends_at is not None:
             return (self.ends_at - now).total_seconds()
         return 0.0
+
+    @property
+    def live(self) -> bool:
+        """Begun and not ended: its stage card is in the chat, with its controls."""
+        return self.started_at is not None and self.status is not Status.ENDED
 
     def role_name(self, key: str) -> str:
         return next((str(r["name"]) for r in self.protocol["roles"] if r["key"] == key), key)

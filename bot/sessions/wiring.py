@@ -41,6 +41,7 @@ def wiring(
         opening=messages.opening,
         closing=messages.closing,
     )
+    control_roles = frozenset(role.lower() for role in settings.session_control_roles)
     meeting = MeetingHandler(
         store=store,
         protocols=shared.protocols,
@@ -50,11 +51,15 @@ def wiring(
         clock=shared.clock,
         wake=shared.wake,
         partnership=settings.partnership_name,
-        control_roles=frozenset(role.lower() for role in settings.session_control_roles),
+        control_roles=control_roles,
         offered=shared.models.ids,
     )
     cards = SessionCardDelivery(
-        deliveries=deliveries, store=store, calendar=calendar, clock=shared.clock
+        deliveries=deliveries,
+        store=store,
+        calendar=calendar,
+        clock=shared.clock,
+        control_roles=control_roles,
     )
     feature = Feature(
         commands={
@@ -63,7 +68,11 @@ def wiring(
         },
         card_actions=meeting.card_actions(),
         jobs={"session timers": store.run_due},
-        deliveries={Kind.SESSION_STAGE_CARD: cards.deliver, Kind.SESSION_ROLES_CARD: cards.deliver},
+        deliveries={
+            Kind.SESSION_STAGE_CARD: cards.deliver,
+            Kind.SESSION_ROLES_CARD: cards.deliver,
+            Kind.SESSION_CARD_MOVED: cards.deliver,
+        },
         meeting=meeting,
     )
     return Sessions(feature, store)

@@ -29,6 +29,7 @@ from bot.teams.invoke import message_response
 from bot.teams.meeting_links import is_meeting_chat
 from bot.teams.meeting_roles import meeting_id_of
 from bot.teams.routes import Feature, Participant
+from bot.teams.small_talk import SmallTalk, small_talk_of
 from bot.teams.turn import card_press_of, is_personal, send_card
 from cards.verbs import Verb
 
@@ -41,6 +42,13 @@ PRIVATE_ONLY = (
     "Referrals are made in a one-to-one chat with me, to keep case details out of shared "
     "chats. Open a chat with me and type **refer**."
 )
+# In a 1:1 chat, outside a referral: a greeting, a thank-you, anything else.
+GREETING = "Hello! Here is what I can do."
+THANKS = (
+    "You are welcome. Type **refer** to make a referral, **my referrals** to see where yours "
+    "are, or **help** for more."
+)
+NOT_UNDERSTOOD = "Sorry, I did not understand that. Here is what I can do."
 # Answered alongside a referral in progress, which then carries on.
 ALONGSIDE_THE_FORM = frozenset({Verb.MY_REFERRALS, Verb.ANSWER_QUESTION})
 
@@ -98,7 +106,9 @@ class ReflectiveBot(TeamsActivityHandler):
         if command in (Verb.START_REFERRAL, Verb.RESTART):
             await self._start_referral(turn_context, dc)
         elif command is Verb.HELP:
-            await send_card(turn_context, self._help_card())
+            # In a chat a feature owns (the triage desk) its own help; else the 1:1 menu.
+            if is_personal(turn_context) or not await self._routes.help_here(turn_context, ""):
+                await send_card(turn_context, self._help_card())
         elif command is Verb.CANCEL:
             await turn_context.send_activity(
                 "There is nothing to cancel. Type **refer** to make a referral."
@@ -196,9 +206,16 @@ class ReflectiveBot(TeamsActivityHandler):
             return
         if not is_personal(turn_context):
             # A meeting or group chat: what the bot does here, not the referral menu.
+            if await self._routes.help_here(turn_context, "Sorry, I did not understand that."):
+                return
             await turn_context.send_activity(SHARED_CHAT_HELP)
             return
-        await turn_context.send_activity("Sorry, I did not understand that. Here is what I can do.")
+        talk = small_talk_of(turn_context.activity.text)
+        if talk is SmallTalk.THANKS:
+            await turn_context.send_activity(THANKS)
+            return
+        opening = GREETING if talk is SmallTalk.GREETING else NOT_UNDERSTOOD
+        await turn_context.send_activity(opening)
         await send_card(turn_context, self._welcome_card())
 
 

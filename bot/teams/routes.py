@@ -17,6 +17,13 @@ from cards.verbs import Verb
 
 Job = Callable[[datetime], Awaitable[Any]]
 Deliver = Callable[[Delivery], Awaitable[None]]
+# `help` in a shared chat a feature owns (the triage desk): answers with the feature's own
+# help, after the text given (if any), and says whether it did; False leaves it to the app.
+HelpHere = Callable[[Turn, str], Awaitable[bool]]
+
+
+async def _nobody_helps(context: Turn, lead: str = "") -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Feature:
     # How the outbox delivers each kind of message the feature queues.
     deliveries: Mapping[str, Deliver] = field(default_factory=dict)
     meeting: MeetingEvents | None = None
+    help_here: HelpHere = _nobody_helps
 
 
 def merge(features: Iterable[Feature]) -> Feature:
@@ -58,6 +66,7 @@ def merge(features: Iterable[Feature]) -> Feature:
         name: {} for name in ("commands", "argument_commands", "card_actions", "jobs", "deliveries")
     }
     meeting: MeetingEvents | None = None
+    helpers: list[HelpHere] = []
     for feature in features:
         for name, table in merged.items():
             entries: Mapping[Any, Any] = getattr(feature, name)
@@ -69,4 +78,13 @@ def merge(features: Iterable[Feature]) -> Feature:
             if meeting is not None:
                 raise ValueError("two features handle meeting events")
             meeting = feature.meeting
-    return Feature(**merged, meeting=meeting)
+        if feature.help_here is not _nobody_helps:
+            helpers.append(feature.help_here)
+
+    async def help_here(context: Turn, lead: str = "") -> bool:
+        for helper in helpers:  # the first feature that owns the chat answers
+            if await helper(context, lead):
+                return True
+        return False
+
+    return Feature(**merged, meeting=meeting, help_here=help_here)

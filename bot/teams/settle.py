@@ -20,10 +20,14 @@ from bot.teams.send import card_activity
 log = logging.getLogger(__name__)
 
 
-async def settle(turn_context: TurnContext, card: dict[str, Any]) -> bool:
-    """Replaces the pressed card with `card`; whether it could. A card that cannot be settled
-    (too old, deleted, a client that sends no replyToId) is no reason to fail the turn."""
-    card_id = turn_context.activity.reply_to_id
+async def settle(
+    turn_context: TurnContext, card: dict[str, Any], card_id: str | None = None
+) -> bool:
+    """Replaces the pressed card (or the one the bot sent as `card_id`: another copy of the
+    same question, or one answered by typing) with `card`; whether it could. A card that
+    cannot be settled (too old, deleted, a client that sends no replyToId) is no reason to
+    fail the turn."""
+    card_id = card_id or turn_context.activity.reply_to_id
     if not card_id:
         return False
     replacement = card_activity(card)

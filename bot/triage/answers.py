@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from bot.core.pii import identifying_details_problem
 from bot.core.storable import storable, unstorable_message, whole_number
 from bot.teams.identity import actor_of, person_id_of
+from bot.teams.settle import settle
 from bot.teams.turn import Turn, submitted_value
 from bot.triage.store import TriageStore
+from cards.triage import answered_question_card
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,11 @@ class AnswerHandler:
             await context.send_activity(problem)
             return
         view = await self.store.answer(question_id, person, actor_of(context), answer)
+        # Answered (now or before): the card becomes a record of the question, without the
+        # answer box or the button, so it cannot be sent twice.
+        answered_at = self.store.clock.now() if view is not None else None
+        calendar = self.store.calendar
+        await settle(context, answered_question_card(reference, question, answered_at, calendar))
         if view is None:
             await context.send_activity(
                 f"You have already answered that question about {reference}. Thank you."

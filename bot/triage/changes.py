@@ -34,3 +34,6 @@ class Change:
     attendee_note: str | None = None  # with a cancellation: for everyone invited
     find_times: bool = False  # look in Outlook for times that suit (Graph), in the background
     audit_detail: str = ""
+    # What was decided, in words, after the decision's name ("Accepted by Alex Admin, ...:
+    # <summary>"): the record that replaces the answered panel (cards.triage.answered_card).
+    summary: str = ""

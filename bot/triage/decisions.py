@@ -68,6 +68,12 @@ class DecisionForm(Protocol):
     def change(self, context: FormContext) -> Change: ...
 
 
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """ "1 Dec 2026 13:00", in the desk's time zone (as cards.common.when writes it)."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
 def _text(
     fields: Fields, key: str, limit: int, what: str, box: str, *, required: bool = True
 ) -> str:
@@ -106,6 +112,8 @@ class AcceptForm:
             # No name: the audit log's details are kept for good (the referral names them).
             audit_detail=f"model {self.model}",
             find_times=context.options.graph,  # the admin sees times that suit straight away
+            summary=f"{context.options.models.label(self.model)}, facilitated by "
+            f"{facilitator.name}",
         )
 
 
@@ -142,7 +150,10 @@ class DeclineForm:
             raise BadInput("Please choose where to signpost the referrer.")
         signpost = signposts[self.signpost]
         return Change(
-            note=self.reason, signpost=signpost, audit_detail=f"signpost: {signpost[:80]}"
+            note=self.reason,
+            signpost=signpost,
+            audit_detail=f"signpost: {signpost[:80]}",
+            summary=f"signposted to {signpost}",
         )
 
 
@@ -163,7 +174,12 @@ class WithdrawForm:
     def change(self, context: FormContext) -> Change:
         # Withdrawn once scheduled: the facilitator hears the session is off.
         return Change(
-            note=self.note or None, audit_detail=self.why, cancelled_at=context.view.session_at
+            note=self.note or None,
+            audit_detail=self.why,
+            cancelled_at=context.view.session_at,
+            summary="withdrawn by the referrer"
+            if self.why == "withdrawn"
+            else "a duplicate of another referral",
         )
 
 
@@ -192,6 +208,7 @@ class ScheduleForm:
                 session_minutes=minutes,
                 book_with_graph=True,
                 audit_detail=f"booking {when_utc:%Y-%m-%d %H:%M} UTC through Outlook",
+                summary=f"{_local(when_utc, context.zone)}, booked through Outlook",
             )
         if not is_meeting_link(self.link):
             raise BadInput(
@@ -204,6 +221,7 @@ class ScheduleForm:
             meeting_join_url=self.link,
             meeting_chat_id=chat_id_of(self.link),
             audit_detail=f"session at {when_utc:%Y-%m-%d %H:%M} UTC",
+            summary=f"{_local(when_utc, context.zone)}, with the join link you gave",
         )
 
     def _chosen_time(self, context: FormContext, by_hand: bool) -> datetime:
@@ -238,6 +256,7 @@ class CancelForm:
             attendee_note=self.note or None,
             cancelled_at=was_at,
             audit_detail=f"session at {was_at:%Y-%m-%d %H:%M} UTC cancelled",
+            summary=f"the session of {_local(was_at, context.zone)} is off",
         )
 
 
@@ -251,6 +270,8 @@ class DecisionRule:
     button: str  # on the card: opens the panel
     confirm: str  # in the panel: makes the decision
     done: str  # what the admin who pressed is told once it is stored
+    record: str  # the answered panel's record starts "<record> by <admin>, <when>"
+    explains: str  # what the button is for, on the desk's help card
     style: str = ""  # the button's style: "positive" or "destructive"
     confirm_style: str = ""
     secondary: bool = False  # in the card's "..." menu: a rarer choice
@@ -291,6 +312,9 @@ RULES: dict[Decision, DecisionRule] = {
             button="Accept",
             confirm="Accept",
             done="Accepted. The referrer and the facilitator are being told.",
+            record="Accepted",
+            explains="Choose the session model and the facilitator; the referrer and the "
+            "facilitator are told.",
             style="positive",
             confirm_style="positive",
         ),
@@ -303,6 +327,9 @@ RULES: dict[Decision, DecisionRule] = {
             button="Ask referrer",
             confirm="Send question",
             done="Your question has gone to the referrer.",
+            record="More information asked",
+            explains="Ask the referrer a question in their 1:1 chat with me; their answer "
+            "shows under Details.",
         ),
         DecisionRule(
             Decision.DECLINE,
@@ -313,6 +340,8 @@ RULES: dict[Decision, DecisionRule] = {
             button="Decline",
             confirm="Decline",
             done="Declined. The referrer is being told, with your signpost.",
+            record="Declined",
+            explains="Give a reason and where to go instead; the referrer is told both.",
             style="destructive",
         ),
         DecisionRule(
@@ -327,8 +356,11 @@ RULES: dict[Decision, DecisionRule] = {
             confirm_with_graph="Book",
             done="Scheduled. The referrer and the facilitator are being told, with the link. "
             "Add me to the meeting so I can run the session there.",
-            done_while_booking="Booking the Teams meeting in Outlook: this card shows when it "
-            "is done, and the referrer and the facilitator are told then.",
+            done_while_booking="Booking the Teams meeting in Outlook: the referral's card "
+            "shows when it is done, and the referrer and the facilitator are told then.",
+            record="Scheduled",
+            explains="Set the session's date and time (Reschedule changes them); the referrer "
+            "and the facilitator are told.",
             style="positive",
         ),
         DecisionRule(
@@ -340,6 +372,8 @@ RULES: dict[Decision, DecisionRule] = {
             button="Cancel session",
             confirm="Cancel session",
             done="Cancelled. The referrer and the facilitator are being told.",
+            record="Session cancelled",
+            explains="Call off the booked session; the referral waits for a new time.",
             secondary=True,
         ),
         DecisionRule(
@@ -351,6 +385,8 @@ RULES: dict[Decision, DecisionRule] = {
             button="Withdrawn or duplicate",
             confirm="Close referral",
             done="Closed. The referrer is being told.",
+            record="Closed",
+            explains="Close a referral that was withdrawn or is a duplicate; the referrer is told.",
             secondary=True,
         ),
     )

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core import audit
-from bot.core.audit import Action, Actor
+from bot.core.audit import Action, Actor, AuditLine
 from bot.core.clock import Clock
 from bot.core.outbox import Kind, Outbox
 from bot.core.storable import first_unstorable, storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
-from bot.referrals.model import BookingState, ReferralStatus
+from bot.referrals.model import BookingState
 from bot.teams.admins import AdminCheck
 from bot.teams.identity import actor_of, reference_of, tenant_of
 from bot.teams.invoke import card_response, message_response
@@ -32,18 +33,27 @@ from bot.teams.turn import (
     top_level_conversation,
 )
 from bot.triage.decisions import BY_VERB, BadInput, DecisionRule, Fields, FormContext
+from bot.triage.desk_log import DeskDetail, desk_lines
 from bot.triage.digest import Digests
 from bot.triage.notify import confirmation
 from bot.triage.options import DeskOptions
 from bot.triage.store import TriageStore
 from bot.triage.views import SCHEDULABLE, Details, TriageView
+from cards.audit import AuditWords, audit_card
 from cards.common import input_label
-from cards.triage import audit_card, triage_card, when
+from cards.triage import (
+    answered_card,
+    desk_help_card,
+    mention_rule,
+    moved_on_notice,
+    triage_card,
+)
 from cards.verbs import TriageVerb
 
 log = logging.getLogger(__name__)
 
 MAX_REFERENCE_CHARS = 32  # ReferralRow.reference's column
+DESK_LOG = "desk"  # `audit desk`: the desk's own entries, not a referral's
 NOT_ADMIN = (
     "Sorry, only the partnership's business support team can do that. "
     "Your attempt has been recorded."
@@ -61,6 +71,7 @@ class DeskHandler:
     wake: Callable[[], None]
     partnership: str
     digests: Digests
+    retention_days: int  # how long the audit log keeps names (RETENTION_AUDIT_DAYS)
 
     # --- typed commands ------------------------------------------------------------------
 
@@ -73,7 +84,7 @@ class DeskHandler:
             return
         actor = actor_of(context)
         if not await self.admins.is_admin(context):
-            await self.store.record(actor, Action.REFUSED, None, "register triage here")
+            await self._refused(context, "register triage here")
             await context.send_activity(NOT_ADMIN)
             return
         conversation_id = top_level_conversation(context)
@@ -82,25 +93,52 @@ class DeskHandler:
         await self.store.register_desk(tenant_of(context), conversation_id, reference, actor)
         await self.outbox.make_due(Kind.TRIAGE_CARD, self.clock.now())
         self.wake()
+        bot = _bot_name(context)
         await context.send_activity(
             f"This is now the triage desk for {self.partnership}. I will post a card here for "
             "every referral waiting for triage, remind you of any not triaged in time, and "
-            "send a digest every week. Type **audit** and a reference to see a referral's "
-            "audit log, or **digest** for the figures now."
+            f"send a digest every week. {mention_rule(bot, _in_channel(context))} For example "
+            f"**@{bot} audit RP-2026-0001** for a referral's audit log, **@{bot} digest** for "
+            f"the figures now, and **@{bot} help** for everything you can do here."
         )
 
     async def post_digest(self, context: Turn) -> None:
         if not await self.admins.is_admin(context):
-            await self.store.record(actor_of(context), Action.REFUSED, None, "digest")
+            await self._refused(context, "digest")
             await context.send_activity(NOT_ADMIN)
             return
         await send_card(context, await self.digests.card(tenant_of(context), self.clock.now()))
 
+    async def help_here(self, context: Turn, lead: str = "") -> bool:
+        """`help` (or words the bot did not understand) in the registered desk: the desk's
+        help card, with `lead` before it. False anywhere else: the caller answers."""
+        if conversation_type(context) not in ("channel", "groupChat"):
+            return False
+        desk = await self.store.desk(tenant_of(context))
+        if desk is None or desk.conversation_id != top_level_conversation(context):
+            return False
+        if lead:
+            await context.send_activity(lead)
+        card = desk_help_card(
+            _bot_name(context),
+            in_channel=_in_channel(context),
+            graph=self.options.graph,
+            reminder_days=self.store.reminder_days,
+            digest_weekday=self.digests.weekday,
+            digest_hour=self.digests.hour,
+        )
+        await send_card(context, card)
+        return True
+
     async def show_audit(self, context: Turn, reference: str) -> None:
         reference = reference.strip().upper()  # typed commands arrive lower-cased
+        if reference == DESK_LOG.upper():
+            await self._show_desk_log(context)
+            return
         if len(reference) > MAX_REFERENCE_CHARS or not storable(reference):
             await context.send_activity(
-                "That is not a referral reference: type, for example, **audit RP-2026-0001**."
+                "That is not a referral reference: type, for example, **audit RP-2026-0001**, "
+                "or **audit desk** for this desk's own log."
             )
             return
         actor = actor_of(context)
@@ -113,7 +151,36 @@ class DeskHandler:
             await context.send_activity(f"I cannot find a referral {reference}.")
             return
         await self.store.record(actor, Action.AUDIT_READ, reference)
-        await send_card(context, audit_card(reference, lines, self.calendar))
+        await send_card(context, self._audit_card(f"Audit log for {reference}", lines, context))
+
+    async def _show_desk_log(self, context: Turn) -> None:
+        """The entries of no referral: the desk's registrations, refusals, reads of this."""
+        if not await self.admins.is_admin(context):
+            await self._refused(context, "audit")
+            await context.send_activity(NOT_ADMIN)
+            return
+        here = self._here(context)
+        lines = await desk_lines(self.store.sessions, here.tenant, here.conversation)
+        await self.store.record(actor_of(context), Action.AUDIT_READ, None, here.text())
+        await send_card(context, self._audit_card("Audit log of the triage desk", lines, context))
+
+    def _audit_card(self, title: str, lines: list[AuditLine], context: Turn) -> dict[str, Any]:
+        words = AuditWords(
+            options=self.options,
+            calendar=self.calendar,
+            now=self.clock.now(),
+            retention_days=self.retention_days,
+            desk_conversation=top_level_conversation(context),
+        )
+        return audit_card(title, lines, words)
+
+    def _here(self, context: Turn, what: str = "") -> DeskDetail:
+        return DeskDetail(what, top_level_conversation(context), tenant_of(context))
+
+    async def _refused(self, context: Turn, command: str) -> None:
+        """A desk command from someone who is not an admin: recorded in the desk's log."""
+        detail = self._here(context, command).text()
+        await self.store.record(actor_of(context), Action.REFUSED, None, detail)
 
     # --- card buttons ---------------------------------------------------------------------
 
@@ -137,7 +204,7 @@ class DeskHandler:
             rule, opens_panel = BY_VERB[parsed.verb]
             if view.version != parsed.version or view.status not in rule.allowed_from:
                 # A double press, or a card drawn before someone else decided: change nothing.
-                return self._card(view, notice=self._moved_on(view))
+                return self._card(view, notice=moved_on_notice(view, self.calendar))
             if opens_panel:
                 return self._card(view, panel=rule.panel)
             return await self._decide(rule, view, parsed, actor)
@@ -173,13 +240,24 @@ class DeskHandler:
         if outcome is None:
             return message_response(f"I cannot find referral {view.reference}.")
         if not outcome.applied:
-            return self._card(outcome.view, notice=self._moved_on(outcome.view))
+            return self._card(outcome.view, notice=moved_on_notice(outcome.view, self.calendar))
         self.wake()  # the shared card, the referrer and the facilitator hear of it now
         booking = outcome.view.booking_state is BookingState.BOOKING
         done = rule.done_while_booking if booking and rule.done_while_booking else rule.done
         told = confirmation(done, outcome.view)  # not "being told" when they cannot be
         style = "good" if told == done else "warning"
-        return self._card(outcome.view, notice=told, notice_style=style)
+        # The answered panel settles to a record of the answer, with no buttons: the outbox
+        # brings the shared card up to date, with what comes next, for everyone.
+        settled = answered_card(
+            outcome.view,
+            rule,
+            change,
+            told,
+            self.calendar,
+            told_style=style,
+            app_link=self.options.app_install_link,
+        )
+        return card_response(settled)
 
     def _refuse_unstorable(self, view: TriageView, rule: DecisionRule, fields: Fields) -> None:
         unstorable = first_unstorable(fields)
@@ -192,7 +270,7 @@ class DeskHandler:
     async def _calendar_job(self, verb: TriageVerb, view: TriageView, actor: Actor) -> InvokeReply:
         """Find times, or book again after a failure: Graph work, done in the background."""
         if not self.options.graph or view.status not in SCHEDULABLE:
-            return self._card(view, notice=self._moved_on(view))
+            return self._card(view, notice=moved_on_notice(view, self.calendar))
         if verb is TriageVerb.FIND_TIMES:
             started = await self.store.find_times(view.reference, actor)
             notice = (
@@ -206,17 +284,6 @@ class DeskHandler:
             return message_response(f"I cannot find referral {view.reference}.")
         self.wake()
         return self._card(started, notice=notice, notice_style="accent")
-
-    def _moved_on(self, view: TriageView) -> str:
-        who = view.decided_by_name or "someone else"
-        at = when(view.decided_at, self.calendar)
-        if view.status is ReferralStatus.SUBMITTED and view.last_answer_at is not None:
-            return "The referrer has answered since this card was drawn: here it is now."
-        return (
-            f"This referral has moved on: {who} made it "
-            f"\u201c{view.status.value.replace('_', ' ')}\u201d on {at}. "
-            "Nothing was changed by your press; here is the card as it is now."
-        )
 
     def _card(
         self,
@@ -238,6 +305,16 @@ class DeskHandler:
             notice_style=notice_style,
         )
         return card_response(card)
+
+
+def _bot_name(context: Turn) -> str:
+    """The name people @mention the bot by in this conversation."""
+    recipient = context.activity.recipient
+    return (recipient.name if recipient is not None else "") or "Reflective practice"
+
+
+def _in_channel(context: Turn) -> bool:
+    return conversation_type(context) == "channel"
 
 
 @dataclass(frozen=True)

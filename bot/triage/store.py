@@ -27,6 +27,7 @@ from bot.referrals.model import BookingState, ReferralStatus
 from bot.referrals.store import further_answers_from_json, stored_narrative
 from bot.triage.changes import Change, Outcome
 from bot.triage.decisions import RULES, Decision
+from bot.triage.desk_log import DeskDetail
 from bot.triage.reach import cannot_reach
 from bot.triage.views import Details, QuestionAndAnswer, TriageView
 
@@ -66,7 +67,8 @@ class TriageStore:
                     registered_at=now,
                 )
             )
-            session.add(audit.entry(actor, Action.DESK_REGISTERED, None, conversation_id))
+            where = DeskDetail("", conversation_id, tenant_id).text()  # `audit desk` lists it
+            session.add(audit.entry(actor, Action.DESK_REGISTERED, None, where))
 
     async def desk(self, tenant_id: str) -> TriageDesk | None:
         async with self.sessions() as session:

@@ -69,6 +69,7 @@ def wiring(
         wake=shared.wake,
         partnership=settings.partnership_name,
         digests=digests,
+        retention_days=settings.retention_audit_days,
     )
     answers = AnswerHandler(store, shared.wake)
     reminders = Reminders(
@@ -91,5 +92,6 @@ def wiring(
         card_actions=desk.card_actions(),
         jobs={"reminders": reminders.send_due, "digests": digests.send_due},
         deliveries={Kind.TRIAGE_CARD: card.deliver},
+        help_here=desk.help_here,
     )
     return Triage(feature, store)

@@ -17,6 +17,7 @@ from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.settings import Settings
 from bot.referrals.model import (
     AboutReferrer,
+    FormQuestion,
     Invitee,
     Narrative,
     ReferralDraft,
@@ -27,17 +28,21 @@ from bot.referrals.model import (
     Urgency,
 )
 from bot.referrals.views import ReferralSummary
-from cards.binder import render
 from cards.help import help_card
 from cards.referrals import (
     FORM_STEPS,
     FormOptions,
+    cancel_question_card,
     confirmation_card,
     form_card,
     my_referrals_card,
+    signpost_card,
+    stop_question_card,
     welcome_card,
 )
 from cards.verbs import Verb
+from dialogs.settled import answered_record, closing_record
+from dialogs.submissions import StepAnswer
 from tests.support.session_gallery import session_gallery
 from tests.support.triage_gallery import triage_gallery
 
@@ -57,6 +62,25 @@ SAMPLE_DRAFT = ReferralDraft(
     invitees_done=True,
     timing=Timing("Tuesday afternoons", Urgency.SOON),
 )
+# A partnership's further questions (bot.referrals.model.FURTHER_QUESTIONS), as a deployment
+# might declare them: a text and a required yes or no.
+FURTHER_QUESTIONS = (
+    FormQuestion(
+        "team",
+        Verb.ABOUT,
+        "Your team or service, if different from your agency",
+        "Team or service",
+        max_chars=120,
+    ),
+    FormQuestion(
+        "first_referral",
+        Verb.ABOUT,
+        "Is this your first referral to the partnership?",
+        "First referral",
+        kind="yes_no",
+        required=True,
+    ),
+)
 
 
 def all_cards() -> dict[str, dict[str, Any]]:
@@ -70,9 +94,8 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "help-at-step": lambda: help_card(
             "You are at step 4 (What is stuck). Say briefly what feels stuck."
         ),
-        "signpost": lambda: render(
-            "signpost",
-            {"text": settings.child_protection_text, "url": settings.child_protection_url},
+        "signpost": lambda: signpost_card(
+            settings.child_protection_text, settings.child_protection_url
         ),
         "confirmation": lambda: confirmation_card(
             "RP-2026-0001", SAMPLE_DRAFT, ReferralStatus.SUBMITTED, models
@@ -88,6 +111,13 @@ def all_cards() -> dict[str, dict[str, Any]]:
                     "re_think",
                     "child_family",
                     datetime(2026, 11, 2, tzinfo=UTC),
+                ),
+                ReferralSummary(
+                    "RP-2026-0003",
+                    ReferralStatus.MORE_INFO_REQUESTED,
+                    "space_to_think",
+                    "child_family",
+                    datetime(2026, 11, 20, tzinfo=UTC),
                 ),
                 ReferralSummary(
                     "RP-2026-0002",
@@ -111,6 +141,21 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "That button is on an earlier card. Your answers are kept: carry on here.",
     )
     cards["form-invitees-empty"] = lambda: form_card(Verb.INVITEES, ReferralDraft(), options)
+    # What a step's card becomes once answered, or when the referral ends there (bot.teams.settle).
+    cards["form-narrative-answered"] = lambda: answered_record(
+        Verb.NARRATIVE, StepAnswer(SAMPLE_DRAFT.narrative, {}), SAMPLE_DRAFT, options
+    )
+    cards["form-review-sent"] = lambda: closing_record(
+        Verb.REVIEW, "Sent: its reference is RP-2026-0001."
+    )
+    # Asked before anything written is thrown away (dialogs.referral_dialog, form_prompt).
+    cards["form-cancel-question"] = lambda: cancel_question_card(Verb.NARRATIVE, SAMPLE_DRAFT)
+    cards["form-stop-question"] = lambda: stop_question_card(SAMPLE_DRAFT)
+    cards["form-about-further-questions"] = lambda: form_card(
+        Verb.ABOUT,
+        ReferralDraft(),
+        FormOptions(models, settings.narrative_max_chars, FURTHER_QUESTIONS),
+    )
     cards.update(triage_gallery())
     cards.update(session_gallery())
     return {name: build() for name, build in cards.items()}

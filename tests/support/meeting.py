@@ -79,14 +79,8 @@ class Meeting:
         return answer
 
     def stage_card(self) -> dict[str, Any]:
-        """The live stage card as the chat now shows it (the latest post or update)."""
-        found = [
-            card
-            for card in cards_in(self.chat_posts() + self.connector.updates_to(MEETING_CHAT))
-            if STAGE.search(card_text(card))
-        ]
-        assert found, "no stage card in the meeting chat"
-        return found[-1]
+        """The live stage card as the chat now shows it (its latest post, as last updated)."""
+        return live_stage_card(self.connector, MEETING_CHAT)
 
     def stage_posts(self) -> int:
         return sum(bool(STAGE.search(card_text(card))) for card in cards_in(self.chat_posts()))
@@ -128,6 +122,20 @@ class Meeting:
                 return row
         finally:
             await engine.dispose()
+
+
+def live_stage_card(connector: FakeConnector, chat: str) -> dict[str, Any]:
+    """The stage card posted last in `chat`, as its latest update shows it: the live one
+    (the copies posted before it are collapsed to one line)."""
+    posted = [
+        activity
+        for activity in connector.sent_to(chat)
+        if any(STAGE.search(card_text(card)) for card in cards_in([activity]))
+    ]
+    assert posted, "no stage card in the chat"
+    latest = posted[-1]
+    updates = [u for u in connector.updates_to(chat) if u.get("id") == latest["id"]]
+    return cards_in([updates[-1] if updates else latest])[0]
 
 
 def verbs_on(card: dict[str, Any]) -> list[str]:

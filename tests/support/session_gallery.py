@@ -9,13 +9,14 @@ from typing import Any
 
 from bot.core.protocols import BUILT_IN, Collect, Protocol, load_protocols, plan
 from bot.core.working_days import WorkingCalendar
-from bot.sessions.meeting import choice_of, scheduled_line
+from bot.sessions.meeting import STALE, choice_of, scheduled_line
 from bot.sessions.timing import Status
 from bot.sessions.views import Contribution, Holder, ReferralLink, SessionView
 from cards.sessions import (
     agreement_card,
     collect_card,
     contributions_card,
+    moved_card,
     opening_card,
     questions_card,
     roles_card,
@@ -121,6 +122,11 @@ def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "session-agreement": lambda: agreement_card(running),
         "session-agreement-no-notes": lambda: agreement_card(no_notes),
         "session-roles": lambda: roles_card(sample_view(stt, 0, status=Status.READY)),
+        # Cancel this set-up, pressed before the session began (bot.sessions.meeting).
+        "session-roles-cancelled": lambda: roles_card(
+            sample_view(stt, 0, status=Status.ENDED, started_at=None, ended_at=NOW),
+            notice="Set-up cancelled: type start session to set one up again.",
+        ),
         "session-stage": lambda: stage_card(running, NOW, CALENDAR),
         "session-stage-paused": lambda: stage_card(
             replace(running, status=Status.PAUSED, ends_at=None, remaining_seconds=250.0),
@@ -130,11 +136,16 @@ def session_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "session-stage-over-time": lambda: stage_card(
             replace(running, ends_at=NOW - timedelta(minutes=2)), NOW, CALENDAR
         ),
+        # Inside the warning before the end (bot.sessions.timing), and the card once ended.
+        "session-stage-nearly-time": lambda: stage_card(
+            replace(running, ends_at=NOW + timedelta(seconds=50)), NOW, CALENDAR
+        ),
+        "session-stage-ended": lambda: stage_card(ended, NOW, CALENDAR),
+        # An earlier copy of the stage card, collapsed when the live one was posted again.
+        "session-stage-moved": lambda: moved_card(running, 1),
         "session-stage-cycle": lambda: stage_card(sample_view(ts, 5), NOW, CALENDAR),
         "session-stage-no-notes": lambda: stage_card(no_notes, NOW, CALENDAR),
-        "session-stage-refused": lambda: stage_card(
-            running, NOW, CALENDAR, notice="That button was from an earlier moment."
-        ),
+        "session-stage-refused": lambda: stage_card(running, NOW, CALENDAR, notice=STALE),
         "session-collect-hopes": lambda: collect_card(sample_view(ts, 2), 2),
         "session-collect-blockers": lambda: collect_card(sample_view(ts, 3), 3),
         "session-collect-actions": lambda: collect_card(sample_view(stt, 5), 5),

@@ -16,16 +16,24 @@ from bot.referrals.model import BookingState, Narrative, ReferralStatus
 from bot.scheduling.slots import Slot, found_search
 from bot.triage.changes import Change
 from bot.triage.decisions import RULES, Decision
+from bot.triage.desk_log import DeskDetail
 from bot.triage.digest import figures_of
 from bot.triage.notify import TriageNews, confirmation
 from bot.triage.options import DeskOptions
 from bot.triage.views import Details, QuestionAndAnswer, Recipient, TriageView, Unreachable
+from cards.audit import AuditWords, audit_card
 from cards.scheduling import ReminderFacts, booked_card, invitee_card, reminder_card, slots_card
 from cards.triage import (
-    audit_card,
+    answered_card,
+    answered_question_card,
     cancelled_card,
+    desk_help_card,
     digest_card,
     facilitator_card,
+    label_kind,
+    label_model,
+    moved_on_notice,
+    overdue_card,
     question_card,
     triage_card,
 )
@@ -176,6 +184,101 @@ BOOKING_FAILED = replace(
     ),
 )
 
+# Graph refused the free/busy search (the job stores what Graph said, for IT).
+SEARCH_FAILED = replace(
+    ACCEPTED,
+    slot_search={
+        "state": "failed",
+        "problem": "Graph refused to read free/busy through the organiser's calendar. Grant "
+        "the application permission Calendars.ReadBasic with admin consent (Graph: 403 "
+        "ErrorAccessDenied: Access is denied.)",
+        "at": NOW.isoformat(),
+    },
+)
+# The session was cancelled on the card, but Graph refused to cancel the Outlook event.
+CANCELLING_FAILED = replace(
+    BOOKED,
+    status=ReferralStatus.ACCEPTED,
+    version=BOOKED.version + 1,
+    session_at=None,
+    meeting_join_url=None,
+    booking_state=BookingState.FAILED,
+    booking_problem=BOOKING_FAILED.booking_problem.replace("create", "cancel")
+    if BOOKING_FAILED.booking_problem
+    else None,
+)
+# Booked, but the app could not be installed in the meeting's chat.
+CHAT_NOT_JOINED = replace(
+    BOOKED,
+    meeting_app_installed=False,
+    booking_problem=(
+        "Graph refused to install the app in the meeting chat. Grant the application "
+        "permission TeamsAppInstallation.ReadWriteAndConsentSelfForChat.All with admin consent "
+        "(Graph: 403 Forbidden)"
+    ),
+)
+
+DESK = "19:triage-desk@thread.tacv2"
+AUDIT_WORDS = AuditWords(OPTIONS, CALENDAR, NOW, retention_days=2190, desk_conversation=DESK)
+AUDIT_LINES = [
+    AuditLine(WAITING.created_at, "aad-1", "Sam Practitioner", "referral.submitted", ""),
+    AuditLine(NOW, "aad-2", "Alex Admin", "triage.details_viewed", ""),
+    AuditLine(NOW, "aad-3", "Olly Outsider", "triage.refused", "triage_accept_form"),
+    AuditLine(NOW, "aad-2", "Alex Admin", "triage.accepted", "model re_think"),
+    AuditLine(NOW, "aad-4", "Sam Second", "triage.already_decided", "decline on v0"),
+    AuditLine(NOW, "pseudonym:3f2a9c", "", "triage.details_viewed", ""),
+]
+DESK_LINES = [
+    AuditLine(
+        WAITING.created_at,
+        "aad-2",
+        "Alex Admin",
+        "triage.desk_registered",
+        DeskDetail("", DESK, "t").text(),
+    ),
+    AuditLine(
+        NOW, "aad-3", "Olly Outsider", "triage.refused", DeskDetail("digest", DESK, "t").text()
+    ),
+]
+
+# Every state the desk's card can be in (bot.triage.store writes them), beyond those above.
+# Asked the referrer a question, waiting for the answer; then the answer has come.
+MORE_INFO = replace(
+    WAITING,
+    status=ReferralStatus.MORE_INFO_REQUESTED,
+    version=1,
+    decided_by_name="Alex Admin",
+    decided_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+    last_question_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
+)
+ANSWERED = replace(
+    MORE_INFO,
+    status=ReferralStatus.SUBMITTED,
+    version=2,
+    last_answer_at=datetime(2026, 11, 24, 15, 0, tzinfo=UTC),
+)
+DECLINED = replace(
+    ACCEPTED, status=ReferralStatus.DECLINED, facilitator_name=None, signpost=DEFAULT_SIGNPOSTS[0]
+)
+WITHDRAWN = replace(DECLINED, status=ReferralStatus.WITHDRAWN, signpost=None)
+# Graph: looking for times; found none that suits the facilitator, whose calendar it could
+# not read; cancelling the Outlook event after Cancel session.
+SEARCHING = replace(ACCEPTED, slot_search={"state": "searching", "at": NOW.isoformat()})
+NO_TIMES = replace(
+    ACCEPTED,
+    slot_search={
+        **found_search([], checked=2, unreadable=1, facilitator_checked=False),
+        "at": NOW.isoformat(),
+    },
+)
+CANCELLING = replace(
+    BOOKED,
+    status=ReferralStatus.ACCEPTED,
+    version=BOOKED.version + 1,
+    session_at=None,
+    meeting_join_url=None,
+    booking_state=BookingState.CANCELLING,
+)
 
 # The facilitator has not added the app yet (tried again in an hour); an invitee removed it
 # and the bot has stopped trying (bot.triage.reach).
@@ -222,13 +325,28 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-decline": card(WAITING, panel="decline"),
         "triage-withdraw": card(WAITING, panel="withdraw"),
         "triage-accepted": card(ACCEPTED),
-        "triage-moved-on": card(
+        "triage-moved-on": card(ACCEPTED, notice=moved_on_notice(ACCEPTED, CALENDAR)),
+        # What replaces the Accept panel for the admin who answered it (bot.triage.desk).
+        "triage-answered": lambda: answered_card(
             ACCEPTED,
-            notice="This referral has moved on: Alex Admin made it \u201caccepted\u201d. "
-            "Nothing was changed by your press.",
+            RULES[Decision.ACCEPT],
+            Change(summary="Re-think, facilitated by Ade Independent"),
+            RULES[Decision.ACCEPT].done,
+            CALENDAR,
+        ),
+        "desk-help": lambda: desk_help_card(
+            "Reflective practice",
+            in_channel=True,
+            graph=True,
+            reminder_days=2,
+            digest_weekday=0,
+            digest_hour=9,
         ),
         "question": lambda: question_card(
             "RP-2026-0007", 1, "Has the Lead Professional agreed to attend?"
+        ),
+        "question-answered": lambda: answered_question_card(
+            "RP-2026-0007", "Has the Lead Professional agreed to attend?", NOW, CALENDAR
         ),
         "referrer-accepted": lambda: news.referrer_card(ACCEPTED, Change(), None) or {},
         "referrer-declined": lambda: (
@@ -253,13 +371,20 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
         "triage-booking": card(BOOKING, GRAPH_OPTIONS),
         "triage-booked-graph": card(BOOKED, GRAPH_OPTIONS),
         "triage-booking-failed": card(BOOKING_FAILED, GRAPH_OPTIONS),
+        "triage-search-failed": card(SEARCH_FAILED, GRAPH_OPTIONS),
+        "triage-cancelling-failed": card(CANCELLING_FAILED, GRAPH_OPTIONS),
+        "triage-chat-not-joined": card(CHAT_NOT_JOINED, GRAPH_OPTIONS),
         "triage-cancel": card(BOOKED, GRAPH_OPTIONS, panel="cancel"),
         "triage-unreachable": card(UNREACHABLE, WITH_INSTALL_LINK),
         # What the admin who cancels sees, the facilitator being known out of reach.
-        "triage-unreachable-cancelled": card(
+        "triage-unreachable-cancelled": lambda: answered_card(
             replace(UNREACHABLE, status=ReferralStatus.ACCEPTED, session_at=None),
-            notice=confirmation(RULES[Decision.CANCEL].done, UNREACHABLE),
-            notice_style="warning",
+            RULES[Decision.CANCEL],
+            Change(summary="the session of 1 Dec 2026 13:00 is off"),
+            confirmation(RULES[Decision.CANCEL].done, UNREACHABLE),
+            CALENDAR,
+            told_style="warning",
+            app_link=WITH_INSTALL_LINK.app_install_link,
         ),
         "referrer-booked-graph": lambda: booked_card(BOOKED, CALENDAR, models),
         "facilitator-booked-graph": lambda: booked_card(
@@ -273,16 +398,23 @@ def triage_gallery() -> dict[str, Callable[[], dict[str, Any]]]:
             _reminder(installed=False), CALENDAR, soon=True
         ),
         "facilitator-cancelled": lambda: cancelled_card(BOOKED, SLOTS[0].start, CALENDAR),
-        "digest": _digest,
-        "audit": lambda: audit_card(
-            "RP-2026-0007",
-            [
-                AuditLine(
-                    WAITING.created_at, "aad-1", "Sam Practitioner", "referral.submitted", ""
-                ),
-                AuditLine(NOW, "aad-2", "Alex Admin", "triage.details_viewed", ""),
-                AuditLine(NOW, "aad-2", "Alex Admin", "triage.accepted", "model re_think"),
-            ],
-            CALENDAR,
+        # What the referrer gets meanwhile is the "question" card (TriageNews.referrer_card).
+        "triage-more-info": card(MORE_INFO),
+        "triage-answer-arrived": card(ANSWERED),
+        "triage-declined": card(DECLINED),
+        "triage-withdrawn": card(WITHDRAWN),
+        "triage-searching": card(SEARCHING, GRAPH_OPTIONS),
+        "triage-no-times": card(NO_TIMES, GRAPH_OPTIONS),
+        "triage-cancelling": card(CANCELLING, GRAPH_OPTIONS),
+        "referrer-withdrawn": lambda: news.referrer_card(WITHDRAWN, Change(), None) or {},
+        # To the desk, when nobody has triaged a referral in time (bot.triage.reminders).
+        "desk-overdue": lambda: overdue_card(
+            WAITING.reference,
+            4,
+            label_kind(WAITING.kind, WAITING.theme),
+            label_model(WAITING.model, models, WAITING.rethink_strategy),
         ),
+        "digest": _digest,
+        "audit": lambda: audit_card("Audit log for RP-2026-0007", AUDIT_LINES, AUDIT_WORDS),
+        "audit-desk": lambda: audit_card("Audit log of the triage desk", DESK_LINES, AUDIT_WORDS),
     }

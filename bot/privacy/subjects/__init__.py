@@ -18,7 +18,7 @@ The export is JSON, decrypted: each item is one column of one row, with its tabl
 Erasure deletes what is theirs alone (their `people` and `personal_chats` rows, dialog state,
 contributions, messages to them) and pseudonymises them where a row must stay (the audit trail,
 decisions, a referral's anonymous figures). Both write an audit entry that names the subject by
-pseudonym only (bot.privacy.pseudonym), with counts.
+pseudonym only (bot.core.pseudonym), with counts.
 
 `requests` answers a request: it resolves the person (`subject`), runs `search` over the tables
 (one module per group of them: `people`, `referrals`, `sessions`, `desks`, `audit_log`,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.core.crypto import Cipher, DecryptionError
 from bot.core.models import Base
-from bot.privacy.pseudonym import pseudonym
+from bot.core.pseudonym import pseudonym
 from bot.privacy.retention import blank
 from bot.privacy.subjects.findings import Findings, Item
 from bot.privacy.subjects.searched import NAMED_BY_ID
