@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tests.support.clock import RealTimeClock
 from tests.support.connector import FakeConnector
 from tests.support.databases import TEST_KEY, MigratedTemplates
 from tests.support.graph import FakeGraph
+from tests.support.identity_endpoint import LoopbackIdentityEndpoint
 
 
 @pytest.fixture(scope="session")
@@ -162,3 +164,23 @@ def user(
     running_bot: RunningBot, connector: FakeConnector, http: aiohttp.ClientSession
 ) -> TeamsUser:
     return TeamsUser(running_bot.url, connector, http)
+
+
+@pytest.fixture
+def identity_id() -> str:
+    # A fresh client id per test: the bot keeps managed identity tokens in one process-wide
+    # cache (ManagedIdentityCredentials._cache), keyed by it.
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def identity(
+    identity_id: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LoopbackIdentityEndpoint]:
+    """A loopback stand-in for App Service's managed identity endpoint, installed in the
+    environment (IDENTITY_ENDPOINT, IDENTITY_HEADER) for this test."""
+    endpoint = LoopbackIdentityEndpoint({identity_id})
+    endpoint.start()
+    endpoint.install(monkeypatch)
+    yield endpoint
+    endpoint.stop()

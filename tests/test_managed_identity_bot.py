@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from bot.core.settings import Settings
 from bot.teams.auth import BotIdentityUnavailable
+from bot.teams.connector import TokenUnavailable
 from tests.conftest import RunningBot, make_settings
 from tests.support.client import TeamsUser, texts_in
 from tests.support.connector import FakeConnector
@@ -34,24 +35,6 @@ def openid() -> Iterator[LoopbackOpenId]:
     """Teams' side: the Bot Framework's signing keys, on loopback."""
     with serve_openid(ISSUER) as server:
         yield server
-
-
-@pytest.fixture
-def identity_id() -> str:
-    # A fresh client id per test: the bot keeps managed identity tokens in one process-wide
-    # cache (ManagedIdentityCredentials._cache), keyed by it.
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def identity(
-    identity_id: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LoopbackIdentityEndpoint]:
-    endpoint = LoopbackIdentityEndpoint({identity_id})
-    endpoint.start()
-    endpoint.install(monkeypatch)
-    yield endpoint
-    endpoint.stop()
 
 
 def msi_settings(
@@ -142,7 +125,9 @@ async def test_an_identity_the_host_does_not_have_is_named_in_the_log(
     failures = [r for r in caplog.records if r.exc_info and r.name == "bot.teams.errors"]
     assert failures, [r.getMessage() for r in caplog.records]
     error = failures[0].exc_info[1] if failures[0].exc_info else None
-    assert isinstance(error, BotIdentityUnavailable)
+    # Retryable for the outbox (a 503), with the identity's own refusal as its cause.
+    assert isinstance(error, TokenUnavailable) and error.status == 503
+    assert isinstance(error.__cause__, BotIdentityUnavailable)
     assert stranger in str(error)
     assert "No User Assigned or Delegated Managed Identity found" in str(error)
 

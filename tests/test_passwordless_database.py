@@ -87,22 +87,6 @@ async def set_password(server: PrivatePostgres, role: str, password: str) -> Non
     await admin_execute(server, f"ALTER ROLE \"{role}\" PASSWORD '{password}'")
 
 
-@pytest.fixture
-def identity_id() -> str:
-    return str(uuid.uuid4())
-
-
-@pytest.fixture
-def identity(
-    identity_id: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LoopbackIdentityEndpoint]:
-    endpoint = LoopbackIdentityEndpoint({identity_id})
-    endpoint.start()
-    endpoint.install(monkeypatch)
-    yield endpoint
-    endpoint.stop()
-
-
 def database_url(server: PrivatePostgres, role: str) -> str:
     return f"postgresql+asyncpg://{role}@127.0.0.1:{server.port}/{role}?ssl=require"
 

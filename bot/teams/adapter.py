@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -33,9 +34,11 @@ from botbuilder.schema import (
 from botframework.connector.auth import BotFrameworkAuthentication
 from msrest.serialization import Model
 
-from bot.teams.connector import ConnectorSender, TokenSource
+from bot.teams.connector import ConnectorSender, TokenSource, TokenUnavailable
 from bot.teams.proactive_flag import is_proactive
 from bot.teams.wire import to_wire
+
+log = logging.getLogger(__name__)
 
 # Activity types the stock adapter handles without calling the connector.
 _LOCAL_TYPES = {"delay", ActivityTypes.invoke_response, ActivityTypes.trace}
@@ -153,6 +156,12 @@ def _token_source(client: object) -> TokenSource:
         if credentials is None or not getattr(credentials, "microsoft_app_id", None):
             return None  # no app id: the local, unauthenticated set-up
         # MSAL caches the token; the call is synchronous and may go to the network.
-        return await asyncio.to_thread(credentials.get_access_token)
+        try:
+            return await asyncio.to_thread(credentials.get_access_token)
+        except Exception as error:  # noqa: BLE001 - msal and the identity endpoint raise anything
+            # Entra or the host's managed identity gave no token: soon over, so retryable (the
+            # outbox tries the message again later) rather than a message given up for good.
+            log.warning("no token for the Bot Connector: %s", type(error).__name__)
+            raise TokenUnavailable(str(error)) from error
 
     return token

@@ -42,6 +42,14 @@ class ConnectorError(SendFailed):
         super().__init__(f"the Bot Connector answered {status}: {body[:300]}", status, retry_after)
 
 
+class TokenUnavailable(ConnectorError):
+    """Entra, or the host's managed identity, gave the bot no token for the Bot Connector.
+    Counted as a 503: soon over, so a queued message is tried again, not given up."""
+
+    def __init__(self, reason: str) -> None:
+        SendFailed.__init__(self, f"no token for the Bot Connector: {reason}", 503)
+
+
 def retry_after_seconds(header: str | None, default: float) -> float:
     """Retry-After as seconds: either a number or an HTTP date."""
     if not header:

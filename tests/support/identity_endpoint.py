@@ -29,6 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.support.threaded_http import ServedInThread
+
 API_VERSION = "2019-08-01"
 # Variables that would make azure-identity or msal pick another managed identity source.
 _OTHER_SOURCES = (
@@ -70,7 +72,7 @@ class LoopbackIdentityEndpoint:
         self._plans: dict[str, list[Issue]] = defaultdict(list)
         self._lock = threading.Lock()
         self._server: _IdentityServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServedInThread | None = None
 
     @property
     def url(self) -> str:
@@ -129,21 +131,15 @@ class LoopbackIdentityEndpoint:
         }
 
     def start(self) -> None:
-        self._server = _IdentityServer(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="loopback-identity", daemon=True
-        )
-        self._thread.start()
+        server = _IdentityServer(("127.0.0.1", 0), _Handler)
+        server.owner = self
+        self._server = server
+        self._serving = ServedInThread.start(server, "loopback-identity")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+        self._server, self._serving = None, None
 
 
 class _Handler(BaseHTTPRequestHandler):

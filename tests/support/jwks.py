@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,8 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support.threaded_http import ServedInThread
 
 METADATA_PATH = "/.well-known/openidconfiguration"
 KEYS_PATH = "/keys"
@@ -142,7 +143,7 @@ class LoopbackOpenId:
         self.prefix = f"/{uuid.uuid4().hex[:12]}"
         self.requests: list[str] = []
         self._server: _OpenIdServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServedInThread | None = None
 
     @property
     def key(self) -> SigningKey:
@@ -167,21 +168,15 @@ class LoopbackOpenId:
         }
 
     def start(self) -> None:
-        self._server = _OpenIdServer(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="loopback-openid", daemon=True
-        )
-        self._thread.start()
+        server = _OpenIdServer(("127.0.0.1", 0), _Handler)
+        server.owner = self
+        self._server = server
+        self._serving = ServedInThread.start(server, "loopback-openid")
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+        self._server, self._serving = None, None
 
     def mint(
         self,
