@@ -24,7 +24,7 @@ from bot.core.migrate import (
     refusal,
     schema_of,
 )
-from bot.core.outage import is_database_outage
+from bot.core.outage import is_database_outage, lost_connections_as_warnings
 from bot.core.outbox import CALENDAR_KINDS, Outbox, OutboxWriter
 from bot.core.protocols import BUILT_IN, catalogue_of, load_protocols
 from bot.core.scheduler import Job, Scheduler, WakeAll
@@ -221,6 +221,7 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         # Closed on the way out, and also when start-up fails (a bad protocol file, say).
         engine = engine_from_settings(settings)
         resources.push_async_callback(engine.dispose)
+        resources.enter_context(lost_connections_as_warnings(asyncio.get_running_loop()))
         await _schema_ready(settings, engine)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         resources.push_async_callback(http.close)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
-from bot.core.outage import is_database_outage
+from bot.core.outage import is_database_outage, lost_connections_as_warnings
 from tests.support.databases import POSTGRES_DSN, engine_for
 from tests.support.process import free_port
 
@@ -42,3 +44,21 @@ async def test_a_database_that_cannot_be_reached_is_an_outage(tmp_path: Path) ->
 async def test_a_statement_past_the_timeout_is_an_outage() -> None:
     url = POSTGRES_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
     assert is_database_outage(await error_of(url, "SELECT pg_sleep(5)"))  # timeout: 2 s
+
+
+async def test_a_connection_lost_as_it_opens_is_a_warning_and_nothing_else_is_hidden(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.get_running_loop()
+    lost = ConnectionError("unexpected connection_lost() call")  # asyncpg's unread future
+    with lost_connections_as_warnings(loop):
+        loop.call_exception_handler(
+            {"message": "Future exception was never retrieved", "exception": lost}
+        )
+        loop.call_exception_handler({"message": "a bug", "exception": ValueError("a bug")})
+    levels = {record.getMessage().splitlines()[0]: record.levelno for record in caplog.records}
+    assert levels == {
+        "a database connection was lost while it opened (the database went away)": logging.WARNING,
+        "a bug": logging.ERROR,
+    }
+    assert loop.get_exception_handler() is None  # put back as it was

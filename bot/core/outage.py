@@ -6,11 +6,18 @@ error is a bug or bad data, and retrying it would fail the same way.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+log = logging.getLogger(__name__)
 
 # PostgreSQL's SQLSTATE classes for a lost or refused connection (08), too many connections
 # or no disk (53), an administrator's or a crash's shutdown and start-up (57P), and a
@@ -57,3 +64,29 @@ def _raised_in_driver(error: BaseException) -> bool:
             return True
         traceback = traceback.tb_next
     return False
+
+
+@contextmanager
+def lost_connections_as_warnings(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """While the app runs, a database that goes away as a connection opens is one warning,
+    not an ERROR with "Future exception was never retrieved": asyncpg (0.32) leaves that
+    future unread when the server drops its TLS negotiation after the connect gave up."""
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _lost_while_opening(context.get("exception")):
+            log.warning("a database connection was lost while it opened (the database went away)")
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def _lost_while_opening(error: object) -> bool:
+    return isinstance(error, ConnectionError) and str(error) == "unexpected connection_lost() call"
