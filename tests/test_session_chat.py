@@ -331,6 +331,25 @@ async def test_typing_start_session_brings_the_live_card_down(meeting: Meeting) 
     assert_earlier_copies_collapsed(meeting)
 
 
+async def test_typing_start_session_during_set_up_posts_the_roles_card_again(
+    meeting: Meeting,
+) -> None:
+    await meeting.set_up("space_to_think")
+    first = meeting.posted_cards("Roles: Space to Think")
+    assert len(first) == 1
+    await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    await meeting.bot.settle()
+    posts = meeting.chat_posts()
+    assert "is being set up here: its roles card follows" in str(posts[-2].get("text"))
+    assert "Roles: Space to Think" in card_text(cards_in(posts[-1:])[0])
+    # The new copy is the one kept up to date: taking a role redraws it, not the old one.
+    taken = await meeting.press(
+        meeting.presenter, "session_take_role", session=1, role="case_presenter"
+    )
+    await meeting.bot.settle()
+    assert meeting.connector.updates_to(MEETING_CHAT)[-1]["id"] == posts[-1]["id"], taken
+
+
 async def test_the_set_up_options_are_the_chosen_models(meeting: Meeting) -> None:
     """The set-up card's Start buttons send each model's options under its own name."""
     answer = await meeting.set_up("think_space", cycles_think_space="2")

@@ -169,10 +169,12 @@ class MeetingHandler:
             await self.store.post_below(live.id, [chat_message(live, text_message(note))])
             return
         if live is not None:
+            # Its roles card again, below: Begin and Cancel back in reach.
             await context.send_activity(
                 f"A {live.name} session ({live.reference}) is being set up here: its roles "
-                "card is above."
+                "card follows."
             )
+            await self.store.repost_roles_card(live.id)
             return
         if not await self._open_scheduled(context):
             await send_card(context, setup_card(self._choices()))

@@ -464,6 +464,20 @@ class SessionStore:
             self.outbox.add(session, placed, now)
             return True
 
+    async def repost_roles_card(self, session_id: int) -> bool:
+        """The roles card of a session being set up, posted again at the bottom of the chat
+        (the one above may be out of sight, or gone from a client's screen); from now on the
+        new copy is the one kept up to date. False: no such session."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            row = await _locked(session, session_id)
+            if row is None:
+                return False
+            row.roles_card_id = None
+            again = draw_card(Kind.SESSION_ROLES_CARD, view_of(row), post=True)
+            self.outbox.add(session, [again], now)
+            return True
+
     async def posted_before(self, session_id: int, message_id: int) -> bool:
         """Whether a message for the session's chat queued before `message_id` is still to
         go (a 429 holds it up, say): the stage card posted afresh waits to come below it."""
