@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND_PORT = 56150
 
 
-def _wait_until_healthy(url: str, seconds: float = 30) -> None:
+def wait_until_healthy(url: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -28,7 +28,7 @@ def _wait_until_healthy(url: str, seconds: float = 30) -> None:
                     return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit(f"the bot did not become healthy at {url} within {seconds:.0f}s")
+    raise SystemExit(f"nothing answered 200 at {url} within {seconds:.0f}s")
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     bot = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT)
     processes = [bot]
     try:
-        _wait_until_healthy(f"http://127.0.0.1:{settings.port}/readyz")
+        wait_until_healthy(f"http://127.0.0.1:{settings.port}/readyz")
         npx = shutil.which("npx")
         if npx is None:
             print("npx not found: install Node.js to use the Agents Playground.", file=sys.stderr)

@@ -57,12 +57,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Locator, Page, Route, ViewportSize, sync_playwright
+
+from bot.run_with_playground import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -125,18 +126,6 @@ def fail(message: str) -> NoReturn:
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
-def wait_for(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    fail(f"nothing answered at {url} within {seconds:.0f}s")
 
 
 def bot_environment(workdir: Path) -> dict[str, str]:
@@ -495,7 +484,7 @@ def main() -> None:
             start_new_session=True,  # its own process group, so stop() ends all of it
         )
         try:
-            wait_for(PLAYGROUND_URL, 60)
+            wait_until_healthy(PLAYGROUND_URL, 60)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=args.chromium,

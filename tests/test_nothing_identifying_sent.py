@@ -44,6 +44,7 @@ from tests.support.triage import (
     triage_scene,
     version_of,
 )
+from tests.test_form_questions import TEAM  # the same optional question on "About you"
 
 NAME_WITH_BIRTH_DATE = "Zebedee Quinlan 03/04/2015"
 EMAIL = "zq.marker@example.org"
@@ -62,13 +63,6 @@ CONTEXT = FormQuestion(
     label_for_admins="Context",
     max_chars=300,
     required=True,
-)
-TEAM = FormQuestion(
-    key="team",
-    step=Verb.ABOUT,
-    asked="Your team or service, if different from your agency",
-    label_for_admins="Team or service",
-    max_chars=120,
 )
 # People whose names and emails must stay out of the logs (they may be on cards).
 REFERRER = "Quilla Referrer-Marker"

@@ -60,19 +60,11 @@ async def role(server: PrivatePostgres) -> AsyncIterator[str]:
     """A fresh login role for the identity, with a database of its own; its password is set
     by each test to the token it expects."""
     name = f"{ROLE}-{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server.dsn)
-    try:
-        await admin.execute(f'CREATE ROLE "{name}" LOGIN')
-        await admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
-    finally:
-        await admin.close()
+    await admin_execute(server, f'CREATE ROLE "{name}" LOGIN')
+    await admin_execute(server, f'CREATE DATABASE "{name}" OWNER "{name}"')
     yield name
-    admin = await asyncpg.connect(server.dsn)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.execute(f'DROP ROLE "{name}"')
-    finally:
-        await admin.close()
+    await admin_execute(server, f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin_execute(server, f'DROP ROLE "{name}"')
 
 
 async def admin_execute(server: PrivatePostgres, statement: str) -> None:

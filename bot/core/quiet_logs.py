@@ -14,20 +14,30 @@ import logging
 DRIVER_LOGGERS = ("aiosqlite", "sqlalchemy.engine.Engine")
 
 
-class _DebugDropped(logging.Filter):
+class _DroppedUpTo(logging.Filter):
+    """Drops a logger's records at `level` and below."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
+        return record.levelno > self.level
 
 
-_DROP = _DebugDropped()
+def _install(names: tuple[str, ...], dropped: _DroppedUpTo) -> None:
+    for name in names:
+        logger = logging.getLogger(name)
+        if dropped not in logger.filters:
+            logger.addFilter(dropped)
+
+
+_DROP = _DroppedUpTo(logging.DEBUG)
 
 
 def keep_data_out_of_logs() -> None:
     """Idempotent: called whenever an engine is made."""
-    for name in DRIVER_LOGGERS:
-        logger = logging.getLogger(name)
-        if _DROP not in logger.filters:
-            logger.addFilter(_DROP)
+    _install(DRIVER_LOGGERS, _DROP)
 
 
 # httpx logs every request's full URL at INFO: for Graph, the organiser's object id, event and
@@ -35,18 +45,9 @@ def keep_data_out_of_logs() -> None:
 # the ids as {id} (bot.scheduling.graph_tracing); its failures are logged by the calendar.
 URL_LOGGERS = ("httpx",)
 
-
-class _InfoDropped(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.INFO
-
-
-_DROP_INFO = _InfoDropped()
+_DROP_INFO = _DroppedUpTo(logging.INFO)
 
 
 def keep_urls_out_of_logs() -> None:
     """Idempotent: called whenever a Graph client is made."""
-    for name in URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if _DROP_INFO not in logger.filters:
-            logger.addFilter(_DROP_INFO)
+    _install(URL_LOGGERS, _DROP_INFO)
