@@ -23,6 +23,7 @@ class Verb(StrEnum):
     REGISTER_TRIAGE = "register_triage"
     DIGEST = "digest"
     AUDIT = "audit"
+    REPORT = "report"  # the partnership's figures for a period (bot.reports)
     # The practitioner's answer to a triage question (in their 1:1 chat).
     ANSWER_QUESTION = "answer_question"
     # In a meeting or group chat: set up a reflective session, show the question bank.
@@ -59,3 +60,24 @@ class SessionVerb(StrEnum):
     BACK = "session_back"
     NEXT = "session_next"
     END = "session_end"
+
+
+class FeedbackVerb(StrEnum):
+    """Action.Execute verbs on the feedback cards, in the meeting chat and 1:1 (bot.feedback)."""
+
+    ANSWER = "feedback_answer"
+    SHOW = "feedback_show"  # the card's refresh: each person sees their own state
+
+
+class ReportVerb(StrEnum):
+    """Action.Execute verbs on the report card on the desk (bot.reports); admins only."""
+
+    DOWNLOAD = "report_download"  # the same figures as CSV, through the 1:1 file consent card
+
+
+class FurtherVerb(StrEnum):
+    """Action.Execute verbs on the further reflection card on the desk; admins only."""
+
+    BOOK = "further_book"  # book it: through Graph where it is set up
+    BY_HAND = "further_by_hand"  # the admin booked it themselves: date and link
+    NOT_NEEDED = "further_not_needed"

@@ -362,6 +362,9 @@ class MeetingSession(Base):
     # long past its planned end is ended by the timer.
     last_activity_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
+    # The feedback cards posted in the chat (bot.feedback), redrawn as people answer.
+    feedback_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    follow_up_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     # The cards in the chat, updated in place.
     stage_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     roles_card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
@@ -397,6 +400,70 @@ class SessionParticipant(Base):
     feedback_status: Mapped[str] = mapped_column(String(16), default="not_due", index=True)
     feedback_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     follow_up_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Their organisation, as they gave it with their feedback: attendance by agency.
+    agency: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # The feedback after the session and the question three months on (bot.feedback): when
+    # each was asked, reminded (once, never more) and answered (once).
+    feedback_asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    feedback_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    feedback_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    follow_up_asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    follow_up_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    follow_up_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class FeedbackResponse(Base):
+    """One person's answers after a session, or three months on: against the session, never
+    the child, and without who gave them (the participant row says only that they answered).
+    Scores and yes/no answers are the partnership's figures and outlive the retention purge;
+    the words are erased with the case."""
+
+    __tablename__ = "feedback_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_sessions.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(64))
+    # "after" (the session) or "follow_up" (three months on): bot.feedback.model.Round
+    round: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    answered_on: Mapped[date] = mapped_column(Date, index=True)  # the day, not the moment
+    # How the session felt (after) or how much it changed their practice (follow-up), 1-5.
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The model's own questions: {question key: 1-5, or "yes" / "no"}; no free text.
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What they wrote, if anything: sealed, and erased with the case.
+    words: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
+
+
+class FurtherReflection(Base):
+    """A further reflection meeting the desk is asked to book three months after a session
+    (a model's `further_reflection`), through Graph where it is set up, by hand otherwise."""
+
+    __tablename__ = "further_reflections"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    referral_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referrals.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    due_on: Mapped[date] = mapped_column(Date)
+    # "waiting" (for the desk), "booking" (Graph at work), "booked", "failed", "not_needed"
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # as for a referral's card
+    card_id: Mapped[str | None] = mapped_column(String(256), nullable=True)  # on the desk
+    session_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    join_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    event_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    transaction_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    problem: Mapped[str | None] = mapped_column(SealedText(), nullable=True)
+    decided_by_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SessionContribution(Base):

@@ -72,10 +72,18 @@ class Kind:
     FACILITATOR_REMINDER = "facilitator_reminder"  # target: {"session_at", "which"}
     LEARN_PERSON = "learn_person"  # target: {"reference", "member_id"}: ask Teams for an email
     INVITEE = "invitee"  # target: a PERSON target whose person_id is found by its "email"
+    # Post or update a session's feedback card in its meeting chat: target {"round"}.
+    FEEDBACK_CARD = "feedback_card"
+    # Post or update a further reflection's card on the triage desk (bot.feedback).
+    FURTHER_REFLECTION_CARD = "further_reflection_card"
+    # Book a further reflection meeting through Graph (the calendar outbox).
+    FURTHER_REFLECTION_BOOKING = "further_reflection_booking"
 
 
 # Graph calls may wait minutes on Retry-After: they must never hold up a session's prompts.
-CALENDAR_KINDS = frozenset({Kind.FIND_TIMES, Kind.CALENDAR_SYNC})
+CALENDAR_KINDS = frozenset(
+    {Kind.FIND_TIMES, Kind.CALENDAR_SYNC, Kind.FURTHER_REFLECTION_BOOKING}
+)
 
 
 @dataclass

@@ -156,6 +156,55 @@ class Referral(_Strict):
     asks_strategy: bool = False
 
 
+class QuestionKind(StrEnum):
+    SCALE = "scale"  # 1 to 5, labelled at both ends
+    YES_NO = "yes_no"
+
+
+# The questions every model asks, before its own: how the session felt (1-5, and in words),
+# and three months on how it changed their practice. Protocol questions may not reuse the keys.
+FELT, FELT_WORDS, CHANGED, CHANGED_WORDS = "felt", "felt_words", "changed", "changed_words"
+RESERVED_KEYS = frozenset({FELT, FELT_WORDS, CHANGED, CHANGED_WORDS})
+
+
+class Question(_Strict):
+    """One feedback question a model asks, besides the ones every model asks."""
+
+    key: str = Field(pattern=_KEY, max_length=40)
+    text: str = Field(min_length=1, max_length=200)
+    kind: QuestionKind = QuestionKind.SCALE
+    low: str = Field(default="Not at all", min_length=1, max_length=40)  # the scale's 1
+    high: str = Field(default="Very much", min_length=1, max_length=40)  # and its 5
+
+
+class Feedback(_Strict):
+    """What each practitioner is asked after a session (the `[feedback]` table)."""
+
+    # After the session, besides how it felt.
+    questions: list[Question] = Field(default_factory=list, max_length=6)
+    # Months after the session when each is asked how it changed their practice; 0: never.
+    follow_up_months: int = Field(default=3, ge=0, le=12)
+    # Asked then, besides how the session changed their practice.
+    follow_up_questions: list[Question] = Field(default_factory=list, max_length=6)
+    # The desk is asked to book a further reflection meeting then (Think Space's).
+    further_reflection: bool = False
+    # One reminder, this many working days after a question unanswered; never more.
+    reminder_working_days: int = Field(default=2, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _keys(self) -> Feedback:
+        for name in ("questions", "follow_up_questions"):
+            keys = [question.key for question in getattr(self, name)]
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"two {name} share a key")
+            taken = RESERVED_KEYS.intersection(keys)
+            if taken:
+                raise ValueError(
+                    f"{name}: {sorted(taken)} is kept for the questions every model asks"
+                )
+        return self
+
+
 def datetime_span(start: time, end: time) -> timedelta:
     """The time from `start` to `end` on one day (negative if end comes first)."""
     return timedelta(hours=end.hour - start.hour, minutes=end.minute - start.minute)
@@ -184,6 +233,7 @@ class Protocol(_Strict):
     # When it may be booked; without it, the planned length inside working hours.
     booking: Booking | None = None
     referral: Referral = Field(default_factory=Referral)
+    feedback: Feedback = Field(default_factory=Feedback)
 
     @model_validator(mode="after")
     def _references(self) -> Protocol:

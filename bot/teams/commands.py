@@ -21,12 +21,13 @@ TYPED_COMMANDS: dict[str, Verb] = {
     "start again": Verb.RESTART,
     "register triage here": Verb.REGISTER_TRIAGE,
     "digest": Verb.DIGEST,
+    "report": Verb.REPORT,
     "start session": Verb.START_SESSION,
     "questions": Verb.SESSION_QUESTIONS,
     "reflective questions": Verb.SESSION_QUESTIONS,
 }
 # Typed commands followed by one argument: "audit RP-2026-0001".
-ARGUMENT_COMMANDS: dict[str, Verb] = {"audit": Verb.AUDIT}
+ARGUMENT_COMMANDS: dict[str, Verb] = {"audit": Verb.AUDIT, "report": Verb.REPORT}
 # Card buttons that act outside any form step.
 GLOBAL_BUTTONS = {
     Verb.START_REFERRAL,
