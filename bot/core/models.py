@@ -399,7 +399,10 @@ class SessionParticipant(Base):
     # "not_due" while the session runs; "due" once it ends (a later feature sends it).
     feedback_status: Mapped[str] = mapped_column(String(16), default="not_due", index=True)
     feedback_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    follow_up_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Indexed: the feedback job looks for the questions months on that have fallen due.
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime(), nullable=True, index=True
+    )
     # Their organisation, as they gave it with their feedback: attendance by agency.
     agency: Mapped[str | None] = mapped_column(String(120), nullable=True)
     # The feedback after the session and the question three months on (bot.feedback): when

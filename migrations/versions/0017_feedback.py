@@ -35,6 +35,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("agency", sa.String(120), nullable=True))
         for name in PARTICIPANT_MOMENTS:
             batch_op.add_column(sa.Column(name, TZ, nullable=True))
+        batch_op.create_index("ix_session_participants_follow_up_due_at", ["follow_up_due_at"])
     with op.batch_alter_table("meeting_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("feedback_card_id", sa.String(256), nullable=True))
         batch_op.add_column(sa.Column("follow_up_card_id", sa.String(256), nullable=True))
@@ -97,6 +98,7 @@ def downgrade() -> None:
         batch_op.drop_column("follow_up_card_id")
         batch_op.drop_column("feedback_card_id")
     with op.batch_alter_table("session_participants", schema=None) as batch_op:
+        batch_op.drop_index("ix_session_participants_follow_up_due_at")
         for name in reversed(PARTICIPANT_MOMENTS):
             batch_op.drop_column(name)
         batch_op.drop_column("agency")
