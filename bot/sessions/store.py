@@ -36,8 +36,10 @@ from bot.core.models import (
     SessionContribution,
     SessionParticipant,
 )
+from bot.core.months_on import follow_up_moment
 from bot.core.outbox import Kind, Message, OutboxWriter, triage_card
-from bot.core.protocols import Collect, Protocol, Step, plan
+from bot.core.protocols import Collect, Feedback, Protocol, Step, plan
+from bot.core.working_days import WorkingCalendar
 from bot.referrals.model import ReferralStatus
 from bot.sessions.timing import Control, Rules, Status, Timing, apply, next_tick, tick
 from bot.sessions.views import Contribution, Holder, ReferralLink, SessionView
@@ -45,7 +47,6 @@ from bot.sessions.views import Contribution, Holder, ReferralLink, SessionView
 log = logging.getLogger(__name__)
 
 TIMER_BATCH = 200
-FOLLOW_UP_AFTER = timedelta(days=91)  # "3 months on"
 BROKEN_RETRY = timedelta(minutes=1)
 # Who the audit log says ended a session nobody ended by hand.
 MEETING_OVER = Actor("teams:meeting_end", "Teams: the meeting ended")
@@ -77,6 +78,8 @@ class SessionStore:
     clock: Clock
     outbox: OutboxWriter
     refresh_seconds: float
+    # Working days: the question months on is asked on one, in the morning (bot.feedback).
+    calendar: WorkingCalendar
     # A running or paused session nobody uses for this long past its planned end is ended.
     abandon_after: timedelta | None = None
     announce: Announce = field(default=lambda view, timing, now: [])
@@ -544,10 +547,13 @@ class SessionStore:
         participants = await session.scalars(
             select(SessionParticipant).where(SessionParticipant.session_id == row.id)
         )
+        months = Feedback.model_validate(row.protocol.get("feedback", {})).follow_up_months
+        ended_at = row.ended_at or now
+        follow_up = follow_up_moment(ended_at, months, self.calendar) if months else None
         for participant in participants:
             participant.feedback_status = "due"
             participant.feedback_due_at = now
-            participant.follow_up_due_at = now + FOLLOW_UP_AFTER
+            participant.follow_up_due_at = follow_up
         if row.referral_id is not None:
             referral = await session.get(ReferralRow, row.referral_id)
             if referral is not None and referral.status in (

@@ -36,6 +36,7 @@ def wiring(
         clock=shared.clock,
         outbox=shared.writer,
         refresh_seconds=settings.session_card_refresh_seconds,
+        calendar=calendar,
         abandon_after=timedelta(hours=settings.session_idle_hours),
         announce=messages.announce,
         opening=messages.opening,
