@@ -64,6 +64,43 @@ class BookingRules:
     partnership: str = ""
 
 
+async def people_of(
+    row: ReferralRow, directory: People | None, facilitators: dict[str, Facilitator]
+) -> list[tuple[str, str]]:
+    """(name, email) of the facilitator, the referrer (if the bot knows their email: see
+    bot.teams.people) and the invitees, each once."""
+    people: list[tuple[str, str]] = []
+    referrer = await directory.email_of(row.referrer_id) if directory else None
+    if referrer:
+        people.append((row.referrer_name, referrer))
+    facilitator = facilitators.get(row.facilitator_id or "")
+    if facilitator is not None and facilitator.email:
+        people.append((facilitator.name, facilitator.email))
+    for invitee in row.invitees or []:
+        email = str(invitee.get("email", "")).strip()
+        if email:
+            people.append((str(invitee.get("name", "")), email))
+    return each_once(people)
+
+
+def each_once(people: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(name, email) pairs with each email once (case aside), in their order."""
+    seen: set[str] = set()
+    unique = []
+    for name, email in people:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            unique.append((name, email))
+    return unique
+
+
+def maybe_later(error: CalendarError, delivery: Delivery) -> None:
+    """Throttling or an outage: try again later, quietly, a few times (RetryLater)."""
+    if error.status in RETRYABLE and delivery.attempts < TRIES_BEFORE_TELLING:
+        after = timedelta(seconds=error.retry_after or 30 * delivery.attempts)
+        raise RetryLater(after, error.message) from error
+
+
 @dataclass
 class Bookings:
     sessions: async_sessionmaker[AsyncSession]
@@ -108,26 +145,7 @@ class Bookings:
         await self._store_search(row.id, search, now, to_facilitator=slots)
 
     async def _people(self, row: ReferralRow) -> list[tuple[str, str]]:
-        """(name, email) of the facilitator, the referrer (if the bot knows their email: see
-        bot.teams.people) and the invitees, each once."""
-        people: list[tuple[str, str]] = []
-        referrer = await self.directory.email_of(row.referrer_id) if self.directory else None
-        if referrer:
-            people.append((row.referrer_name, referrer))
-        facilitator = self.facilitators.get(row.facilitator_id or "")
-        if facilitator is not None and facilitator.email:
-            people.append((facilitator.name, facilitator.email))
-        for invitee in row.invitees or []:
-            email = str(invitee.get("email", "")).strip()
-            if email:
-                people.append((str(invitee.get("name", "")), email))
-        seen: set[str] = set()
-        unique = []
-        for name, email in people:
-            if email.lower() not in seen:
-                seen.add(email.lower())
-                unique.append((name, email))
-        return unique
+        return await people_of(row, self.directory, self.facilitators)
 
     def _slots(
         self,
@@ -346,10 +364,7 @@ class Bookings:
             return True
 
     def _maybe_later(self, error: CalendarError, delivery: Delivery) -> None:
-        """Throttling or an outage: try again later, quietly, a few times."""
-        if error.status in RETRYABLE and delivery.attempts < TRIES_BEFORE_TELLING:
-            after = timedelta(seconds=error.retry_after or 30 * delivery.attempts)
-            raise RetryLater(after, error.message) from error
+        maybe_later(error, delivery)
 
     # --- what the invitation says --------------------------------------------------------
 

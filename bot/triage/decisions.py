@@ -210,15 +210,10 @@ class ScheduleForm:
                 audit_detail=f"booking {when_utc:%Y-%m-%d %H:%M} UTC through Outlook",
                 summary=f"{_local(when_utc, context.zone)}, booked through Outlook",
             )
-        if not is_meeting_link(self.link):
-            raise BadInput(
-                "Please paste the Teams meeting's join link (it starts https://teams.microsoft.com/"
-                "l/meetup-join/ or https://teams.microsoft.com/meet/)."
-            )
         return Change(
             session_at=when_utc,
             session_minutes=minutes,
-            meeting_join_url=self.link,
+            meeting_join_url=join_link(self.link),
             meeting_chat_id=chat_id_of(self.link),
             audit_detail=f"session at {when_utc:%Y-%m-%d %H:%M} UTC",
             summary=f"{_local(when_utc, context.zone)}, with the join link you gave",
@@ -230,11 +225,26 @@ class ScheduleForm:
             if self.slot not in {offered["start"] for offered in offered_slots(context.view)}:
                 raise BadInput("Those times have changed since: please choose again.", redraw=True)
             return datetime.fromisoformat(self.slot).astimezone(UTC)
-        try:
-            day, at = date.fromisoformat(self.day), time.fromisoformat(self.time)
-        except ValueError:
-            raise BadInput("Please give the date and the time of the session.") from None
-        return datetime.combine(day, at, tzinfo=context.zone).astimezone(UTC)
+        return typed_time(self.day, self.time, context.zone)
+
+
+def typed_time(day: str, at: str, zone: ZoneInfo, what: str = "the session") -> datetime:
+    """A date and a time typed on a card (local), in UTC; BadInput if either is not one."""
+    try:
+        moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(at), tzinfo=zone)
+    except ValueError:
+        raise BadInput(f"Please give the date and the time of {what}.") from None
+    return moment.astimezone(UTC)
+
+
+def join_link(link: str) -> str:
+    """A Teams meeting's join link as pasted on a card; BadInput if it is not one."""
+    if not is_meeting_link(link):
+        raise BadInput(
+            "Please paste the Teams meeting's join link (it starts https://teams.microsoft.com/"
+            "l/meetup-join/ or https://teams.microsoft.com/meet/)."
+        )
+    return link
 
 
 @dataclass(frozen=True)

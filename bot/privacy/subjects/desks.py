@@ -1,10 +1,11 @@
-"""Triage desks they registered, or whose stored reference came from something they said."""
+"""Triage desks they registered, or whose stored reference came from something they said;
+further reflection meetings they decided on at the desk."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.core.models import TriageDesk
+from bot.core.models import FurtherReflection, TriageDesk
 from bot.privacy.subjects.search import Search
 
 
@@ -30,4 +31,25 @@ async def triage_desks(search: Search) -> None:
         "they registered, kept with a pseudonym for them",
         kept,
         "the desk stays where it is",
+    )
+
+
+async def further_reflections(search: Search) -> None:
+    rows = await search.their_rows(
+        FurtherReflection, FurtherReflection.decided_by_id, FurtherReflection.session_id
+    )
+    for row in rows:
+        search.add(
+            "further_reflections",
+            {"session_id": row.session_id},
+            "decided_by_id",
+            row.decided_by_id,
+        )
+        if search.erase:
+            search.pseudonymise("further_reflections", row)
+    search.found.did(
+        "further_reflections",
+        "they decided at the desk, kept with a pseudonym for them",
+        len(rows),
+        "the desk's record of the meeting stays",
     )

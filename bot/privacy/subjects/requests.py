@@ -14,7 +14,7 @@ from bot.core.audit import OPERATOR, Action, Actor
 from bot.core.crypto import Cipher
 from bot.privacy.subjects.audit_log import audit_details, audit_log
 from bot.privacy.subjects.bot_state import bot_state
-from bot.privacy.subjects.desks import triage_desks
+from bot.privacy.subjects.desks import further_reflections, triage_desks
 from bot.privacy.subjects.findings import Findings, counts_text
 from bot.privacy.subjects.outbox import outbox
 from bot.privacy.subjects.people import people, personal_chats
@@ -40,6 +40,7 @@ TABLES: tuple[Callable[[Search], Awaitable[None]], ...] = (
     session_participants,
     session_contributions,
     triage_desks,
+    further_reflections,
     audit_log,
     outbox,
     bot_state,

@@ -35,7 +35,10 @@ class Search:
         self._reported: set[tuple[str, str, str]] = set()
 
     async def their_rows(
-        self, model: type[Row], person_id: InstrumentedAttribute[str], *order_by: Any
+        self,
+        model: type[Row],
+        person_id: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+        *order_by: Any,
     ) -> list[Row]:
         """The rows of `model` whose `person_id` column is one of their ids."""
         query = select(model).where(person_id.in_(sorted(self.subject.ids))).order_by(*order_by)

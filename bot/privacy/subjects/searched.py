@@ -61,6 +61,12 @@ SEARCHED: dict[str, dict[str, Found]] = {
     "outbox": {"target": Found.JSON, "activity_encrypted": Found.TEXT},
     "audit_log": {"actor_id": Found.ID, "actor_name": Found.NAME, "detail": Found.TEXT},
     "triage_desks": {"conversation_reference": Found.JSON, "registered_by_id": Found.ID},
+    "further_reflections": {
+        "decided_by_id": Found.ID,
+        "problem": Found.THEIR_ROW,
+        "join_url": Found.NOT_A_PERSON,
+        "event_id": Found.NOT_A_PERSON,
+    },
 }
 
 # Id columns and the name column beside each: pseudonymised and blanked together.
@@ -78,4 +84,5 @@ NAMED_BY_ID: dict[str, dict[str, str | None]] = {
     "people": {"person_id": "name"},
     "personal_chats": {"person_id": None},
     "triage_desks": {"registered_by_id": None},
+    "further_reflections": {"decided_by_id": None},
 }
