@@ -33,9 +33,12 @@ from bot.core.settings import Settings
 from bot.core.shared import Shared
 from bot.core.telemetry import configure_telemetry
 from bot.core.working_days import WorkingCalendar
+from bot.feedback import wiring as feedback
+from bot.further_reflection import wiring as further_reflection
 from bot.privacy.retention import Periods, RetentionJob
 from bot.referrals import wiring as referrals
 from bot.referrals.model import FormQuestion
+from bot.reports import wiring as reports
 from bot.scheduling import wiring as scheduling
 from bot.scheduling.calendar_port import CalendarPort
 from bot.scheduling.graph import config_from_settings, graph_calendar
@@ -161,6 +164,16 @@ def build_runtime(
     session_feature = sessions.wiring(
         shared, admins=plumbing.admins, roles=plumbing.roles, deliveries=plumbing.deliveries
     )
+    further_feature = further_reflection.wiring(
+        shared,
+        admins=plumbing.admins,
+        deliveries=plumbing.deliveries,
+        people=plumbing.people,
+        calendar_port=calendar_port,
+    )
+    report_feature = reports.wiring(
+        shared, admins=plumbing.admins, triage=triage_feature.store, http=http
+    )
     routes = merge(
         [
             plumbing.feature,
@@ -168,6 +181,9 @@ def build_runtime(
             triage_feature.feature,
             scheduling_feature.feature,
             session_feature.feature,
+            further_feature.feature,
+            feedback.wiring(shared, deliveries=plumbing.deliveries),
+            report_feature,
         ]
     )
     outbox.handlers.update(routes.deliveries)
@@ -188,6 +204,7 @@ def build_runtime(
             lease=CALENDAR_LEASE,
         )
         calendar_outbox.handlers.update(scheduling_feature.calendar_deliveries)
+        calendar_outbox.handlers.update(further_feature.calendar_deliveries)
         schedulers.append(
             Scheduler(
                 shared.clock,

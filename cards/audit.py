@@ -20,7 +20,7 @@ from bot.triage.desk_log import DeskDetail, registered_in
 from bot.triage.options import DeskOptions
 from cards.binder import render
 from cards.common import when
-from cards.verbs import TriageVerb
+from cards.verbs import ReportVerb, TriageVerb
 
 UNNAMED = "someone whose name Teams did not give"
 # Actors that are not people (bot.sessions.store names them): the words for each.
@@ -34,6 +34,9 @@ TRIED = {
     "register triage here": "register a triage desk",
     "digest": "see the weekly digest",
     "audit": "read an audit log",
+    "report": "see the partnership's figures",
+    "report csv": "download the partnership's figures",
+    ReportVerb.DOWNLOAD: "download the partnership's figures",
     TriageVerb.DETAILS: "open a referral's details",
     TriageVerb.HIDE: "close a referral's details",
     TriageVerb.FIND_TIMES: "look for free times",
@@ -149,6 +152,12 @@ def _refused(words: AuditWords, line: AuditLine, who: str) -> str:
     )
 
 
+def _report(words: AuditWords, line: AuditLine, who: str) -> str:
+    period = DeskDetail.parse(line.detail).what
+    taken = "shown to" if line.action == Action.REPORT_SHOWN else "downloaded as CSV by"
+    return f"The partnership's figures ({period}) {taken} {who}"
+
+
 def _registered(words: AuditWords, line: AuditLine, who: str) -> str:
     here = words.desk_conversation and registered_in(line) == words.desk_conversation
     where = "here" if here else "in another channel or chat"
@@ -186,6 +195,8 @@ SENTENCES: dict[str, Say] = {
     Action.REFUSED: _refused,
     Action.LOST_RACE: _lost_race,
     Action.AUDIT_READ: _audit_read,
+    Action.REPORT_SHOWN: _report,
+    Action.REPORT_DOWNLOADED: _report,
     Action.SESSION_SET_UP: _set_up,
     Action.SESSION_ENDED: lambda words, line, who: f"Session ended by {who}",
     Action.RETENTION_PURGE: lambda words, line, who: "Old records removed by the retention purge",
@@ -195,6 +206,15 @@ SENTENCES: dict[str, Say] = {
     ),
     Action.SUBJECT_ERASED: lambda words, line, who: (
         f"A person's data erased at their request, by {who}"
+    ),
+    Action.FURTHER_BOOKING: lambda words, line, who: (
+        f"Further reflection meeting booked in Outlook, asked by {who}"
+    ),
+    Action.FURTHER_BOOKED_BY_HAND: lambda words, line, who: (
+        f"Further reflection meeting booked by hand by {who}"
+    ),
+    Action.FURTHER_NOT_NEEDED: lambda words, line, who: (
+        f"Further reflection meeting marked not needed by {who}"
     ),
 }
 

@@ -124,14 +124,22 @@ def test_ids_and_rsc() -> None:
 def test_bot_shape() -> None:
     bot = build_manifest(make_settings())["bots"][0]
     assert set(bot["scopes"]) == {"personal", "groupChat", "team"}
-    assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
+    # Files: the report's CSV goes to an admin through the file consent card (bot.teams.files).
+    assert bot["supportsFiles"] is True and bot["isNotificationOnly"] is False
     commands = {
         tuple(sorted(lst["scopes"])): [c["title"] for c in lst["commands"]]
         for lst in bot["commandLists"]
     }
     assert commands == {
         ("personal",): ["refer", "my referrals", "help", "cancel"],
-        ("groupChat", "team"): ["start session", "register triage here", "audit", "digest", "help"],
+        ("groupChat", "team"): [
+            "start session",
+            "register triage here",
+            "audit",
+            "digest",
+            "report",
+            "help",
+        ],
     }
 
 

@@ -58,6 +58,12 @@ class Action:
     REFUSED = "triage.refused"  # someone who is not an admin pressed an admin button
     LOST_RACE = "triage.already_decided"  # a second admin pressed on a decided referral
     AUDIT_READ = "audit.read"
+    REPORT_SHOWN = "report.shown"  # the partnership's figures (detail: the period, the desk)
+    REPORT_DOWNLOADED = "report.downloaded"  # the same, taken as CSV
+    # The further reflection meeting months on (bot.further_reflection; detail: "<reference>: ...")
+    FURTHER_BOOKING = "further_reflection.booking"
+    FURTHER_BOOKED_BY_HAND = "further_reflection.booked_by_hand"
+    FURTHER_NOT_NEEDED = "further_reflection.not_needed"
     SESSION_SET_UP = "session.set_up"
     SESSION_ENDED = "session.ended"
     RETENTION_PURGE = "privacy.retention_purge"

@@ -380,7 +380,8 @@ class MeetingSession(Base):
     created_by_id: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Indexed: the further reflections fall due by when their session ended.
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
     purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 

@@ -81,9 +81,7 @@ class Kind:
 
 
 # Graph calls may wait minutes on Retry-After: they must never hold up a session's prompts.
-CALENDAR_KINDS = frozenset(
-    {Kind.FIND_TIMES, Kind.CALENDAR_SYNC, Kind.FURTHER_REFLECTION_BOOKING}
-)
+CALENDAR_KINDS = frozenset({Kind.FIND_TIMES, Kind.CALENDAR_SYNC, Kind.FURTHER_REFLECTION_BOOKING})
 
 
 @dataclass

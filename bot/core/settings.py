@@ -207,6 +207,13 @@ class Settings(BaseSettings):
     reminder_day_before_hour: int = Field(default=9, ge=0, le=23)
     reminder_minutes_before: int = Field(default=15, ge=1, le=240)
 
+    # Files the bot sends (the report's CSV, bot.teams.files) are PUT only to upload URLs on
+    # these hosts, over https: "*.sharepoint.com" is any host under it. A loopback host listed
+    # here may be plain http (tests); no other.
+    file_upload_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*.sharepoint.com"]
+    )
+
     # Retention (bot.privacy.retention; the README's data map says what each covers), in days.
     # Case text, names and who was involved: from the referral's closure (declined, withdrawn,
     # noted, or its session held).
@@ -245,6 +252,7 @@ class Settings(BaseSettings):
         "admin_ids",
         "extra_bank_holidays",
         "session_control_roles",
+        "file_upload_hosts",
         mode="before",
     )(_split_csv)
 

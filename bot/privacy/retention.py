@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, and_, delete, func, or_, select
+from sqlalchemy import Column, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -32,6 +32,8 @@ from bot.core.models import (
     AuditEntry,
     Base,
     BotStateRow,
+    FeedbackResponse,
+    FurtherReflection,
     MeetingSession,
     OutboxMessage,
     Person,
@@ -201,10 +203,27 @@ async def _closed_cases(
         erase_case_columns(participant, "session_participants", cipher)
     purged.add("meeting_sessions", ERASED, len(meetings))
     purged.add("session_participants", ERASED, len(participants))
+    # The further reflection keeps its dates and outcome; its links and who decided go.
+    reflections = list(
+        await session.scalars(
+            select(FurtherReflection).where(FurtherReflection.session_id.in_(session_ids))
+        )
+    )
+    for reflection in reflections:
+        erase_case_columns(reflection, "further_reflections", cipher)
+    purged.add("further_reflections", ERASED, len(reflections))
     await session.flush()
     await _delete(
         session, purged, SessionContribution, SessionContribution.session_id.in_(session_ids)
     )
+    # The feedback stays (the partnership's figures); what people wrote goes with the case.
+    words = await session.execute(
+        update(FeedbackResponse)
+        .where(FeedbackResponse.session_id.in_(session_ids), FeedbackResponse.words.is_not(None))
+        .values(words=None)
+        .execution_options(synchronize_session=False)
+    )
+    purged.add("feedback_responses", ERASED, rows_changed(words))
     await _delete(session, purged, OutboxMessage, OutboxMessage.session_id.in_(session_ids))
     return bool(referrals or meetings)
 

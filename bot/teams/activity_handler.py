@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import ConversationState, TurnContext
+from botbuilder.core import ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.activity_handler import _InvokeResponseException
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.dialogs import Dialog, DialogContext, DialogSet
@@ -19,12 +19,14 @@ from botbuilder.schema import (
     ChannelAccount,
 )
 from botbuilder.schema.teams import (
+    FileConsentCardResponse,
     MeetingEndEventDetails,
     MeetingParticipantsEventDetails,
     MeetingStartEventDetails,
 )
 
 from bot.teams.commands import argument_command_of, command_of
+from bot.teams.files import FileConsentAnswer
 from bot.teams.invoke import message_response
 from bot.teams.meeting_links import is_meeting_chat
 from bot.teams.meeting_roles import meeting_id_of
@@ -159,6 +161,35 @@ class ReflectiveBot(TeamsActivityHandler):
         ]
         if self._routes.meeting is not None:
             await self._routes.meeting.note_joined(turn_context, people)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        # A file consent answer that is not an object: botbuilder would fail it with a 501.
+        activity = turn_context.activity
+        if activity.name == "fileConsent/invoke" and not isinstance(activity.value, dict):
+            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
+        response: InvokeResponse = await super().on_invoke_activity(turn_context)
+        return response
+
+    async def on_teams_file_consent_accept(
+        self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
+    ) -> None:
+        await self._file_consent(turn_context, file_consent_card_response)
+
+    async def on_teams_file_consent_decline(
+        self, turn_context: TurnContext, file_consent_card_response: FileConsentCardResponse
+    ) -> None:
+        await self._file_consent(turn_context, file_consent_card_response)
+
+    async def _file_consent(
+        self, turn_context: TurnContext, response: FileConsentCardResponse
+    ) -> None:
+        # botbuilder answers the invoke 200 once this returns; a failure is said in the chat.
+        if self._routes.file_consent is None:
+            await turn_context.send_activity("Sorry, I have no file waiting for that answer.")
+            return
+        await self._routes.file_consent.on_file_consent(
+            turn_context, FileConsentAnswer.of(response)
+        )
 
     async def on_adaptive_card_invoke(
         self, turn_context: TurnContext, invoke_value: AdaptiveCardInvokeValue

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core.outbox import Delivery
+from bot.teams.files import FileConsent
 from bot.teams.turn import ArgumentCommand, CardAction, Command, Turn
 from cards.verbs import Verb
 
@@ -58,6 +59,8 @@ class Feature:
     # How the outbox delivers each kind of message the feature queues.
     deliveries: Mapping[str, Deliver] = field(default_factory=dict)
     meeting: MeetingEvents | None = None
+    # What to do when someone accepts or declines a file the bot offered (bot.teams.files).
+    file_consent: FileConsent | None = None
     help_here: HelpHere = _nobody_helps
 
 
@@ -66,6 +69,7 @@ def merge(features: Iterable[Feature]) -> Feature:
         name: {} for name in ("commands", "argument_commands", "card_actions", "jobs", "deliveries")
     }
     meeting: MeetingEvents | None = None
+    file_consent: FileConsent | None = None
     helpers: list[HelpHere] = []
     for feature in features:
         for name, table in merged.items():
@@ -78,6 +82,10 @@ def merge(features: Iterable[Feature]) -> Feature:
             if meeting is not None:
                 raise ValueError("two features handle meeting events")
             meeting = feature.meeting
+        if feature.file_consent is not None:
+            if file_consent is not None:
+                raise ValueError("two features handle file consent answers")
+            file_consent = feature.file_consent
         if feature.help_here is not _nobody_helps:
             helpers.append(feature.help_here)
 
@@ -87,4 +95,4 @@ def merge(features: Iterable[Feature]) -> Feature:
                 return True
         return False
 
-    return Feature(**merged, meeting=meeting, help_here=help_here)
+    return Feature(**merged, meeting=meeting, file_consent=file_consent, help_here=help_here)

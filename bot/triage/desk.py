@@ -91,7 +91,9 @@ class DeskHandler:
         reference = reference_of(context)
         reference["conversation"]["id"] = conversation_id
         await self.store.register_desk(tenant_of(context), conversation_id, reference, actor)
-        await self.outbox.make_due(Kind.TRIAGE_CARD, self.clock.now())
+        # Cards that waited for a desk come now, not at their next retry.
+        for kind in (Kind.TRIAGE_CARD, Kind.FURTHER_REFLECTION_CARD):
+            await self.outbox.make_due(kind, self.clock.now())
         self.wake()
         bot = _bot_name(context)
         await context.send_activity(

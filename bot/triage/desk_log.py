@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.audit import Action, AuditLine, lines_where
 from bot.core.models import AuditEntry
 
-DESK_ACTIONS = (Action.DESK_REGISTERED, Action.REFUSED, Action.AUDIT_READ)
+DESK_ACTIONS = (
+    Action.DESK_REGISTERED,
+    Action.REFUSED,
+    Action.AUDIT_READ,
+    Action.REPORT_SHOWN,
+    Action.REPORT_DOWNLOADED,
+)
 _FIELD = re.compile(r"\b(conversation|tenant)=(\S*)")
 
 

@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table("meeting_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("feedback_card_id", sa.String(256), nullable=True))
         batch_op.add_column(sa.Column("follow_up_card_id", sa.String(256), nullable=True))
+        batch_op.create_index("ix_meeting_sessions_ended_at", ["ended_at"])
     op.create_table(
         "feedback_responses",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -95,6 +96,7 @@ def downgrade() -> None:
     op.drop_table("further_reflections")
     op.drop_table("feedback_responses")
     with op.batch_alter_table("meeting_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_meeting_sessions_ended_at")
         batch_op.drop_column("follow_up_card_id")
         batch_op.drop_column("feedback_card_id")
     with op.batch_alter_table("session_participants", schema=None) as batch_op:

@@ -29,6 +29,13 @@ class Failure:
     )
 
 
+@dataclass
+class Upload:
+    name: str
+    headers: dict[str, str]
+    body: bytes
+
+
 class FakeConnector:
     def __init__(self) -> None:
         self.activities: list[dict[str, Any]] = []
@@ -65,6 +72,10 @@ class FakeConnector:
         # is set when one arrives.
         self.delay_sends = 0.0
         self.sending = asyncio.Event()
+        # Files PUT to upload_url() (a stand-in for the OneDrive upload session Teams gives with
+        # a file consent accept): their headers and bytes; upload_status is the answer.
+        self.uploads: list[Upload] = []
+        self.upload_status = 201
         self._closing = asyncio.Event()
         self._ids = itertools.count(1)
         self._server: TestServer | None = None
@@ -82,6 +93,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
         app.router.add_get("/v1/meetings/{meeting}/participants/{participant}", self._participant)
+        app.router.add_put("/upload/{name}", self._upload)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
 
@@ -192,6 +204,15 @@ class FakeConnector:
                 "conversation": {"id": "19:meeting@thread.v2", "isGroup": True},
             }
         )
+
+    def upload_url(self, name: str) -> str:
+        return f"{self.url}upload/{name}"
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.raw_path))
+        body = await request.read()
+        self.uploads.append(Upload(request.match_info["name"], dict(request.headers), body))
+        return web.json_response({"id": "uploaded"}, status=self.upload_status)
 
     def sent_to(self, conversation_id: str) -> list[dict[str, Any]]:
         """Every activity posted to the conversation, oldest first."""

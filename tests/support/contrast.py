@@ -402,6 +402,9 @@ def _walk(element: Any, path: str, place: _Place, host: Host, out: list[DrawnTex
     elif kind == "ActionSet":
         for i, action in enumerate(element.get("actions") or []):
             _walk_action(action, f"{path}.actions[{i}]", place, host, out)
+    elif isinstance(kind, str) and kind.startswith("Chart."):
+        # Teams draws the chart in its own colours; a 1.5 host draws the fallback: check that.
+        _walk(element.get("fallback"), f"{path}.fallback", place, host, out)
 
 
 def _walk_input(

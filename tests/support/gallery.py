@@ -43,6 +43,9 @@ from cards.referrals import (
 from cards.verbs import Verb
 from dialogs.settled import answered_record, closing_record
 from dialogs.submissions import StepAnswer
+from tests.support.feedback_gallery import feedback_gallery
+from tests.support.further_gallery import further_gallery
+from tests.support.report_gallery import report_gallery
 from tests.support.session_gallery import session_gallery
 from tests.support.triage_gallery import triage_gallery
 
@@ -158,6 +161,9 @@ def all_cards() -> dict[str, dict[str, Any]]:
     )
     cards.update(triage_gallery())
     cards.update(session_gallery())
+    cards.update(further_gallery())
+    cards.update(feedback_gallery())
+    cards.update(report_gallery())
     return {name: build() for name, build in cards.items()}
 
 
