@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.database import rows_changed
@@ -210,43 +210,16 @@ class FeedbackJob:
         if due and row.ended_at is not None and row.ended_at < now - TOO_LATE:
             log.info("session %d ended long ago: its feedback is not asked now", row.id)
             await self._claim(
-                session, row.id, [p.person_id for p in due], Asked.DUE, Asked.NOT_ASKED, {}
+                session, row.id, [p.person_id for p in due], *_moving(Asked.DUE, Asked.NOT_ASKED)
             )
             due = []
         messages: list[Message] = []
         if due:
-            asked = await self._claim(
-                session,
-                row.id,
-                [p.person_id for p in due],
-                Asked.DUE,
-                Asked.ASKED,
-                {"feedback_asked_at": now},
-            )
-            if asked:
-                messages += await self._ask(session, row.id, Round.AFTER, asked, reminder=False)
-        days = feedback_of(row.protocol).reminder_working_days
-        waiting = [
-            p
-            for p in participants
-            if p.feedback_status == Asked.ASKED.value
-            and p.feedback_asked_at is not None
-            and p.feedback_answered_at is None
-            and p.feedback_reminded_at is None
-            and self.calendar.add_working_days(p.feedback_asked_at, days) <= now
-        ]
-        if waiting:
-            reminded = await self._claim(
-                session,
-                row.id,
-                [p.person_id for p in waiting],
-                Asked.ASKED,
-                Asked.REMINDED,
-                {"feedback_reminded_at": now},
-            )
-            if reminded:
-                messages += await self._ask(session, row.id, Round.AFTER, reminded, reminder=True)
-        return messages
+            before, values = _moving(Asked.DUE, Asked.ASKED)
+            values["feedback_asked_at"] = now
+            asked = await self._claim(session, row.id, [p.person_id for p in due], before, values)
+            messages += await self._ask(session, row.id, Round.AFTER, asked, reminder=False)
+        return messages + await self._remind(session, row, participants, Round.AFTER, now)
 
     async def _follow_up(
         self,
@@ -255,7 +228,6 @@ class FeedbackJob:
         participants: list[SessionParticipant],
         now: datetime,
     ) -> list[Message]:
-        messages: list[Message] = []
         due = [
             p.person_id
             for p in participants
@@ -263,50 +235,56 @@ class FeedbackJob:
             and p.follow_up_due_at <= now
             and p.follow_up_asked_at is None
         ]
-        if due:
-            asked = await self._claim_follow_up(
-                session,
-                row.id,
-                due,
-                {"follow_up_asked_at": now},
-                SessionParticipant.follow_up_asked_at.is_(None),
-            )
-            if asked:
-                messages += await self._ask(session, row.id, Round.FOLLOW_UP, asked, reminder=False)
+        asked = await self._claim(
+            session,
+            row.id,
+            due,
+            SessionParticipant.follow_up_asked_at.is_(None),
+            {"follow_up_asked_at": now},
+        )
+        messages = await self._ask(session, row.id, Round.FOLLOW_UP, asked, reminder=False)
+        return messages + await self._remind(session, row, participants, Round.FOLLOW_UP, now)
+
+    async def _remind(
+        self,
+        session: AsyncSession,
+        row: MeetingSession,
+        participants: list[SessionParticipant],
+        round_: Round,
+        now: datetime,
+    ) -> list[Message]:
+        """The one reminder, the model's working days after asking, to whoever has not answered."""
+        asked_at, reminded_at, answered_at = MOMENTS[round_]
         days = feedback_of(row.protocol).reminder_working_days
         waiting = [
             p.person_id
             for p in participants
-            if p.follow_up_asked_at is not None
-            and p.follow_up_answered_at is None
-            and p.follow_up_reminded_at is None
-            and self.calendar.add_working_days(p.follow_up_asked_at, days) <= now
+            if getattr(p, asked_at) is not None
+            and getattr(p, answered_at) is None
+            and getattr(p, reminded_at) is None
+            and self.calendar.add_working_days(getattr(p, asked_at), days) <= now
         ]
-        if waiting:
-            reminded = await self._claim_follow_up(
-                session,
-                row.id,
-                waiting,
-                {"follow_up_reminded_at": now},
-                SessionParticipant.follow_up_reminded_at.is_(None),
-                SessionParticipant.follow_up_answered_at.is_(None),
-            )
-            if reminded:
-                messages += await self._ask(
-                    session, row.id, Round.FOLLOW_UP, reminded, reminder=True
-                )
-        return messages
+        still: Any = and_(
+            getattr(SessionParticipant, reminded_at).is_(None),
+            getattr(SessionParticipant, answered_at).is_(None),
+        )
+        values: dict[str, Any] = {reminded_at: now}
+        if round_ is Round.AFTER:  # its status says where it stands, for the look-up by index
+            before, moving = _moving(Asked.ASKED, Asked.REMINDED)
+            still, values = and_(still, before), {**values, **moving}
+        reminded = await self._claim(session, row.id, waiting, still, values)
+        return await self._ask(session, row.id, round_, reminded, reminder=True)
 
     async def _claim(
         self,
         session: AsyncSession,
         session_id: int,
         person_ids: list[str],
-        before: Asked,
-        after: Asked,
+        still: Any,
         values: dict[str, Any],
     ) -> list[str]:
-        """Moves each participant on from `before`; returns those this call moved."""
+        """Changes each participant's row while `still` holds; returns those this call changed
+        (another instance may have got there first)."""
         moved = []
         for person_id in person_ids:
             claimed = await session.execute(
@@ -314,31 +292,7 @@ class FeedbackJob:
                 .where(
                     SessionParticipant.session_id == session_id,
                     SessionParticipant.person_id == person_id,
-                    SessionParticipant.feedback_status == before.value,
-                )
-                .values(feedback_status=after.value, **values)
-                .execution_options(synchronize_session=False)
-            )
-            if rows_changed(claimed) == 1:
-                moved.append(person_id)
-        return moved
-
-    async def _claim_follow_up(
-        self,
-        session: AsyncSession,
-        session_id: int,
-        person_ids: list[str],
-        values: dict[str, Any],
-        *still: Any,
-    ) -> list[str]:
-        moved = []
-        for person_id in person_ids:
-            claimed = await session.execute(
-                update(SessionParticipant)
-                .where(
-                    SessionParticipant.session_id == session_id,
-                    SessionParticipant.person_id == person_id,
-                    *still,
+                    still,
                 )
                 .values(**values)
                 .execution_options(synchronize_session=False)
@@ -358,6 +312,8 @@ class FeedbackJob:
     ) -> list[Message]:
         """The card 1:1 to each of them the bot can reach; in the meeting chat when asking,
         and again with a reminder only when someone to remind cannot be reached 1:1."""
+        if not person_ids:
+            return []
         reachable = set(
             await session.scalars(
                 select(PersonalChat.person_id).where(PersonalChat.person_id.in_(person_ids))
@@ -379,3 +335,15 @@ class FeedbackJob:
             "and in" if in_chat else "not in",
         )
         return ([card(session_id, round_, reminder=reminder)] if in_chat else []) + one_to_one
+
+
+# Per round: the participant's columns for when they were asked, reminded and answered.
+MOMENTS = {
+    Round.AFTER: ("feedback_asked_at", "feedback_reminded_at", "feedback_answered_at"),
+    Round.FOLLOW_UP: ("follow_up_asked_at", "follow_up_reminded_at", "follow_up_answered_at"),
+}
+
+
+def _moving(before: Asked, after: Asked) -> tuple[Any, dict[str, Any]]:
+    """The condition and the values that move a participant's feedback status on."""
+    return SessionParticipant.feedback_status == before.value, {"feedback_status": after.value}
