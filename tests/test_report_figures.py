@@ -377,8 +377,30 @@ def test_the_periods_an_admin_can_type() -> None:
     assert parse_period("2026-01-15 to 2026-03-31", today) == Period(
         date(2026, 1, 15), date(2026, 3, 31)
     )
-    assert parse_period("2026-12-31 to 2026-12-31", today).months() == [date(2026, 12, 1)]
-    for nonsense in ("nonsense", "2026-13", "2026-q5", "2026-02-30 to 2026-03-01", "last week"):
+    assert parse_period("2026-11-20 to 2026-11-20", today).months() == [date(2026, 11, 1)]
+    # As people in England write them: day first; quarters and months by name; "last".
+    assert parse_period("01/10/2026 to 31/12/2026", today) == quarter(2026, 4)
+    assert parse_period("from 1/7/2026 to 30/9/2026", today) == quarter(2026, 3)
+    assert parse_period("q3 2026", today) == parse_period("2026 q3", today) == quarter(2026, 3)
+    assert parse_period("october 2026", today) == parse_period("oct 2026", today) == month(2026, 10)
+    assert parse_period("last quarter", today) == quarter(2026, 3)
+    assert parse_period("last month", today) == month(2026, 10)
+    assert parse_period("last year", today) == year(2025)
+    assert parse_period("last quarter", date(2026, 2, 1)) == quarter(2025, 4)
+    assert parse_period("last month", date(2026, 1, 5)) == month(2025, 12)
+    # Nothing to count yet.
+    for future in ("2027", "2027-q1", "december 2026", "2026-12-01 to 2026-12-31"):
+        with pytest.raises(PeriodError):
+            parse_period(future, today)
+    for nonsense in (
+        "nonsense",
+        "2026-13",
+        "2026-q5",
+        "2026-02-30 to 2026-03-01",
+        "31/02/2026 to 01/03/2026",
+        "last week",
+        "smarch 2026",
+    ):
         with pytest.raises(PeriodError) as refused:
             parse_period(nonsense, today)
         assert "report 2026-Q3" in str(refused.value) or "no month" in str(refused.value)

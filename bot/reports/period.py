@@ -3,6 +3,7 @@ what an admin typed after `report` (lower-cased by the command reader)."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -14,14 +15,24 @@ EARLIEST = date(2000, 1, 1)  # a typo such as 0202-01 is refused, not counted fo
 
 FORMS = (
     "**report** (this quarter), **report month**, **report quarter**, **report year**, "
-    "**report 2026-10** (a month), **report 2026-Q3** (a quarter), **report 2026** (a year), "
-    "or **report 2026-01-01 to 2026-03-31** (two dates, both included)"
+    "**report last quarter** (or last month, last year), **report 2026-10** or "
+    "**report October 2026** (a month), **report 2026-Q3** (a quarter), **report 2026** (a "
+    "year), or **report 2026-01-01 to 2026-03-31** (two dates, both included; 01/01/2026 "
+    "works too)"
 )
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
-_QUARTER = re.compile(r"^(\d{4})-q([1-4])$")
+_MONTH_NAMED = re.compile(r"^([a-z]+),? (\d{4})$")
+_QUARTER = re.compile(r"^(?:(\d{4})[- ]?q([1-4])|q([1-4])[- ]?(\d{4}))$")
 _YEAR = re.compile(r"^(\d{4})$")
+_DATE = r"(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})"  # ISO, or day/month/year as in the UK
 # "to", "-" or ".." between the dates; or only a space (the command reader turns ".." into one)
-_DATES = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+|\s*(?:to|-|\.\.)\s*)(\d{4}-\d{2}-\d{2})$")
+_DATES = re.compile(rf"^(?:from\s+)?{_DATE}(?:\s+|\s*(?:to|-|\.\.)\s*){_DATE}$")
+# "january", "jan", "sept": month names and their usual short forms, in English.
+_MONTH_NAMES = {
+    **{name.lower(): number for number, name in enumerate(calendar.month_name) if name},
+    **{name.lower(): number for number, name in enumerate(calendar.month_abbr) if name},
+    "sept": 9,
+}
 
 
 class PeriodError(ValueError):
@@ -69,26 +80,58 @@ class Period:
 
 
 def parse_period(text: str, today: date) -> Period:
-    """The period named by `text` (what follows `report`); empty means this quarter."""
-    words = " ".join(text.strip().lower().split())
-    if words in ("", "quarter", "this quarter"):
-        return quarter(today.year, (today.month - 1) // 3 + 1)
-    if words in ("month", "this month"):
-        return month(today.year, today.month)
-    if words in ("year", "this year"):
-        return year(today.year)
+    """The period named by `text` (what follows `report`); empty means this quarter. A period
+    that starts after today is refused: there is nothing to count yet."""
+    period = _period(" ".join(text.strip().lower().split()), today)
+    if period.first > today:
+        raise PeriodError(
+            f"{period.words()} has not started yet, so there is nothing to count. "
+            f"I can show {FORMS}."
+        )
+    return period
+
+
+def _period(words: str, today: date) -> Period:
+    this_quarter = quarter(today.year, (today.month - 1) // 3 + 1)
+    relative = {
+        "": this_quarter,
+        "quarter": this_quarter,
+        "this quarter": this_quarter,
+        "month": month(today.year, today.month),
+        "this month": month(today.year, today.month),
+        "year": year(today.year),
+        "this year": year(today.year),
+    }
+    if words in relative:
+        return relative[words]
+    day_before = this_quarter.first - timedelta(days=1)
+    earlier = {
+        "last quarter": quarter(day_before.year, (day_before.month - 1) // 3 + 1),
+        "last month": month(*_month_before(today)),
+        "last year": year(today.year - 1),
+    }
+    if words in earlier:
+        return earlier[words]
     if found := _QUARTER.match(words):
-        return quarter(_year_of(found.group(1)), int(found.group(2)))
+        year_text, number = found.group(1) or found.group(4), found.group(2) or found.group(3)
+        return quarter(_year_of(year_text), int(number))
     if found := _MONTH.match(words):
         number = int(found.group(2))
         if not 1 <= number <= 12:
             raise PeriodError(f"There is no month {number}. I can show {FORMS}.")
         return month(_year_of(found.group(1)), number)
+    if (found := _MONTH_NAMED.match(words)) and found.group(1) in _MONTH_NAMES:
+        return month(_year_of(found.group(2)), _MONTH_NAMES[found.group(1)])
     if found := _YEAR.match(words):
         return year(_year_of(found.group(1)))
     if found := _DATES.match(words):
         return _dates(found.group(1), found.group(2))
     raise PeriodError(f"I did not recognise that period. I can show {FORMS}.")
+
+
+def _month_before(today: date) -> tuple[int, int]:
+    day = today.replace(day=1) - timedelta(days=1)
+    return day.year, day.month
 
 
 def month(year_number: int, number: int) -> Period:
@@ -108,10 +151,11 @@ def year(year_number: int) -> Period:
 
 def _dates(first_text: str, last_text: str) -> Period:
     try:
-        first, last = date.fromisoformat(first_text), date.fromisoformat(last_text)
+        first, last = _date_of(first_text), _date_of(last_text)
     except ValueError:
         raise PeriodError(
-            f"Those are not dates I can read: write them as 2026-01-31. I can show {FORMS}."
+            f"Those are not dates I can read: write them as 2026-01-31 or 31/01/2026. "
+            f"I can show {FORMS}."
         ) from None
     if first < EARLIEST or last < EARLIEST:
         raise PeriodError(f"I count from {EARLIEST.year} onwards. I can show {FORMS}.")
@@ -120,6 +164,14 @@ def _dates(first_text: str, last_text: str) -> Period:
     if last - first >= LONGEST:
         raise PeriodError("That period is over 3 years: please ask for 3 years or less.")
     return _named(Period(first, last))
+
+
+def _date_of(text: str) -> date:
+    """2026-01-31, or 31/01/2026 (day first, as people write dates in England)."""
+    if "/" in text:
+        day, month_number, year_number = (int(part) for part in text.split("/"))
+        return date(year_number, month_number, day)
+    return date.fromisoformat(text)
 
 
 def _named(period: Period) -> Period:
