@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.core.crypto import Cipher
 from bot.core.database import session_factory
@@ -355,6 +356,14 @@ async def test_last_years_report_is_the_same_after_the_retention_purge(database_
     assert sum(rows for (table, _), rows in erased.items() if table == "meeting_sessions") == 6
     assert await _figures(database_url) == before
     assert await _figures(database_url, year(2026), tenant=None) == everyone_before
+    # The words went with the case; every response, with its scores and answers, stayed.
+    engine = engine_for(database_url)
+    async with session_factory(engine)() as session:
+        kept = list(await session.scalars(select(FeedbackResponse)))
+    await engine.dispose()
+    assert len(kept) == 15
+    assert {response.words for response in kept} == {None}
+    assert all(response.score or response.answers for response in kept)
 
 
 def test_the_periods_an_admin_can_type() -> None:
