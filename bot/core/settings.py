@@ -183,6 +183,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["organizer"]
     )
 
+    # The session on a screen (bot.sessions.pages). The address people's browsers reach the
+    # app at, for the links it gives (https://reflective.example.org); empty: http://HOST:PORT.
+    public_url: str = ""
+    # How long a room display's link works (it stops sooner if its session ends).
+    room_link_hours: float = Field(default=4.0, gt=0, le=24)
+
     # Microsoft Graph: finding free times and booking Teams meetings. Off while GRAPH_ORGANISER
     # is empty (admins then schedule by hand, with a join link).
     # The mailbox the meetings live on, as its Entra object id: Graph's look-up of an online
@@ -231,6 +237,10 @@ class Settings(BaseSettings):
     app_website_url: str = "https://example.org/reflective-practice"
     app_privacy_url: str = "https://example.org/reflective-practice/privacy"
     app_terms_url: str = "https://example.org/reflective-practice/terms"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
 
     @property
     def graph_enabled(self) -> bool:
