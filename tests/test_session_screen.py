@@ -4,12 +4,18 @@ changes, the refusals, and the headers that keep it out of caches and other site
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
+from bot.core.changes import PostgresChanges
+from tests.conftest import RunningBot
 from tests.support.connector import FakeConnector
+from tests.support.databases import MigratedTemplates
 from tests.support.meeting import Meeting, button_data, meeting_scene, shown
 from tests.support.screen import EventStream, room_link
 from tests.test_sessions_http import begin
@@ -120,3 +126,33 @@ async def end_session(meeting: Meeting) -> None:
     data = button_data(meeting.stage_card(), "session_end")
     await meeting.press(meeting.facilitator, "session_end", **data)
     await meeting.bot.settle()
+
+
+@pytest.fixture
+async def postgres_url(templates: MigratedTemplates) -> AsyncIterator[str]:
+    async with templates.postgres() as url:
+        yield url
+
+
+async def test_a_press_on_one_instance_reaches_a_page_on_another(
+    postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    async with meeting_scene(postgres_url, connector, http) as meeting:
+        other = RunningBot(meeting.bot.settings, meeting.clock)
+        await other.start()
+        try:
+            changes = other.runtime.changes
+            assert isinstance(changes, PostgresChanges)
+            await asyncio.wait_for(changes.listening.wait(), 5)
+            await begin(meeting, "space_to_think")
+            link = urlsplit(await room_link(meeting)).path
+            async with http.get(other.url.rstrip("/") + link + "/events") as response:
+                stream = EventStream(response)
+                assert (await stream.state())["step"] == 0
+                pressed = time.monotonic()
+                await meeting.control(meeting.facilitator, "session_next")  # on the first
+                moved = await stream.state(timeout=1.0)
+                assert moved["step"] == 1
+                assert time.monotonic() - pressed < 1.5
+        finally:
+            await other.stop()
