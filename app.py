@@ -46,6 +46,8 @@ from bot.scheduling.graph import config_from_settings, graph_calendar
 from bot.sessions import wiring as sessions
 from bot.sessions.pages import LivePages
 from bot.sessions.pages import add_routes as add_session_pages
+from bot.sessions.tab import TeamsTab
+from bot.sessions.tab import add_routes as add_session_tab
 from bot.teams import wiring as teams
 from bot.teams.activity_handler import ReflectiveBot
 from bot.teams.adapter import BotAdapter
@@ -54,6 +56,7 @@ from bot.teams.errors import TryAgainLater
 from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
 from bot.teams.storage import SqlStorage
+from bot.teams.tab_sso import TabTokens
 from bot.teams.turn_tracing import turn_span, verbs_of
 from bot.triage import wiring as triage
 from bot.triage.options import DeskOptions
@@ -89,6 +92,7 @@ class Runtime:
     schedulers: list[Scheduler]
     # The session on a screen, and how its pages hear of changes (on any instance).
     pages: LivePages
+    tab: TeamsTab
     changes: Changes
     # The card verbs the routes know: the only ones a turn's trace may name.
     verbs: frozenset[str] = frozenset()
@@ -174,6 +178,13 @@ def build_runtime(
         roles=plumbing.roles,
         deliveries=plumbing.deliveries,
         changes=changes,
+        chat=plumbing.proactive,
+        tokens=TabTokens(
+            http,
+            settings.tab_sso_metadata_url,
+            (settings.tab_audience,),
+            tuple(settings.allowed_tenant_ids),
+        ),
     )
     further_feature = further_reflection.wiring(
         shared,
@@ -247,6 +258,7 @@ def build_runtime(
         outboxes,
         schedulers,
         session_feature.pages,
+        session_feature.tab,
         changes,
         verbs_of(routes),
     )
@@ -381,6 +393,7 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_session_tab(app.router, lambda request: request.app[RUNTIME].tab)
     add_session_pages(app.router, lambda request: request.app[RUNTIME].pages)
     return app
 

@@ -18,7 +18,7 @@ from app import create_app
 from tests.support.browser import chromium
 from tests.support.connector import FakeConnector
 from tests.support.meeting import Meeting, meeting_scene
-from tests.support.screen import room_link
+from tests.support.screen import begin_with_roles, room_link
 from tests.test_session_screen import NAMES
 from tests.test_sessions_http import begin
 
@@ -40,8 +40,7 @@ async def open_page(browser: Browser, url: str) -> Page:
 async def test_room_display_shows_the_stage_and_a_moving_countdown(
     meeting: Meeting, browser: Browser
 ) -> None:
-    await meeting.press(meeting.presenter, "session_take_role", session=1, role="case_presenter")
-    await begin(meeting, "space_to_think")
+    await begin_with_roles(meeting)
     url = await room_link(meeting)
     page = await open_page(browser, url)
     await expect(page.locator("#stage-title")).to_have_text("Case Presenter offloads")

@@ -17,7 +17,7 @@ from tests.conftest import RunningBot
 from tests.support.connector import FakeConnector
 from tests.support.databases import MigratedTemplates
 from tests.support.meeting import Meeting, button_data, meeting_scene, shown
-from tests.support.screen import EventStream, room_link
+from tests.support.screen import EventStream, begin_with_roles, room_link
 from tests.test_sessions_http import begin
 
 NAMES = ("Jo Facilitator", "Pat Presenter", "Chris Consultant", "Olu Organiser")
@@ -33,8 +33,7 @@ def assert_private(headers: aiohttp.typedefs.LooseHeaders) -> None:
 
 
 async def test_room_display_follows_the_session_without_names(meeting: Meeting) -> None:
-    await meeting.press(meeting.presenter, "session_take_role", session=1, role="case_presenter")
-    await begin(meeting, "space_to_think")
+    await begin_with_roles(meeting)
     url = await room_link(meeting)
 
     async with meeting.http.get(url) as page:

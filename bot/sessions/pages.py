@@ -84,7 +84,7 @@ def refusal(message: str, framing: Framing = Framing.NONE) -> web.Response:
     )
 
 
-def _read_static(name: str) -> bytes:
+def read_static(name: str) -> bytes:
     return resources.files("bot.sessions").joinpath("static", name).read_bytes()
 
 
@@ -104,7 +104,7 @@ class LivePages:
         if isinstance(found, web.Response):
             return found
         return web.Response(
-            body=_read_static("live.html"), content_type="text/html", headers=page_headers()
+            body=read_static("live.html"), content_type="text/html", headers=page_headers()
         )
 
     async def events(self, request: web.Request) -> web.StreamResponse:
@@ -119,7 +119,7 @@ class LivePages:
         if name not in STATIC:
             raise web.HTTPNotFound()
         try:
-            body = _read_static(name)
+            body = read_static(name)
         except FileNotFoundError:
             raise web.HTTPNotFound() from None
         headers = page_headers()
@@ -127,9 +127,7 @@ class LivePages:
 
     # --- the stream ------------------------------------------------------------------------
 
-    async def stream(
-        self, request: web.Request, link: Link, may_control: bool = False
-    ) -> web.StreamResponse:
+    async def stream(self, request: web.Request, link: Link) -> web.StreamResponse:
         headers = page_headers() | {"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
         response = web.StreamResponse(headers=headers)
         await response.prepare(request)
@@ -149,7 +147,7 @@ class LivePages:
                         view = await self.store.view(link.session_id)
                         if view is None:
                             break
-                        state = screen_state(view, link.scope, now, may_control=may_control)
+                        state = screen_state(view, link.scope, now)
                         await response.write(f"data: {json.dumps(state)}\n\n".encode())
                         if view.status is Status.ENDED:
                             break

@@ -23,9 +23,7 @@ def _millis(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000)
 
 
-def screen_state(
-    view: SessionView, scope: Scope, now: datetime, *, may_control: bool = False
-) -> dict[str, Any]:
+def screen_state(view: SessionView, scope: Scope, now: datetime) -> dict[str, Any]:
     step = view.current
     speaks, listens = who_speaks(step)
     state: dict[str, Any] = {
@@ -53,7 +51,7 @@ def screen_state(
         "server_now": _millis(now),
         "questions": list(view.protocol.get("question_bank", [])),
         "no_notes": view.no_notes,
-        "may_control": may_control and view.live,
+        "live": view.live,  # begun and not ended: the tab's controls apply
     }
     if scope is Scope.MEMBER:
         state["holders"] = [

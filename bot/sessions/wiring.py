@@ -15,10 +15,12 @@ from bot.sessions.meeting import MeetingHandler
 from bot.sessions.pages import LivePages
 from bot.sessions.prompts import SessionMessages
 from bot.sessions.store import SessionStore
+from bot.sessions.tab import MeetingChat, TeamsTab
 from bot.teams.admins import AdminCheck
 from bot.teams.deliveries import Deliveries
 from bot.teams.meeting_roles import MeetingRoles
 from bot.teams.routes import Feature
+from bot.teams.tab_sso import TabTokens
 from cards.verbs import Verb
 
 
@@ -27,6 +29,7 @@ class Sessions:
     feature: Feature
     store: SessionStore
     pages: LivePages  # the session on a screen (served by app.py's routes)
+    tab: TeamsTab  # the same in a Teams meeting's side panel and stage
 
 
 def wiring(
@@ -36,6 +39,8 @@ def wiring(
     roles: MeetingRoles,
     deliveries: Deliveries,
     changes: Changes,
+    chat: MeetingChat,
+    tokens: TabTokens,
 ) -> Sessions:
     settings, calendar = shared.settings, shared.calendar
     messages = SessionMessages(calendar)
@@ -90,4 +95,13 @@ def wiring(
         meeting=meeting,
     )
     pages = LivePages(store=store, changes=changes, cipher=shared.cipher, clock=shared.clock)
-    return Sessions(feature, store, pages)
+    tab = TeamsTab(
+        store=store,
+        tokens=tokens,
+        chat=chat,
+        cipher=shared.cipher,
+        clock=shared.clock,
+        wake=shared.wake,
+        control_roles=control_roles,
+    )
+    return Sessions(feature, store, pages, tab)

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.support.meeting import Meeting, button_data, shown
+from tests.support.client import card_text, cards_in
+from tests.support.meeting import MEETING_CHAT, Meeting, button_data, shown
 
 LINK = re.compile(r"https?://\S+/live/\S+")
 
@@ -63,3 +64,16 @@ class EventStream:
         kind, data = await self.next(timeout)
         assert kind == "message", (kind, data)
         return data
+
+
+async def begin_with_roles(meeting: Meeting) -> None:
+    """A Space to Think session begun with its roles taken, so names are there to leak."""
+    await meeting.facilitator.say("<at>Reflective practice</at> start session")
+    await meeting.set_up("space_to_think")
+    await meeting.press(meeting.presenter, "session_take_role", session=1, role="case_presenter")
+    await meeting.press(meeting.consultant, "session_take_role", session=1, role="consultants")
+    await meeting.bot.settle()
+    roles = cards_in(meeting.connector.updates_to(MEETING_CHAT))[-1]
+    assert "Pat Presenter" in card_text(roles)
+    await meeting.press(meeting.facilitator, "session_begin", **button_data(roles, "session_begin"))
+    await meeting.bot.settle()

@@ -78,7 +78,7 @@
     $("holders").hidden = holders.length === 0;
     fill($("holder-list"), holders, (held) => item(held.role + ": " + held.names.join(", ")));
     const controls = $("controls");
-    controls.hidden = !(control && state.may_control);
+    controls.hidden = !(control && state.live); // the tab's controls, for a session under way
     controls.querySelector('[data-control="pause"]').hidden = state.status !== "running";
     controls.querySelector('[data-control="resume"]').hidden = state.status !== "paused";
     controls.querySelector('[data-control="back"]').hidden = state.step === 0;
