@@ -16,10 +16,14 @@ from playwright.async_api import Browser, Page, expect
 
 from app import create_app
 from tests.support.browser import chromium
+from tests.support.client import TENANT, card_text
 from tests.support.connector import FakeConnector
-from tests.support.meeting import Meeting, meeting_scene
+from tests.support.jwks import serve_openid
+from tests.support.meeting import MEETING_CHAT, Meeting, meeting_scene
 from tests.support.screen import begin_with_roles, room_link
+from tests.support.teams_host import in_teams
 from tests.test_session_screen import NAMES
+from tests.test_session_tab import AUDIENCE, ISSUER, OTHER_TENANT, token
 from tests.test_sessions_http import begin
 
 CLOCK = re.compile(r"^\d+:\d\d$")
@@ -122,3 +126,59 @@ async def test_page_reconnects_after_the_app_restarts(
         )
         await expect(page.locator("#stage-title")).not_to_have_text("Case Presenter offloads")
         await asyncio.sleep(0)
+
+
+async def test_the_tab_gives_the_facilitator_the_controls_and_a_stranger_nothing(
+    database_url: str,
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+    browser: Browser,
+) -> None:
+    with serve_openid(ISSUER) as openid:
+        async with meeting_scene(
+            database_url,
+            connector,
+            http,
+            tab_sso_metadata_url=openid.metadata_url,
+            tab_sso_audience=AUDIENCE,
+            allowed_tenant_ids=[TENANT],
+        ) as meeting:
+            stranger = meeting.person("Sam Stranger", None)
+            for person in meeting.people.values():
+                if person is not stranger:
+                    connector.members[MEETING_CHAT].add(person.aad_id)
+            await begin_with_roles(meeting)
+
+            facilitator = await browser.new_page()
+            await in_teams(facilitator, MEETING_CHAT, token(openid, meeting.facilitator))
+            await facilitator.goto(meeting.bot.url + "live/tab")
+            await expect(facilitator.locator("#stage-title")).to_have_text(
+                "Case Presenter offloads"
+            )
+            await expect(facilitator.locator("#holders")).to_contain_text("Pat Presenter")
+            await expect(facilitator.locator("#controls")).to_be_visible()
+            await facilitator.locator('[data-control="next"]').click()
+            await expect(facilitator.locator("#stage-title")).not_to_have_text(
+                "Case Presenter offloads", timeout=1000
+            )
+            await meeting.bot.settle()
+            assert "Stage 2 of 6" in card_text(meeting.stage_card())  # the chat's card too
+
+            consultant = await browser.new_page()
+            await in_teams(consultant, MEETING_CHAT, token(openid, meeting.consultant))
+            await consultant.goto(meeting.bot.url + "live/tab")
+            await expect(consultant.locator("#plan li[aria-current=step]")).to_have_count(1)
+            await expect(consultant.locator("#controls")).to_be_hidden()
+
+            for who, bearer in (
+                ("not in the meeting", token(openid, stranger)),
+                ("another tenant", token(openid, meeting.consultant, tenant=OTHER_TENANT)),
+            ):
+                page = await browser.new_page()
+                await in_teams(page, MEETING_CHAT, bearer)
+                async with page.expect_response("**/live/tab/session") as refused:
+                    await page.goto(meeting.bot.url + "live/tab")
+                assert (await refused.value).status == 403, who
+                await expect(page.locator("#stage-title")).to_have_text("Not available")
+                body = await page.locator("body").inner_text()
+                assert not any(name in body for name in NAMES), who
