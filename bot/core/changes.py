@@ -35,8 +35,12 @@ class Listener:
     def __init__(self, wanted: int) -> None:
         self.wanted = wanted
         self._changed = asyncio.Event()
+        # When it last heard of a change (the loop's clock); from the start, its first read
+        # must begin after it was listening, or a change in between could pass it by.
+        self.noted_at = asyncio.get_running_loop().time()
 
     def note(self) -> None:
+        self.noted_at = asyncio.get_running_loop().time()
         self._changed.set()
 
     async def changed(self, timeout: float) -> bool:

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from importlib import resources
 from typing import Any
@@ -26,7 +27,7 @@ from aiohttp import web
 from bot.core.changes import Changes
 from bot.core.clock import Clock
 from bot.core.crypto import Cipher
-from bot.sessions.links import Link, read
+from bot.sessions.links import Link, Scope, read
 from bot.sessions.screen import screen_state
 from bot.sessions.store import SessionStore
 from bot.sessions.timing import Status
@@ -89,6 +90,21 @@ def read_static(name: str) -> bytes:
 
 
 @dataclass
+class _Read:
+    """One read of a session for every page following it: a change wakes them all at once,
+    and one query (and one JSON per scope) serves them, not one each."""
+
+    started_at: float
+    task: asyncio.Task[tuple[SessionView | None, datetime]]
+    encoded: dict[Scope, bytes] = field(default_factory=dict)
+
+    def event(self, view: SessionView, scope: Scope, now: datetime) -> bytes:
+        if scope not in self.encoded:
+            self.encoded[scope] = f"data: {json.dumps(screen_state(view, scope, now))}\n\n".encode()
+        return self.encoded[scope]
+
+
+@dataclass
 class LivePages:
     store: SessionStore
     changes: Changes
@@ -96,6 +112,7 @@ class LivePages:
     clock: Clock
     heartbeat_seconds: float = HEARTBEAT_SECONDS
     _streams: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
+    _reads: dict[int, _Read] = field(default_factory=dict, init=False)
 
     # --- the room display and the page behind any link ----------------------------------
 
@@ -144,11 +161,11 @@ class LivePages:
                         await response.write(b"event: expired\ndata: {}\n\n")
                         break
                     if changed:
-                        view = await self.store.view(link.session_id)
+                        read = self._read_since(link.session_id, listener.noted_at)
+                        view, read_at = await asyncio.shield(read.task)
                         if view is None:
                             break
-                        state = screen_state(view, link.scope, now)
-                        await response.write(f"data: {json.dumps(state)}\n\n".encode())
+                        await response.write(read.event(view, link.scope, read_at))
                         if view.status is Status.ENDED:
                             break
                     else:
@@ -161,6 +178,26 @@ class LivePages:
             if task is not None:
                 self._streams.discard(task)
         return response
+
+    def _read_since(self, session_id: int, noted_at: float) -> _Read:
+        """A read of the session begun after `noted_at` (when this page heard of the change),
+        so it sees that change: the one under way if it is late enough, else a new one."""
+        loop = asyncio.get_running_loop()
+        current = self._reads.get(session_id)
+        if current is not None and current.started_at >= noted_at:
+            return current
+        read = _Read(loop.time(), asyncio.ensure_future(self._view_now(session_id)))
+        self._reads[session_id] = read
+
+        def forget(_: object) -> None:
+            if self._reads.get(session_id) is read:
+                del self._reads[session_id]
+
+        read.task.add_done_callback(forget)
+        return read
+
+    async def _view_now(self, session_id: int) -> tuple[SessionView | None, datetime]:
+        return await self.store.view(session_id), self.clock.now()
 
     async def close(self) -> None:
         """The app is stopping: end every stream now (browsers reconnect, to another
