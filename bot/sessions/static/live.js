@@ -101,7 +101,15 @@
       document.body.dataset.connection = "open";
     };
     source.onmessage = (event) => draw(JSON.parse(event.data));
-    source.addEventListener("expired", () => stop("This link has expired: ask the facilitator for a new one."));
+    source.addEventListener("expired", () => {
+      // The tab signs in again for a fresh link; a room display's link is simply over.
+      if (options && options.renew) {
+        stop("");
+        options.renew();
+      } else {
+        stop("This link has expired: ask the facilitator for a new one.");
+      }
+    });
     source.onerror = () => {
       if (source !== null && source.readyState === EventSource.CLOSED) {
         stop("This display has stopped: the link no longer works.");

@@ -43,7 +43,9 @@
       });
       return pressed.answer.note || "";
     };
-    window.LivePage.start(opened.answer.events, opened.answer.may_control ? { control: control } : {});
+    const options = { renew: follow }; // a member link lasts an hour: ask again then
+    if (opened.answer.may_control) options.control = control;
+    window.LivePage.start(opened.answer.events, options);
   }
 
   document.addEventListener("DOMContentLoaded", async () => {
