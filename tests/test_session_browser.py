@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -15,6 +16,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
 from app import create_app
+from bot.core.changes import PostgresChanges
+from tests.conftest import RunningBot
 from tests.support.browser import chromium
 from tests.support.client import TENANT, card_text
 from tests.support.connector import FakeConnector
@@ -70,6 +73,12 @@ async def test_room_display_shows_the_stage_and_a_moving_countdown(
     await meeting.control(meeting.facilitator, "session_resume")
     await expect(page.locator("body")).to_have_attribute("data-clock", "warning")
     await expect(page.locator("#clock-state")).to_have_text("Nearly time")
+    await meeting.advance(minutes=1)
+    await meeting.control(meeting.facilitator, "session_pause")
+    await meeting.control(meeting.facilitator, "session_resume")  # the page hears of it
+    await expect(page.locator("body")).to_have_attribute("data-clock", "up")
+    await expect(page.locator("#clock-state")).to_have_text("Time is up")
+    await expect(page.locator("#clock")).to_have_text("0:00")
 
 
 async def test_next_on_the_chat_card_reaches_two_pages_within_a_second(
@@ -182,3 +191,27 @@ async def test_the_tab_gives_the_facilitator_the_controls_and_a_stranger_nothing
                 await expect(page.locator("#stage-title")).to_have_text("Not available")
                 body = await page.locator("body").inner_text()
                 assert not any(name in body for name in NAMES), who
+
+
+async def test_two_instances_on_postgresql_share_a_press_within_a_second(
+    postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession, browser: Browser
+) -> None:
+    async with meeting_scene(postgres_url, connector, http) as meeting:
+        other = RunningBot(meeting.bot.settings, meeting.clock)
+        await other.start()
+        try:
+            changes = other.runtime.changes
+            assert isinstance(changes, PostgresChanges)
+            await asyncio.wait_for(changes.listening.wait(), 5)
+            await begin(meeting, "space_to_think")
+            link = urlsplit(await room_link(meeting)).path
+            page = await open_page(browser, other.url.rstrip("/") + link)  # the other one
+            await expect(page.locator("#stage-title")).to_have_text("Case Presenter offloads")
+            pressed = time.monotonic()
+            await meeting.control(meeting.facilitator, "session_next")  # handled by the first
+            await expect(page.locator("#stage-title")).not_to_have_text(
+                "Case Presenter offloads", timeout=1000
+            )
+            assert time.monotonic() - pressed < 1.5
+        finally:
+            await other.stop()

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
 from bot.core.changes import PostgresChanges
 from tests.conftest import RunningBot
 from tests.support.connector import FakeConnector
-from tests.support.databases import MigratedTemplates
 from tests.support.meeting import Meeting, button_data, meeting_scene, shown
 from tests.support.screen import EventStream, begin_with_roles, room_link
 from tests.test_sessions_http import begin
@@ -127,12 +126,6 @@ async def end_session(meeting: Meeting) -> None:
     await meeting.bot.settle()
 
 
-@pytest.fixture
-async def postgres_url(templates: MigratedTemplates) -> AsyncIterator[str]:
-    async with templates.postgres() as url:
-        yield url
-
-
 async def test_a_press_on_one_instance_reaches_a_page_on_another(
     postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession
 ) -> None:
@@ -155,3 +148,28 @@ async def test_a_press_on_one_instance_reaches_a_page_on_another(
                 assert time.monotonic() - pressed < 1.5
         finally:
             await other.stop()
+
+
+async def test_pages_hear_of_changes_after_the_listener_lost_its_connection(
+    postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession
+) -> None:
+    async with meeting_scene(postgres_url, connector, http) as meeting:
+        changes = meeting.bot.runtime.changes
+        assert isinstance(changes, PostgresChanges)
+        await asyncio.wait_for(changes.listening.wait(), 5)
+        await begin(meeting, "space_to_think")
+        url = await room_link(meeting)
+        async with http.get(url + "/events") as response:
+            stream = EventStream(response)
+            assert (await stream.state())["step"] == 0
+            # PostgreSQL drops the listening connection (a failover, say).
+            async with meeting.bot.runtime.engine.connect() as connection:
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+                    )
+                )
+            await meeting.control(meeting.facilitator, "session_next")  # while it is away
+            # Listening again, it tells its pages to read afresh: they catch up.
+            assert (await stream.state(timeout=5.0))["step"] == 1
