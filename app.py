@@ -44,7 +44,7 @@ from bot.scheduling import wiring as scheduling
 from bot.scheduling.calendar_port import CalendarPort
 from bot.scheduling.graph import config_from_settings, graph_calendar
 from bot.sessions import wiring as sessions
-from bot.sessions.pages import LivePages
+from bot.sessions.pages import LinkFreeAccessLog, LivePages
 from bot.sessions.pages import add_routes as add_session_pages
 from bot.sessions.tab import TeamsTab
 from bot.sessions.tab import add_routes as add_session_tab
@@ -417,6 +417,7 @@ def main() -> None:
                 host=settings.host,
                 port=settings.port,
                 shutdown_timeout=TURN_DRAIN_SECONDS,
+                access_log_class=LinkFreeAccessLog,
             )
     except SchemaNotReady:
         sys.exit(2)  # already logged, with what to do

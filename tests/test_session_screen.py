@@ -5,15 +5,19 @@ changes, the refusals, and the headers that keep it out of caches and other site
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
+from app import create_app
 from bot.core.changes import PostgresChanges
-from tests.conftest import RunningBot
+from bot.sessions.pages import LinkFreeAccessLog
+from tests.conftest import RunningBot, make_settings
 from tests.support.connector import FakeConnector
 from tests.support.meeting import Meeting, button_data, meeting_scene, shown
 from tests.support.screen import EventStream, begin_with_roles, room_link
@@ -173,3 +177,19 @@ async def test_pages_hear_of_changes_after_the_listener_lost_its_connection(
             await meeting.control(meeting.facilitator, "session_next")  # while it is away
             # Listening again, it tells its pages to read afresh: they catch up.
             assert (await stream.state(timeout=5.0))["step"] == 1
+
+
+async def test_the_access_log_keeps_links_out(
+    sqlite_url: str, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = TestServer(create_app(make_settings(sqlite_url)), host="127.0.0.1")
+    await server.start_server(access_log_class=LinkFreeAccessLog)  # as app.main serves it
+    try:
+        with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+            async with http.get(server.make_url("/live/v1.1.room.1.secretsignature/events")):
+                pass
+    finally:
+        await server.close()
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert logged and all("secretsignature" not in line for line in logged)
+    assert '"GET /live/<link>/events" 403' in logged[0]

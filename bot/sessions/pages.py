@@ -15,6 +15,7 @@ import asyncio
 import html
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from bot.core.changes import Changes
 from bot.core.clock import Clock
@@ -215,6 +217,20 @@ class LivePages:
         if view is None or view.status is Status.ENDED:
             return refusal("This session has ended, so its link no longer works.")
         return link, view
+
+
+class LinkFreeAccessLog(AbstractAccessLogger):
+    """aiohttp's access log without the links: a page's address is the key to it (anyone who
+    read the log could watch the session), so `/live/<link>` is logged as `/live/<link>`."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _LINK_IN_PATH.sub("/live/<link>", request.path)
+        self.logger.info(
+            '%s "%s %s" %s %.3fs', request.remote, request.method, path, response.status, time
+        )
+
+
+_LINK_IN_PATH = re.compile(r"^/live/v1\.[^/]*")
 
 
 def add_routes(router: web.UrlDispatcher, pages: Callable[[web.Request], LivePages]) -> None:
