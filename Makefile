@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint typecheck package dist gallery card-images bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map infra-check clean
+.PHONY: live-assets bench-live run test lint typecheck package dist gallery card-images bench bench-timers bench-purge migrate key rotate-keys subject-export subject-erase data-map infra-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# The Teams JavaScript library for the session tab, copied from npm into the app's static
+# files at build time (the tab never loads it from a CDN; the copy is not committed).
+TEAMS_JS := bot/sessions/static/teams-js.min.js
+$(TEAMS_JS): $(NODE_STAMP)
+	cp node_modules/@microsoft/teams-js/dist/umd/MicrosoftTeams.min.js $(TEAMS_JS)
+
+live-assets: $(TEAMS_JS)
+
 # A local .env with a fresh encryption key, so data survives restarts of `make run`.
 .env: | $(STAMP)
 	cp .env.example .env
@@ -26,11 +34,11 @@ migrate: $(STAMP) .env
 	$(PY) -m bot.core.migrate
 
 # Starts the bot on :3978 (SQLite by default) and the Microsoft 365 Agents Playground on :56150.
-run: $(STAMP) $(NODE_STAMP) .env migrate
+run: $(STAMP) $(NODE_STAMP) live-assets .env migrate
 	$(PY) -m bot.run_with_playground
 
 # The tests run on every core (pytest-xdist); PYTEST_ARGS="-n 0" runs them in one process.
-test: $(STAMP) $(NODE_STAMP) lint typecheck infra-check
+test: $(STAMP) $(NODE_STAMP) live-assets lint typecheck infra-check
 	$(PY) -m pytest -q -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -63,7 +71,7 @@ package: $(STAMP)
 
 # The deployable unit for App Service (README, "Deploying to Azure"): build/deploy.zip holds
 # the wheel and a requirements.txt pinned to constraints.txt; the startup command is `python -m app`.
-dist: $(STAMP)
+dist: $(STAMP) live-assets
 	$(PY) infra/deploy_package.py build/deploy.zip
 
 gallery: $(STAMP)
@@ -83,6 +91,10 @@ bench: $(STAMP)
 # 1,000 sessions' stage timers on one instance: how late prompts fire, missed, doubled, memory.
 bench-timers: $(STAMP)
 	$(PY) bench/timers.py
+
+# Pages following a session on one instance: how many get an update within a second.
+bench-live: $(STAMP)
+	$(PY) bench/live_pages.py
 
 bench-purge: $(STAMP)
 	$(PY) bench/purge.py

@@ -15,6 +15,7 @@ from aiohttp import web
 from azure.core.credentials_async import AsyncTokenCredential
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.changes import Changes, changes_for
 from bot.core.clock import Clock, SystemClock
 from bot.core.database import engine_from_settings, session_factory
 from bot.core.migrate import (
@@ -43,6 +44,10 @@ from bot.scheduling import wiring as scheduling
 from bot.scheduling.calendar_port import CalendarPort
 from bot.scheduling.graph import config_from_settings, graph_calendar
 from bot.sessions import wiring as sessions
+from bot.sessions.pages import LinkFreeAccessLog, LivePages
+from bot.sessions.pages import add_routes as add_session_pages
+from bot.sessions.tab import TeamsTab
+from bot.sessions.tab import add_routes as add_session_tab
 from bot.teams import wiring as teams
 from bot.teams.activity_handler import ReflectiveBot
 from bot.teams.adapter import BotAdapter
@@ -51,6 +56,7 @@ from bot.teams.errors import TryAgainLater
 from bot.teams.routes import merge
 from bot.teams.state import FastConversationState
 from bot.teams.storage import SqlStorage
+from bot.teams.tab_sso import TabTokens
 from bot.teams.turn_tracing import turn_span, verbs_of
 from bot.triage import wiring as triage
 from bot.triage.options import DeskOptions
@@ -84,6 +90,10 @@ class Runtime:
     # Graph work (finding times, booking) runs on its own scheduler, so that a throttled
     # Graph never holds back a session's prompts.
     schedulers: list[Scheduler]
+    # The session on a screen, and how its pages hear of changes (on any instance).
+    pages: LivePages
+    tab: TeamsTab
+    changes: Changes
     # The card verbs the routes know: the only ones a turn's trace may name.
     verbs: frozenset[str] = frozenset()
 
@@ -128,6 +138,7 @@ def build_runtime(
     """Composes the features: each one's wiring gives its commands, buttons, jobs, deliveries."""
     wake = WakeAll()
     shared = shared_parts(settings, engine, clock or SystemClock(), wake)
+    changes = changes_for(engine)
     outbox = Outbox(shared.database, shared.cipher, shared.clock, skip=CALENDAR_KINDS)
     plumbing = teams.wiring(shared, engine=engine, http=http)
     windows = scheduling.booking_windows(shared.protocols, settings)
@@ -162,7 +173,18 @@ def build_runtime(
         calendar_port=calendar_port,
     )
     session_feature = sessions.wiring(
-        shared, admins=plumbing.admins, roles=plumbing.roles, deliveries=plumbing.deliveries
+        shared,
+        admins=plumbing.admins,
+        roles=plumbing.roles,
+        deliveries=plumbing.deliveries,
+        changes=changes,
+        chat=plumbing.proactive,
+        tokens=TabTokens(
+            http,
+            settings.tab_sso_metadata_url,
+            (settings.tab_audience,),
+            tuple(settings.allowed_tenant_ids),
+        ),
     )
     further_feature = further_reflection.wiring(
         shared,
@@ -228,7 +250,17 @@ def build_runtime(
         help_card=help_card,
     )
     return Runtime(
-        settings, engine, plumbing.adapter, bot, outbox, outboxes, schedulers, verbs_of(routes)
+        settings,
+        engine,
+        plumbing.adapter,
+        bot,
+        outbox,
+        outboxes,
+        schedulers,
+        session_feature.pages,
+        session_feature.tab,
+        changes,
+        verbs_of(routes),
     )
 
 
@@ -255,6 +287,8 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
             questions=app.get(FORM_QUESTIONS),
         )
         app[RUNTIME] = runtime
+        await runtime.changes.start()
+        resources.push_async_callback(runtime.changes.stop)
         for scheduler in runtime.schedulers:
             scheduler.start()
         yield
@@ -291,6 +325,14 @@ async def _stop_background_work(runtime: Runtime) -> None:
         await scheduler.stop()
     for outbox in runtime.outboxes:
         await outbox.release_claims()
+
+
+async def _end_streams(app: web.Application) -> None:
+    """Open session pages hold a stream each: end them, so a stop does not wait for them
+    (their browsers reconnect, to another instance or to this one when it is back)."""
+    runtime = app.get(RUNTIME)
+    if runtime is not None:
+        await runtime.pages.close()
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -347,9 +389,12 @@ def create_app(
     if form_questions is not None:
         app[FORM_QUESTIONS] = form_questions
     app.cleanup_ctx.append(_runtime_ctx)
+    app.on_shutdown.append(_end_streams)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_session_tab(app.router, lambda request: request.app[RUNTIME].tab)
+    add_session_pages(app.router, lambda request: request.app[RUNTIME].pages)
     return app
 
 
@@ -372,6 +417,7 @@ def main() -> None:
                 host=settings.host,
                 port=settings.port,
                 shutdown_timeout=TURN_DRAIN_SECONDS,
+                access_log_class=LinkFreeAccessLog,
             )
     except SchemaNotReady:
         sys.exit(2)  # already logged, with what to do

@@ -214,6 +214,7 @@ def roles_card(
     if view.status is Status.READY:
         actions.append(_control("Begin the first stage", SessionVerb.BEGIN, view, "positive"))
     actions.append(_plain("Reflective questions", SessionVerb.QUESTIONS, view))
+    actions.append(_plain("Room display link", SessionVerb.ROOM_LINK, view, secondary=True))
     if view.status is Status.READY:
         # A set-up made by mistake (the wrong model, say) is undone without holding anything.
         actions.append(
@@ -511,6 +512,7 @@ def _stage_actions(view: SessionView) -> list[dict[str, Any]]:
     if view.step > 0:
         actions.append(_control("Back a stage", SessionVerb.BACK, view, secondary=True))
     actions.append(_plain("Reflective questions", SessionVerb.QUESTIONS, view, secondary=True))
+    actions.append(_plain("Room display link", SessionVerb.ROOM_LINK, view, secondary=True))
     return actions
 
 

@@ -52,6 +52,7 @@ class SessionVerb(StrEnum):
     QUESTIONS = "session_questions"
     CONTRIBUTE = "session_contribute"
     SHOW_TOGETHER = "session_show_together"
+    ROOM_LINK = "session_room_link"  # the facilitator asks for the room display's link
     # The facilitator's controls (see bot.sessions.timing.Control).
     BEGIN = "session_begin"
     PAUSE = "session_pause"

@@ -15,6 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.core.settings import Settings
 
@@ -67,7 +68,28 @@ def build_manifest(settings: Settings) -> dict[str, Any]:
     manifest["bots"][0]["botId"] = bot_id
     # Resource-specific consent (the meeting permissions) needs the app id and this resource.
     manifest["webApplicationInfo"] = {"id": bot_id, "resource": f"api://botid-{bot_id}"}
+    if settings.public_url.startswith("https://"):
+        _add_session_tab(manifest, settings, bot_id)
     return manifest
+
+
+def _add_session_tab(manifest: dict[str, Any], settings: Settings, bot_id: str) -> None:
+    """The session tab (bot.sessions.tab) for meetings' side panel and stage, served by the
+    app at PUBLIC_URL. Its single sign-on needs the app's resource on that host."""
+    base = settings.public_url.rstrip("/")
+    host = urlsplit(base).hostname or ""
+    manifest["configurableTabs"] = [
+        {
+            "configurationUrl": f"{base}/live/tab/config",
+            "canUpdateConfiguration": False,
+            "scopes": ["groupChat"],
+            "context": ["meetingSidePanel", "meetingStage"],
+        }
+    ]
+    manifest["validDomains"] = [host]
+    manifest["webApplicationInfo"]["resource"] = (
+        settings.tab_sso_audience or f"api://{host}/{bot_id}"
+    )
 
 
 def write_package(settings: Settings, path: Path) -> Path:

@@ -46,6 +46,13 @@ async def sqlite_url(tmp_path: Path, templates: MigratedTemplates) -> AsyncItera
         yield url
 
 
+@pytest.fixture
+async def postgres_url(templates: MigratedTemplates) -> AsyncIterator[str]:
+    """PostgreSQL only: for what SQLite cannot do (two instances, LISTEN/NOTIFY)."""
+    async with templates.postgres() as url:
+        yield url
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "encryption_keys": [TEST_KEY]}
     values.update(overrides)

@@ -259,3 +259,22 @@ def test_package_zip(tmp_path: Path) -> None:
         assert json.loads(zf.read("manifest.json")) == build_manifest(settings)
         for name in ICONS:
             assert zf.read(name) == (HERE / name).read_bytes()
+
+
+def test_session_tab_for_meetings_is_valid() -> None:
+    manifest = build_manifest(make_settings(public_url="https://reflective.example.org"))
+    assert errors(schema_validator(), manifest) == []
+    (tab,) = manifest["configurableTabs"]
+    assert tab["configurationUrl"] == "https://reflective.example.org/live/tab/config"
+    assert tab["scopes"] == ["groupChat"]
+    assert set(tab["context"]) == {"meetingSidePanel", "meetingStage"}
+    assert manifest["validDomains"] == ["reflective.example.org"]
+    # Single sign-on: the tab's token is issued for the app's resource on its host.
+    assert manifest["webApplicationInfo"] == {
+        "id": APP_ID,
+        "resource": f"api://reflective.example.org/{APP_ID}",
+    }
+
+
+def test_no_session_tab_without_an_https_address() -> None:
+    assert "configurableTabs" not in build_manifest(make_settings())

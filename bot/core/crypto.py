@@ -37,6 +37,9 @@ class Cipher:
         try:
             fernets = [Fernet(key.encode()) for key in keys]
             self._hash_keys = [_hash_key(key) for key in keys]
+            self._signing_keys = [
+                _derived(key, b"reflective-practice link signature") for key in keys
+            ]
         except (ValueError, TypeError) as error:
             raise SettingsError(
                 "ENCRYPTION_KEYS holds a key that is not a Fernet key "
@@ -83,6 +86,21 @@ class Cipher:
         """Every hash `value` may be stored under: one per configured key, newest first."""
         return [_keyed_hash(key, value) for key in self._hash_keys]
 
+    def sign(self, value: str) -> str:
+        """An HMAC of `value` (a link's contents) under the newest key, url-safe."""
+        return _signature(self._signing_keys[0], value)
+
+    def signed(self, value: str, signature: str) -> bool:
+        """Whether `signature` is `value`'s under any configured key (links outlive a rotation)."""
+        return any(
+            hmac.compare_digest(_signature(key, value), signature) for key in self._signing_keys
+        )
+
+
+def _signature(key: bytes, value: str) -> str:
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
 
 @contextmanager
 def _no_key_reads_it() -> Iterator[None]:
@@ -95,8 +113,12 @@ def _no_key_reads_it() -> Iterator[None]:
 def _hash_key(fernet_key: str) -> bytes:
     # A key of its own for hashing, derived from the Fernet key: a hash never reveals or
     # reuses the key that encrypts.
+    return _derived(fernet_key, b"reflective-practice lookup hash")
+
+
+def _derived(fernet_key: str, purpose: bytes) -> bytes:
     raw = base64.urlsafe_b64decode(fernet_key.encode())
-    return hmac.new(raw, b"reflective-practice lookup hash", hashlib.sha256).digest()
+    return hmac.new(raw, purpose, hashlib.sha256).digest()
 
 
 def _keyed_hash(key: bytes, value: str) -> str:

@@ -183,6 +183,20 @@ class Settings(BaseSettings):
         default_factory=lambda: ["organizer"]
     )
 
+    # The session on a screen (bot.sessions.pages). The address people's browsers reach the
+    # app at, for the links it gives (https://reflective.example.org); empty: http://HOST:PORT.
+    public_url: str = ""
+    # How long a room display's link works (it stops sooner if its session ends).
+    room_link_hours: float = Field(default=4.0, gt=0, le=24)
+
+    # The Teams tab (the session in a meeting's side panel and on its stage): its sign-on
+    # tokens' audience, empty: api://<PUBLIC_URL's host>/<MICROSOFT_APP_ID>; and where their
+    # issuer publishes its signing keys.
+    tab_sso_audience: str = ""
+    tab_sso_metadata_url: str = (
+        "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"
+    )
+
     # Microsoft Graph: finding free times and booking Teams meetings. Off while GRAPH_ORGANISER
     # is empty (admins then schedule by hand, with a join link).
     # The mailbox the meetings live on, as its Entra object id: Graph's look-up of an online
@@ -231,6 +245,15 @@ class Settings(BaseSettings):
     app_website_url: str = "https://example.org/reflective-practice"
     app_privacy_url: str = "https://example.org/reflective-practice/privacy"
     app_terms_url: str = "https://example.org/reflective-practice/terms"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def tab_audience(self) -> str:
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return self.tab_sso_audience or f"api://{host}/{self.microsoft_app_id}"
 
     @property
     def graph_enabled(self) -> bool:

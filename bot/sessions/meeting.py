@@ -23,6 +23,7 @@ from bot.core.pii import identifying_details_problem
 from bot.core.protocols import Collect, Protocol
 from bot.core.storable import storable, unstorable_message, whole_number
 from bot.core.working_days import WorkingCalendar
+from bot.sessions.links import RoomLinks
 from bot.sessions.prompts import chat_message
 from bot.sessions.store import Change, Rejected, SessionStore
 from bot.sessions.timing import Control, Status
@@ -125,6 +126,7 @@ class MeetingHandler:
     # Meeting roles that may drive a session besides its facilitator (SESSION_CONTROL_ROLES).
     control_roles: frozenset[str] = ORGANISER_ONLY
     offered: tuple[str, ...] = ()  # OFFERED_MODELS, for the order of the set-up card
+    room_links: RoomLinks | None = None  # None: no room display links
     _actions: dict[SessionVerb, Action] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +137,7 @@ class MeetingHandler:
             SessionVerb.QUESTIONS: self._questions,
             SessionVerb.CONTRIBUTE: self._contribute,
             SessionVerb.SHOW_TOGETHER: self._show_together,
+            SessionVerb.ROOM_LINK: self._room_link,
             **{verb: self._control for verb in CONTROLS},
         }
 
@@ -420,6 +423,23 @@ class MeetingHandler:
         card = contributions_card(view, kind, contributions)
         await self.store.post_below(view.id, [chat_message(view, card_message(card))])
         return message_response("Shown in the chat for everyone, above the stage card.")
+
+    async def _room_link(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
+        """The room display's link, to the facilitator only (the answer to their press, which
+        nobody else sees): whoever opens it sees the stage and the clock, no names."""
+        view = await self._session(context, data)
+        if not await self._may_control(context, view):
+            return message_response(self._not_yours(view))
+        if self.room_links is None or view.status is Status.ENDED:
+            return message_response("There is no room display for this session.")
+        url = self.room_links.url(view.id, self.clock.now())
+        hours = self.room_links.lasts.total_seconds() / 3600
+        return message_response(
+            f"The room display for {view.reference}: open this link in a browser on the "
+            f"room's screen, in full screen. It shows the stage and the clock only (no names), "
+            f"works for {hours:g} hours and stops when the session ends. Keep it to the room: "
+            f"{url}"
+        )
 
     async def _questions(self, context: Turn, verb: SessionVerb, data: dict[str, Any]) -> Reply:
         view = await self._session(context, data)

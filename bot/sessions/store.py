@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,10 @@ class Rejected(ValueError):
     """A contribution or role that cannot be taken; the message is for the person who tried."""
 
 
+async def _nothing_to_tell(session_id: int) -> None:
+    return None
+
+
 # Builds the outbox messages for what a change did (prompts, cards), from the session now.
 Announce = Callable[[SessionView, Timing, datetime], list[Message]]
 Closing = Callable[[SessionView, list["Contribution"]], list[Message]]
@@ -87,6 +91,9 @@ class SessionStore:
     opening: Callable[[SessionView], list[Message]] = field(default=lambda view: [])
     # Messages to post when it ends (the summary, the note for the child's record).
     closing: Closing = field(default=lambda view, actions: [])
+    # Told the session's id once a change to what its page shows is committed (the stage,
+    # the clock, the roles, its end): bot.core.changes passes it on to the pages following it.
+    changed: Callable[[int], Awaitable[None]] = field(default=_nothing_to_tell)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -263,7 +270,8 @@ class SessionStore:
             await _add_participant(session, row.id, person, role, now)
             view = view_of(row)
             self.outbox.add(session, [draw_card(Kind.SESSION_ROLES_CARD, view)], now)
-            return Change(True, view)
+        await self._tell(session_id)
+        return Change(True, view)
 
     async def note_participants(self, session_id: int, people: list[Holder]) -> None:
         """People seen in the session (a meeting join, a press), for the feedback later."""
@@ -296,6 +304,27 @@ class SessionStore:
         control: Control,
         *,
         set_up_by: datetime | None = None,
+    ) -> Change | None:
+        change = await self._apply(session_id, version, actor, control, set_up_by)
+        if change is not None and change.applied:
+            await self._tell(session_id)
+        return change
+
+    async def _tell(self, session_id: int) -> None:
+        try:
+            await self.changed(session_id)
+        except Exception:  # noqa: BLE001 - the change stands; pages catch up on reconnecting
+            log.warning(
+                "session %d: could not tell its pages of a change", session_id, exc_info=True
+            )
+
+    async def _apply(
+        self,
+        session_id: int,
+        version: int | None,
+        actor: Actor,
+        control: Control,
+        set_up_by: datetime | None,
     ) -> Change | None:
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
@@ -373,6 +402,7 @@ class SessionStore:
         """Fires every prompt due by `now`; returns when the next one is due (None: none)."""
         now = now or self.clock.now()
         while True:
+            moved_on: list[int] = []
             async with self.sessions() as session, session.begin():
                 rows = list(
                     await session.scalars(
@@ -402,6 +432,8 @@ class SessionStore:
                                 bump=moved,
                                 redraw=redraw and row_id not in pending,
                             )
+                            if moved:
+                                moved_on.append(row_id)
                             if timing.status is Status.ENDED and moved:
                                 # Given up: nobody used it long past its planned end.
                                 await self._finish(session, row, NOBODY_CAME_BACK, now)
@@ -412,6 +444,8 @@ class SessionStore:
                             .where(MeetingSession.id == row_id)
                             .values(next_tick_at=now + BROKEN_RETRY)
                         )
+            for session_id in moved_on:
+                await self._tell(session_id)
             if len(rows) < TIMER_BATCH:
                 break
         async with self.sessions() as session:

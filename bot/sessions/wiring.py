@@ -6,16 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.core.changes import Changes
 from bot.core.outbox import Kind
 from bot.core.shared import Shared
 from bot.sessions.deliveries import SessionCardDelivery
+from bot.sessions.links import RoomLinks
 from bot.sessions.meeting import MeetingHandler
+from bot.sessions.pages import LivePages
 from bot.sessions.prompts import SessionMessages
 from bot.sessions.store import SessionStore
+from bot.sessions.tab import MeetingChat, TeamsTab
 from bot.teams.admins import AdminCheck
 from bot.teams.deliveries import Deliveries
 from bot.teams.meeting_roles import MeetingRoles
 from bot.teams.routes import Feature
+from bot.teams.tab_sso import TabTokens
 from cards.verbs import Verb
 
 
@@ -23,10 +28,19 @@ from cards.verbs import Verb
 class Sessions:
     feature: Feature
     store: SessionStore
+    pages: LivePages  # the session on a screen (served by app.py's routes)
+    tab: TeamsTab  # the same in a Teams meeting's side panel and stage
 
 
 def wiring(
-    shared: Shared, *, admins: AdminCheck, roles: MeetingRoles, deliveries: Deliveries
+    shared: Shared,
+    *,
+    admins: AdminCheck,
+    roles: MeetingRoles,
+    deliveries: Deliveries,
+    changes: Changes,
+    chat: MeetingChat,
+    tokens: TabTokens,
 ) -> Sessions:
     settings, calendar = shared.settings, shared.calendar
     messages = SessionMessages(calendar)
@@ -41,6 +55,7 @@ def wiring(
         announce=messages.announce,
         opening=messages.opening,
         closing=messages.closing,
+        changed=changes.publish,
     )
     control_roles = frozenset(role.lower() for role in settings.session_control_roles)
     meeting = MeetingHandler(
@@ -54,6 +69,9 @@ def wiring(
         partnership=settings.partnership_name,
         control_roles=control_roles,
         offered=shared.models.ids,
+        room_links=RoomLinks(
+            shared.cipher, settings.base_url, timedelta(hours=settings.room_link_hours)
+        ),
     )
     cards = SessionCardDelivery(
         deliveries=deliveries,
@@ -76,4 +94,14 @@ def wiring(
         },
         meeting=meeting,
     )
-    return Sessions(feature, store)
+    pages = LivePages(store=store, changes=changes, cipher=shared.cipher, clock=shared.clock)
+    tab = TeamsTab(
+        store=store,
+        tokens=tokens,
+        chat=chat,
+        cipher=shared.cipher,
+        clock=shared.clock,
+        wake=shared.wake,
+        control_roles=control_roles,
+    )
+    return Sessions(feature, store, pages, tab)

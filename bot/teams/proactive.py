@@ -68,6 +68,20 @@ class Proactive:
         await self._continue(reference, ask)
         return found[0] if found else None
 
+    async def meeting_role(
+        self, reference: dict[str, Any], meeting_id: str, participant_id: str, tenant_id: str
+    ) -> str | None:
+        """Someone's role in the meeting of the referenced chat, outside any turn."""
+        found: list[str | None] = []
+
+        async def ask(context: TurnContext) -> None:
+            found.append(
+                await self.adapter.meeting_role(context, meeting_id, participant_id, tenant_id)
+            )
+
+        await self._continue(reference, ask)
+        return found[0] if found else None
+
     async def send_to_person(self, target: dict[str, Any], activity: dict[str, Any]) -> str:
         """Sends to a person's 1:1 chat with the bot, opening the chat if need be.
 
