@@ -16,14 +16,12 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
 from app import create_app
-from bot.core.changes import PostgresChanges
-from tests.conftest import RunningBot
 from tests.support.browser import chromium
 from tests.support.client import TENANT, card_text
 from tests.support.connector import FakeConnector
 from tests.support.jwks import serve_openid
 from tests.support.meeting import MEETING_CHAT, Meeting, meeting_scene
-from tests.support.screen import begin_with_roles, room_link
+from tests.support.screen import begin_with_roles, room_link, second_instance
 from tests.support.teams_host import in_teams
 from tests.test_session_screen import NAMES
 from tests.test_session_tab import AUDIENCE, ISSUER, OTHER_TENANT, token
@@ -196,22 +194,17 @@ async def test_the_tab_gives_the_facilitator_the_controls_and_a_stranger_nothing
 async def test_two_instances_on_postgresql_share_a_press_within_a_second(
     postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession, browser: Browser
 ) -> None:
-    async with meeting_scene(postgres_url, connector, http) as meeting:
-        other = RunningBot(meeting.bot.settings, meeting.clock)
-        await other.start()
-        try:
-            changes = other.runtime.changes
-            assert isinstance(changes, PostgresChanges)
-            await asyncio.wait_for(changes.listening.wait(), 5)
-            await begin(meeting, "space_to_think")
-            link = urlsplit(await room_link(meeting)).path
-            page = await open_page(browser, other.url.rstrip("/") + link)  # the other one
-            await expect(page.locator("#stage-title")).to_have_text("Case Presenter offloads")
-            pressed = time.monotonic()
-            await meeting.control(meeting.facilitator, "session_next")  # handled by the first
-            await expect(page.locator("#stage-title")).not_to_have_text(
-                "Case Presenter offloads", timeout=1000
-            )
-            assert time.monotonic() - pressed < 1.5
-        finally:
-            await other.stop()
+    async with (
+        meeting_scene(postgres_url, connector, http) as meeting,
+        second_instance(meeting) as other,
+    ):
+        await begin(meeting, "space_to_think")
+        link = urlsplit(await room_link(meeting)).path
+        page = await open_page(browser, other.url.rstrip("/") + link)  # the other one
+        await expect(page.locator("#stage-title")).to_have_text("Case Presenter offloads")
+        pressed = time.monotonic()
+        await meeting.control(meeting.facilitator, "session_next")  # handled by the first
+        await expect(page.locator("#stage-title")).not_to_have_text(
+            "Case Presenter offloads", timeout=1000
+        )
+        assert time.monotonic() - pressed < 1.5

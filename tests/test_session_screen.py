@@ -17,10 +17,10 @@ from sqlalchemy import text
 from app import create_app
 from bot.core.changes import PostgresChanges
 from bot.sessions.pages import LinkFreeAccessLog
-from tests.conftest import RunningBot, make_settings
+from tests.conftest import make_settings
 from tests.support.connector import FakeConnector
 from tests.support.meeting import Meeting, button_data, meeting_scene, shown
-from tests.support.screen import EventStream, begin_with_roles, room_link
+from tests.support.screen import EventStream, begin_with_roles, room_link, second_instance
 from tests.test_sessions_http import begin
 
 NAMES = ("Jo Facilitator", "Pat Presenter", "Chris Consultant", "Olu Organiser")
@@ -133,25 +133,20 @@ async def end_session(meeting: Meeting) -> None:
 async def test_a_press_on_one_instance_reaches_a_page_on_another(
     postgres_url: str, connector: FakeConnector, http: aiohttp.ClientSession
 ) -> None:
-    async with meeting_scene(postgres_url, connector, http) as meeting:
-        other = RunningBot(meeting.bot.settings, meeting.clock)
-        await other.start()
-        try:
-            changes = other.runtime.changes
-            assert isinstance(changes, PostgresChanges)
-            await asyncio.wait_for(changes.listening.wait(), 5)
-            await begin(meeting, "space_to_think")
-            link = urlsplit(await room_link(meeting)).path
-            async with http.get(other.url.rstrip("/") + link + "/events") as response:
-                stream = EventStream(response)
-                assert (await stream.state())["step"] == 0
-                pressed = time.monotonic()
-                await meeting.control(meeting.facilitator, "session_next")  # on the first
-                moved = await stream.state(timeout=1.0)
-                assert moved["step"] == 1
-                assert time.monotonic() - pressed < 1.5
-        finally:
-            await other.stop()
+    async with (
+        meeting_scene(postgres_url, connector, http) as meeting,
+        second_instance(meeting) as other,
+    ):
+        await begin(meeting, "space_to_think")
+        link = urlsplit(await room_link(meeting)).path
+        async with http.get(other.url.rstrip("/") + link + "/events") as response:
+            stream = EventStream(response)
+            assert (await stream.state())["step"] == 0
+            pressed = time.monotonic()
+            await meeting.control(meeting.facilitator, "session_next")  # on the first
+            moved = await stream.state(timeout=1.0)
+            assert moved["step"] == 1
+            assert time.monotonic() - pressed < 1.5
 
 
 async def test_pages_hear_of_changes_after_the_listener_lost_its_connection(

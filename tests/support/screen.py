@@ -6,15 +6,34 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.core.changes import PostgresChanges
+from tests.conftest import RunningBot
 from tests.support.client import card_text, cards_in
 from tests.support.meeting import MEETING_CHAT, Meeting, button_data, shown
 
 LINK = re.compile(r"https?://\S+/live/\S+")
+
+
+@asynccontextmanager
+async def second_instance(meeting: Meeting) -> AsyncIterator[RunningBot]:
+    """Another instance of the app on the meeting's PostgreSQL database, once it is listening
+    for the changes the first one announces."""
+    other = RunningBot(meeting.bot.settings, meeting.clock)
+    await other.start()
+    try:
+        changes = other.runtime.changes
+        assert isinstance(changes, PostgresChanges)
+        await asyncio.wait_for(changes.listening.wait(), 5)
+        yield other
+    finally:
+        await other.stop()
 
 
 async def room_link(meeting: Meeting, who: Any = None) -> str:
