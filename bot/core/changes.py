@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.outage import is_database_outage
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "reflective_practice_changes"
@@ -130,14 +132,25 @@ class PostgresChanges(LocalChanges):
     async def _listen_forever(self) -> None:
         # A pooled connection, so it signs in as the engine does (a password, or an Entra
         # token); held for as long as it works, then taken again.
+        quiet = False  # said once per outage, not every RECONNECT_SECONDS while it lasts
         while True:
             try:
                 async with self._engine.connect() as connection:
+                    quiet = False
                     await self._listen_on(connection)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the database went away: listen again soon
-                log.warning("lost the changes listener; listening again", exc_info=True)
+            except Exception as error:  # noqa: BLE001 - the database went away: listen again
+                if not quiet:
+                    # An outage is expected weather: one line, no traceback (anything else
+                    # keeps its traceback, to be looked into).
+                    outage = is_database_outage(error)
+                    log.warning(
+                        "lost the changes listener (%s); listening again",
+                        type(error).__name__,
+                        exc_info=not outage,
+                    )
+                    quiet = outage
             self.listening.clear()
             await asyncio.sleep(RECONNECT_SECONDS)
 
