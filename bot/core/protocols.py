@@ -191,6 +191,12 @@ class Feedback(_Strict):
     # One reminder, this many working days after a question unanswered; never more.
     reminder_working_days: int = Field(default=2, ge=1, le=10)
 
+    @classmethod
+    def of_session(cls, protocol: Mapping[str, Any]) -> Feedback:
+        """The `[feedback]` of a protocol as a session stored it (MeetingSession.protocol);
+        the defaults for sessions started before there was one."""
+        return cls.model_validate(protocol.get("feedback") or {})
+
     @model_validator(mode="after")
     def _keys(self) -> Feedback:
         for name in ("questions", "follow_up_questions"):

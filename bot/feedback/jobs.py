@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.core.database import rows_changed
 from bot.core.models import MeetingSession, PersonalChat, ReferralRow, SessionParticipant
 from bot.core.outbox import Kind, Message, OutboxWriter
+from bot.core.protocols import Feedback
 from bot.core.working_days import WorkingCalendar
 from bot.feedback.model import Round
-from bot.feedback.store import Asked, feedback_of, is_over
+from bot.feedback.store import COLUMNS, Asked, is_over
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class FeedbackJob:
         }
 
     def _reminder_at(self, protocol: dict[str, Any], asked_at: datetime) -> datetime:
-        days = feedback_of(protocol).reminder_working_days
+        days = Feedback.of_session(protocol).reminder_working_days
         return self.calendar.add_working_days(asked_at, days)
 
     # --- one session, one transaction --------------------------------------------------------
@@ -254,21 +255,20 @@ class FeedbackJob:
         now: datetime,
     ) -> list[Message]:
         """The one reminder, the model's working days after asking, to whoever has not answered."""
-        asked_at, reminded_at, answered_at = MOMENTS[round_]
-        days = feedback_of(row.protocol).reminder_working_days
+        columns = COLUMNS[round_]
         waiting = [
             p.person_id
             for p in participants
-            if getattr(p, asked_at) is not None
-            and getattr(p, answered_at) is None
-            and getattr(p, reminded_at) is None
-            and self.calendar.add_working_days(getattr(p, asked_at), days) <= now
+            if (asked := getattr(p, columns.asked_at)) is not None
+            and getattr(p, columns.answered_at) is None
+            and getattr(p, columns.reminded_at) is None
+            and self._reminder_at(row.protocol, asked) <= now
         ]
         still: Any = and_(
-            getattr(SessionParticipant, reminded_at).is_(None),
-            getattr(SessionParticipant, answered_at).is_(None),
+            getattr(SessionParticipant, columns.reminded_at).is_(None),
+            getattr(SessionParticipant, columns.answered_at).is_(None),
         )
-        values: dict[str, Any] = {reminded_at: now}
+        values: dict[str, Any] = {columns.reminded_at: now}
         if round_ is Round.AFTER:  # its status says where it stands, for the look-up by index
             before, moving = _moving(Asked.ASKED, Asked.REMINDED)
             still, values = and_(still, before), {**values, **moving}
@@ -335,13 +335,6 @@ class FeedbackJob:
             "and in" if in_chat else "not in",
         )
         return ([card(session_id, round_, reminder=reminder)] if in_chat else []) + one_to_one
-
-
-# Per round: the participant's columns for when they were asked, reminded and answered.
-MOMENTS = {
-    Round.AFTER: ("feedback_asked_at", "feedback_reminded_at", "feedback_answered_at"),
-    Round.FOLLOW_UP: ("follow_up_asked_at", "follow_up_reminded_at", "follow_up_answered_at"),
-}
 
 
 def _moving(before: Asked, after: Asked) -> tuple[Any, dict[str, Any]]:

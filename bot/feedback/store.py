@@ -55,15 +55,28 @@ class Recorded(StrEnum):
     NOT_THEIRS = "not_theirs"  # a 1:1 press from someone who did not take part
 
 
-def feedback_of(protocol: dict[str, Any]) -> Feedback:
-    """The session's `[feedback]`; the defaults for sessions started before there was one."""
-    return Feedback.model_validate(protocol.get("feedback", {}))
+@dataclass(frozen=True)
+class RoundColumns:
+    """Where a round stands, by column name: the participant's moments, the session's card."""
+
+    asked_at: str
+    reminded_at: str
+    answered_at: str
+    card_id: str  # MeetingSession's: the round's card in the meeting chat
+
+
+COLUMNS = {
+    Round.AFTER: RoundColumns(
+        "feedback_asked_at", "feedback_reminded_at", "feedback_answered_at", "feedback_card_id"
+    ),
+    Round.FOLLOW_UP: RoundColumns(
+        "follow_up_asked_at", "follow_up_reminded_at", "follow_up_answered_at", "follow_up_card_id"
+    ),
+}
 
 
 def answered_column(round_: Round) -> Any:
-    if round_ is Round.AFTER:
-        return SessionParticipant.feedback_answered_at
-    return SessionParticipant.follow_up_answered_at
+    return getattr(SessionParticipant, COLUMNS[round_].answered_at)
 
 
 def is_over(row: MeetingSession, referral: ReferralRow | None) -> bool:
@@ -89,7 +102,7 @@ def session_of(
         conversation_id=row.conversation_id,
         conversation_reference=dict(row.conversation_reference or {}),
         no_notes=row.no_notes,
-        feedback=feedback_of(row.protocol),
+        feedback=Feedback.of_session(row.protocol),
         over=is_over(row, referral),
         follow_up_asked=follow_up_asked,
     )
@@ -156,12 +169,11 @@ class FeedbackStore:
 
     async def set_card(self, session_id: int, round_: Round, activity_id: str) -> None:
         """The card posted in the meeting chat (the latest, after a reminder)."""
-        column = "feedback_card_id" if round_ is Round.AFTER else "follow_up_card_id"
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(MeetingSession)
                 .where(MeetingSession.id == session_id)
-                .values({column: activity_id})
+                .values({COLUMNS[round_].card_id: activity_id})
             )
 
     async def card_id(self, session_id: int, round_: Round) -> str | None:
@@ -169,7 +181,8 @@ class FeedbackStore:
             row = await session.get(MeetingSession, session_id)
             if row is None:
                 return None
-            return row.feedback_card_id if round_ is Round.AFTER else row.follow_up_card_id
+            card_id: str | None = getattr(row, COLUMNS[round_].card_id)
+            return card_id
 
     async def record(
         self,

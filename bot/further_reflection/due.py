@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.core.months_on import follow_up_day, months_on
 from bot.core.protocols import Feedback, Protocol
 from bot.core.working_days import WorkingCalendar
-from bot.further_reflection.store import FurtherStore, feedback_of
+from bot.further_reflection.store import FurtherStore
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class DueReflections:
         start, end = self._window(today)
         created = 0
         for found in await self.store.ended_between(start, end):
-            feedback = feedback_of(found.protocol)
+            feedback = Feedback.of_session(found.protocol)
             if not feedback.further_reflection or feedback.follow_up_months == 0:
                 continue
             due_on = follow_up_day(found.ended_at, feedback.follow_up_months, self.calendar)

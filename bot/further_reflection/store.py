@@ -38,12 +38,6 @@ from bot.sessions.timing import Status as SessionStatus
 from bot.teams.people import People
 
 
-def feedback_of(protocol: dict[str, Any]) -> Feedback:
-    """The model's [feedback] as the session stored it; sessions from before it existed have
-    none: the defaults, which ask for no further reflection."""
-    return Feedback.model_validate(protocol.get("feedback") or {})
-
-
 def card_message(session_id: int) -> Message:
     """Post the further reflection's card on the desk, or bring the posted one up to date."""
     return Message(Kind.FURTHER_REFLECTION_CARD, {}, session_id=session_id)
@@ -191,7 +185,7 @@ class FurtherStore:
             reference=meeting.reference,
             model=self.models.label(meeting.model),
             held_at=meeting.started_at,
-            months=feedback_of(meeting.protocol).follow_up_months,
+            months=Feedback.of_session(meeting.protocol).follow_up_months,
             participants=int(taking_part or 0),
             due_on=row.due_on,
             state=State(row.state),

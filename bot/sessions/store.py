@@ -581,7 +581,7 @@ class SessionStore:
         participants = await session.scalars(
             select(SessionParticipant).where(SessionParticipant.session_id == row.id)
         )
-        months = Feedback.model_validate(row.protocol.get("feedback", {})).follow_up_months
+        months = Feedback.of_session(row.protocol).follow_up_months
         ended_at = row.ended_at or now
         follow_up = follow_up_moment(ended_at, months, self.calendar) if months else None
         for participant in participants:
