@@ -25,11 +25,10 @@ from bot.teams.files import (
     consent_message,
     file_info_activity,
 )
-from bot.teams.identity import actor_of, reference_of, tenant_of
+from bot.teams.identity import reference_of, tenant_of
 from bot.teams.invoke import message_response
 from bot.teams.turn import CardPress, InvokeReply, Turn, send_card, top_level_conversation
-from bot.triage.desk import NOT_ADMIN
-from bot.triage.desk_log import DeskDetail
+from bot.triage.desk import NOT_ADMIN, record_at_desk
 from bot.triage.store import TriageStore
 from cards.reports import report_card
 from cards.verbs import ReportVerb
@@ -177,10 +176,8 @@ class ReportHandler:
 
     async def _record(self, context: Turn, action: str, period: Period) -> None:
         """Who saw or took the figures, and of which period, in the desk's log (`audit desk`)."""
-        where = DeskDetail(period.words(), top_level_conversation(context), tenant_of(context))
-        await self.triage.record(actor_of(context), action, None, where.text())
+        await record_at_desk(self.triage, context, action, period.words())
 
     async def _refused(self, context: Turn, what: str) -> None:
         """As every desk command: the attempt is in the desk's audit log (`audit desk`)."""
-        where = DeskDetail(what, top_level_conversation(context), tenant_of(context))
-        await self.triage.record(actor_of(context), Action.REFUSED, None, where.text())
+        await record_at_desk(self.triage, context, Action.REFUSED, what)

@@ -60,6 +60,16 @@ NOT_ADMIN = (
 )
 
 
+def desk_detail(context: Turn, what: str = "") -> DeskDetail:
+    """A desk entry's detail: `what`, in this conversation and tenant (`audit desk` lists it)."""
+    return DeskDetail(what, top_level_conversation(context), tenant_of(context))
+
+
+async def record_at_desk(store: TriageStore, context: Turn, action: str, what: str) -> None:
+    """An entry in the desk's own log (no referral's): who did `action` here, and on what."""
+    await store.record(actor_of(context), action, None, desk_detail(context, what).text())
+
+
 @dataclass
 class DeskHandler:
     store: TriageStore
@@ -161,7 +171,7 @@ class DeskHandler:
             await self._refused(context, "audit")
             await context.send_activity(NOT_ADMIN)
             return
-        here = self._here(context)
+        here = desk_detail(context)
         lines = await desk_lines(self.store.sessions, here.tenant, here.conversation)
         await self.store.record(actor_of(context), Action.AUDIT_READ, None, here.text())
         await send_card(context, self._audit_card("Audit log of the triage desk", lines, context))
@@ -176,13 +186,9 @@ class DeskHandler:
         )
         return audit_card(title, lines, words)
 
-    def _here(self, context: Turn, what: str = "") -> DeskDetail:
-        return DeskDetail(what, top_level_conversation(context), tenant_of(context))
-
     async def _refused(self, context: Turn, command: str) -> None:
         """A desk command from someone who is not an admin: recorded in the desk's log."""
-        detail = self._here(context, command).text()
-        await self.store.record(actor_of(context), Action.REFUSED, None, detail)
+        await record_at_desk(self.store, context, Action.REFUSED, command)
 
     # --- card buttons ---------------------------------------------------------------------
 
