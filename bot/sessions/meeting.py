@@ -27,7 +27,7 @@ from bot.sessions.links import RoomLinks
 from bot.sessions.prompts import chat_message
 from bot.sessions.store import Change, Rejected, SessionStore
 from bot.sessions.timing import Control, Status
-from bot.sessions.views import Holder, ReferralLink, SessionView
+from bot.sessions.views import Holder, ReferralLink, SessionView, may_drive
 from bot.teams.admins import AdminCheck
 from bot.teams.identity import actor_of, person_id_of, reference_of, tenant_of
 from bot.teams.invoke import card_response, message_response
@@ -467,15 +467,13 @@ class MeetingHandler:
         return view
 
     async def _may_control(self, context: Turn, view: SessionView) -> bool:
-        person = person_id_of(context).lower()
-        if view.facilitator_id and person == view.facilitator_id.lower():
-            return True
-        meeting_id = view.meeting_id
-        aad_id = context.activity.from_property.aad_object_id
-        if not meeting_id or not aad_id or not self.control_roles:
-            return False
-        role = await self.roles.role_of(context, meeting_id, aad_id, tenant_of(context))
-        return role is not None and role.lower() in self.control_roles
+        async def meeting_role() -> str | None:
+            aad_id = context.activity.from_property.aad_object_id
+            if not aad_id or not view.meeting_id:
+                return None
+            return await self.roles.role_of(context, view.meeting_id, aad_id, tenant_of(context))
+
+        return await may_drive(view, person_id_of(context), self.control_roles, meeting_role)
 
     def _not_yours(self, view: SessionView) -> str:
         return f"Sorry, only {who_controls(view, self.control_roles)} can do that. Please ask them."

@@ -28,7 +28,7 @@ from bot.sessions.links import Scope, issue
 from bot.sessions.pages import Framing, page_headers, read_static
 from bot.sessions.store import SessionStore
 from bot.sessions.timing import Control
-from bot.sessions.views import SessionView
+from bot.sessions.views import SessionView, may_drive
 from bot.teams.tab_sso import TabTokens, TabUser
 
 log = logging.getLogger(__name__)
@@ -137,20 +137,20 @@ class TeamsTab:
         return user, view
 
     async def _may_control(self, user: TabUser, view: SessionView) -> bool:
-        """As the cards decide (MeetingHandler._may_control): the facilitator, or a meeting
-        role in SESSION_CONTROL_ROLES."""
-        if view.facilitator_id and view.facilitator_id.lower() == user.object_id.lower():
-            return True
-        if not view.meeting_id or not self.control_roles:
-            return False
-        try:
-            role = await self.chat.meeting_role(
-                view.conversation_reference, view.meeting_id, user.object_id, user.tenant_id
-            )
-        except Exception:  # noqa: BLE001 - nobody gets a facilitator's powers on a guess
-            log.warning("session %d: could not read a tab user's meeting role", view.id)
-            return False
-        return role is not None and role.lower() in self.control_roles
+        """As the cards decide (bot.sessions.views.may_drive)."""
+
+        async def meeting_role() -> str | None:
+            if not view.meeting_id:
+                return None
+            try:
+                return await self.chat.meeting_role(
+                    view.conversation_reference, view.meeting_id, user.object_id, user.tenant_id
+                )
+            except Exception:  # noqa: BLE001 - nobody gets a facilitator's powers on a guess
+                log.warning("session %d: could not read a tab user's meeting role", view.id)
+                return None
+
+        return await may_drive(view, user.object_id, self.control_roles, meeting_role)
 
     def _static_page(self, name: str) -> web.Response:
         return web.Response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,3 +98,19 @@ class ReferralLink:
     @property
     def independent(self) -> bool:
         return self.rethink_strategy == 3  # Re-think strategy 3: an independent facilitator
+
+
+async def may_drive(
+    view: SessionView,
+    person_id: str,
+    control_roles: Collection[str],
+    meeting_role: Callable[[], Awaitable[str | None]],
+) -> bool:
+    """Who may move a session on, on a card or on the tab: its facilitator, or someone whose
+    meeting role is one of SESSION_CONTROL_ROLES (`meeting_role` is asked only then)."""
+    if view.facilitator_id and person_id.lower() == view.facilitator_id.lower():
+        return True
+    if not view.meeting_id or not control_roles:
+        return False
+    role = await meeting_role()
+    return role is not None and role.lower() in control_roles
